@@ -1,0 +1,45 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
+import type { DataSource } from 'typeorm';
+import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
+import { ZodPipe } from './common/validation/zod.pipe';
+import { APP_CONFIG, type AppConfig } from './config/config';
+import { HealthModule } from './modules/health/health.module';
+import { ItemsModule } from './modules/items/items.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
+
+@Module({})
+export class AppModule {
+  /** The app around an already opened data source (embedded or external: the same code path). */
+  static forRoot(config: AppConfig, dataSource: DataSource): DynamicModule {
+    return {
+      module: AppModule,
+      global: true,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.log.level,
+            // Probes and scrapes would drown the request log.
+            autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+            customProps: () => ({ service: 'reco' }),
+          },
+        }),
+        TypeOrmModule.forRootAsync({
+          useFactory: () => dataSource.options,
+          dataSourceFactory: async () => dataSource,
+        }),
+        MetricsModule,
+        HealthModule,
+        ItemsModule,
+      ],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: APP_PIPE, useValue: new ZodPipe() },
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+      ],
+      exports: [APP_CONFIG],
+    };
+  }
+}

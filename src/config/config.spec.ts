@@ -1,0 +1,55 @@
+import { ConfigError, configMarkdownTable, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('defaults to the embedded database and HTTP events', () => {
+    const c = loadConfig({});
+    expect(c.http.port).toBe(3000);
+    expect(c.database).toEqual({ mode: 'embedded', dataDir: './data', runMigrations: true });
+    expect(c.kafka).toEqual({ mode: 'http' });
+    expect(c.log.level).toBe('info');
+  });
+
+  it('reads an external database and Kafka brokers', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://u:p@db:5432/reco',
+      KAFKA_BROKERS: 'k1:9092, k2:9093',
+      MIGRATIONS_RUN: 'false',
+      PORT: '8080',
+    });
+    expect(c.database).toEqual({
+      mode: 'external',
+      url: 'postgres://u:p@db:5432/reco',
+      poolSize: 10,
+      runMigrations: false,
+    });
+    expect(c.kafka).toEqual({ mode: 'kafka', brokers: ['k1:9092', 'k2:9093'], clientId: 'reco' });
+    expect(c.http.port).toBe(8080);
+  });
+
+  it('lists every bad key with its value, problem and expected form', () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: 'abc', DATABASE_URL: 'mysql://x', KAFKA_BROKERS: 'nohost', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems).toHaveLength(4);
+    expect(problems.find((p) => p.startsWith('PORT="abc"'))).toMatch(/whole number/);
+    expect(problems.find((p) => p.startsWith('DATABASE_URL='))).toMatch(/postgres:\/\//);
+    expect(problems.find((p) => p.startsWith('KAFKA_BROKERS='))).toMatch(/host:port/);
+    expect(problems.find((p) => p.startsWith('LOG_LEVEL='))).toMatch(/one of fatal/);
+  });
+
+  it('rejects out-of-range ports', () => {
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT="70000": must be between 0 and 65535/);
+  });
+
+  it('documents every key', () => {
+    const table = configMarkdownTable();
+    for (const key of ['PORT', 'DATABASE_URL', 'KAFKA_BROKERS', 'LOG_LEVEL', 'RECO_DATA_DIR'])
+      expect(table).toContain(key);
+    expect(table).toContain('`3000`');
+  });
+});

@@ -1,0 +1,72 @@
+import { envSchema, type Env } from './config.schema';
+
+/** The typed, validated configuration, nested by concern. */
+export interface AppConfig {
+  readonly http: { port: number; host: string; bodyLimit: string; importBodyLimit: string };
+  readonly database:
+    | { mode: 'external'; url: string; poolSize: number; runMigrations: boolean }
+    | { mode: 'embedded'; dataDir: string; runMigrations: boolean };
+  readonly kafka: { mode: 'kafka'; brokers: string[]; clientId: string } | { mode: 'http' };
+  readonly log: { level: Env['LOG_LEVEL'] };
+}
+
+/** A configuration that failed validation: one line per bad key, naming the key, the problem and the form. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>): AppConfig {
+  // Empty strings mean "unset", as in most deployment tools.
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') cleaned[key] = v;
+  }
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '(root)');
+      const value = cleaned[key];
+      return `${key}=${JSON.stringify(value ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  return {
+    http: { port: e.PORT, host: e.HOST, bodyLimit: e.HTTP_BODY_LIMIT, importBodyLimit: e.IMPORT_BODY_LIMIT },
+    database: e.DATABASE_URL
+      ? {
+          mode: 'external',
+          url: e.DATABASE_URL,
+          poolSize: e.DATABASE_POOL_SIZE,
+          runMigrations: e.MIGRATIONS_RUN,
+        }
+      : { mode: 'embedded', dataDir: e.RECO_DATA_DIR, runMigrations: e.MIGRATIONS_RUN },
+    kafka: e.KAFKA_BROKERS
+      ? { mode: 'kafka', brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID }
+      : { mode: 'http' },
+    log: { level: e.LOG_LEVEL },
+  };
+}
+
+/** Markdown table of every key: name, default, description (the README's configuration section). */
+export function configMarkdownTable(): string {
+  const rows = ['| variable | default | meaning |', '|---|---|---|'];
+  for (const [key, schema] of Object.entries(envSchema.shape)) {
+    const s = schema as { description?: string; _zod?: { def?: { defaultValue?: unknown } } };
+    let def = '';
+    try {
+      const out = envSchema.shape[key as keyof typeof envSchema.shape].safeParse(undefined);
+      if (out.success && out.data !== undefined) def = String(out.data);
+    } catch {
+      def = '';
+    }
+    rows.push(`| \`${key}\` | ${def ? `\`${def}\`` : '(unset)'} | ${s.description ?? ''} |`);
+  }
+  return rows.join('\n');
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
