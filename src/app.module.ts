@@ -9,6 +9,11 @@ import { APP_CONFIG, type AppConfig } from './config/config';
 import { HealthModule } from './modules/health/health.module';
 import { ItemsModule } from './modules/items/items.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
+import { ModelModule } from './modules/model/model.module';
+import { SlatesModule } from './modules/slates/slates.module';
+import { EventsModule } from './modules/events/events.module';
+import { LearningModule } from './modules/learning/learning.module';
+import { KafkaModule } from './modules/kafka/kafka.module';
 
 @Module({})
 export class AppModule {
@@ -33,6 +38,11 @@ export class AppModule {
         MetricsModule,
         HealthModule,
         ItemsModule,
+        ModelModule,
+        SlatesModule,
+        LearningModule,
+        EventsModule,
+        KafkaModule,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },

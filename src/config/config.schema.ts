@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { policyConfigSchema } from '../core/policies/policy-config.schema';
 
 /**
  * Every environment variable reco reads, with its type, default and description.
@@ -73,6 +74,103 @@ export const envSchema = z.object({
     .regex(/^\d+(b|kb|mb)$/i, { error: 'must be a size like 512kb or 64mb' })
     .default('64mb')
     .describe('Largest NDJSON body of POST /v1/items:import.'),
+  DEFAULT_POLICY: z
+    .string()
+    .default('{"name":"in_slate_ts"}')
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object like {"name":"in_slate_ts"}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(policyConfigSchema)
+    .describe(
+      'Serving policy as JSON: {"name": in_slate_ts|slate_ts|greedy|eps_greedy|ucb|random, ...parameters}, e.g. {"name":"eps_greedy","epsilon":0.05}.',
+    ),
+  MODEL_DIM: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be between 1 and 512' })
+    .max(512, { error: 'must be between 1 and 512' })
+    .default(32)
+    .describe('Latent dimension d of the factor model.'),
+  MODEL_REFRESH_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int({ error: 'must be a whole number of milliseconds' })
+    .min(1, { error: 'must be between 1 and 1000' })
+    .max(1000, { error: 'must be between 1 and 1000' })
+    .default(200)
+    .describe('Longest delay between a model or catalogue change and its visibility to serving.'),
+  IMPRESSION_FLUSH_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int({ error: 'must be a whole number of milliseconds' })
+    .min(1, { error: 'must be between 1 and 10000' })
+    .max(10000, { error: 'must be between 1 and 10000' })
+    .default(50)
+    .describe('Served slates are written to PostgreSQL in batches at least this often.'),
+  JOIN_WINDOW_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int({ error: 'must be a whole number of milliseconds' })
+    .min(1000, { error: 'must be between 1000 and 604800000' })
+    .max(604_800_000, { error: 'must be between 1000 and 604800000' })
+    .default(1_800_000)
+    .describe(
+      'How long a served slate waits for clicks before its unclicked items are learned as negatives.',
+    ),
+  DEDUPE_HORIZON_HOURS: z.coerce
+    .number({ error: 'must be a number of hours' })
+    .positive({ error: 'must be more than 0' })
+    .default(168)
+    .describe('How long event ids are remembered: a redelivery within this horizon is never learned twice.'),
+  CHECKPOINT_INTERVAL_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int({ error: 'must be a whole number of milliseconds' })
+    .min(1000, { error: 'must be at least 1000' })
+    .default(60_000)
+    .describe('How often the whole model is checkpointed to PostgreSQL (recovery replays the log after it).'),
+  POSITION_EXAMINATION: z
+    .string()
+    .default('dcg')
+    .transform((s, ctx) => {
+      if (s === 'dcg') return Array.from({ length: 100 }, (_, p) => 1 / Math.log2(p + 2));
+      if (s === 'none') return Array.from({ length: 100 }, () => 1);
+      try {
+        const v = JSON.parse(s) as unknown;
+        if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && x > 0 && x <= 1))
+          return v as number[];
+      } catch {
+        // fall through to the issue below
+      }
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be dcg, none, or a JSON list of examination probabilities in (0, 1] by position',
+      });
+      return z.NEVER;
+    })
+    .describe(
+      'Examination probability by slate position for the position-based propensity: dcg (1/log2(p+1)), none (all 1), or a JSON list.',
+    ),
+  KAFKA_TOPIC_IMPRESSIONS: z.string().min(1).default('reco.impressions').describe('Topic of served slates.'),
+  KAFKA_TOPIC_CLICKS: z
+    .string()
+    .min(1)
+    .default('reco.clicks')
+    .describe('Topic of click events from clients.'),
+  KAFKA_TOPIC_DLQ: z
+    .string()
+    .min(1)
+    .default('reco.dlq')
+    .describe('Dead-letter topic for messages that cannot be learned.'),
+  KAFKA_GROUP_ID: z.string().min(1).default('reco-learner').describe('Consumer group of the learner.'),
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int({ error: 'must be a whole number of milliseconds' })
+    .min(6000, { error: 'must be between 6000 and 300000 (the broker bounds it too)' })
+    .max(300_000, { error: 'must be between 6000 and 300000 (the broker bounds it too)' })
+    .default(30_000)
+    .describe('Consumer session timeout: how long a dead learner keeps its partitions before the group moves them.'),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -22,7 +22,14 @@ describe('loadConfig', () => {
       poolSize: 10,
       runMigrations: false,
     });
-    expect(c.kafka).toEqual({ mode: 'kafka', brokers: ['k1:9092', 'k2:9093'], clientId: 'reco' });
+    expect(c.kafka).toEqual({
+      mode: 'kafka',
+      brokers: ['k1:9092', 'k2:9093'],
+      clientId: 'reco',
+      groupId: 'reco-learner',
+      sessionTimeoutMs: 30000,
+      topics: { impressions: 'reco.impressions', clicks: 'reco.clicks', dlq: 'reco.dlq' },
+    });
     expect(c.http.port).toBe(8080);
   });
 
@@ -40,6 +47,22 @@ describe('loadConfig', () => {
     expect(problems.find((p) => p.startsWith('DATABASE_URL='))).toMatch(/postgres:\/\//);
     expect(problems.find((p) => p.startsWith('KAFKA_BROKERS='))).toMatch(/host:port/);
     expect(problems.find((p) => p.startsWith('LOG_LEVEL='))).toMatch(/one of fatal/);
+  });
+
+  it('validates the default policy with the core policy schema', () => {
+    expect(
+      loadConfig({ DEFAULT_POLICY: '{"name":"eps_greedy","epsilon":0.2}' }).serving.defaultPolicy,
+    ).toEqual({
+      name: 'eps_greedy',
+      epsilon: 0.2,
+    });
+    expect(loadConfig({}).serving.defaultPolicy.name).toBe('in_slate_ts');
+    expect(() => loadConfig({ DEFAULT_POLICY: '{"name":"eps_greedy","epsilon":2}' })).toThrow(
+      /DEFAULT_POLICY=.*: epsilon must be in \[0, 1\]/,
+    );
+    expect(() => loadConfig({ DEFAULT_POLICY: 'greedy' })).toThrow(
+      /DEFAULT_POLICY="greedy": must be a JSON object/,
+    );
   });
 
   it('rejects out-of-range ports', () => {

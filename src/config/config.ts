@@ -1,3 +1,4 @@
+import type { PolicyConfig } from '../core/policies/policy-config.schema';
 import { envSchema, type Env } from './config.schema';
 
 /** The typed, validated configuration, nested by concern. */
@@ -6,8 +7,31 @@ export interface AppConfig {
   readonly database:
     | { mode: 'external'; url: string; poolSize: number; runMigrations: boolean }
     | { mode: 'embedded'; dataDir: string; runMigrations: boolean };
-  readonly kafka: { mode: 'kafka'; brokers: string[]; clientId: string } | { mode: 'http' };
+  readonly kafka:
+    | {
+        mode: 'kafka';
+        brokers: string[];
+        clientId: string;
+        groupId: string;
+        sessionTimeoutMs: number;
+        topics: KafkaTopics;
+      }
+    | { mode: 'http' };
   readonly log: { level: Env['LOG_LEVEL'] };
+  readonly serving: { defaultPolicy: PolicyConfig; impressionFlushMs: number };
+  readonly model: { dim: number; refreshMs: number };
+  readonly learning: {
+    joinWindowMs: number;
+    dedupeHorizonHours: number;
+    checkpointIntervalMs: number;
+    examination: readonly number[];
+  };
+}
+
+export interface KafkaTopics {
+  impressions: string;
+  clicks: string;
+  dlq: string;
 }
 
 /** A configuration that failed validation: one line per bad key, naming the key, the problem and the form. */
@@ -30,7 +54,12 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '(root)');
       const value = cleaned[key];
-      return `${key}=${JSON.stringify(value ?? '')}: ${issue.message}`;
+      // Inner paths name a field of a JSON value (DEFAULT_POLICY.epsilon); list indices add nothing to the message.
+      const inner = issue.path
+        .slice(1)
+        .filter((p) => typeof p === 'string')
+        .join('.');
+      return `${key}=${JSON.stringify(value ?? '')}: ${inner ? `${inner} ` : ''}${issue.message}`;
     });
     throw new ConfigError(problems);
   }
@@ -46,9 +75,24 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
         }
       : { mode: 'embedded', dataDir: e.RECO_DATA_DIR, runMigrations: e.MIGRATIONS_RUN },
     kafka: e.KAFKA_BROKERS
-      ? { mode: 'kafka', brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID }
+      ? {
+          mode: 'kafka',
+          brokers: e.KAFKA_BROKERS,
+          clientId: e.KAFKA_CLIENT_ID,
+          groupId: e.KAFKA_GROUP_ID,
+          sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+          topics: { impressions: e.KAFKA_TOPIC_IMPRESSIONS, clicks: e.KAFKA_TOPIC_CLICKS, dlq: e.KAFKA_TOPIC_DLQ },
+        }
       : { mode: 'http' },
     log: { level: e.LOG_LEVEL },
+    serving: { defaultPolicy: Object.freeze(e.DEFAULT_POLICY), impressionFlushMs: e.IMPRESSION_FLUSH_MS },
+    model: { dim: e.MODEL_DIM, refreshMs: e.MODEL_REFRESH_MS },
+    learning: {
+      joinWindowMs: e.JOIN_WINDOW_MS,
+      dedupeHorizonHours: e.DEDUPE_HORIZON_HOURS,
+      checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
+      examination: Object.freeze(e.POSITION_EXAMINATION),
+    },
   };
 }
 

@@ -5,11 +5,14 @@ import { join } from 'node:path';
 export const repoRoot = join(__dirname, '..', '..');
 export const cliPath = join(repoRoot, 'dist', 'src', 'cli.js');
 
-/** Build dist/ once if a test needs the compiled CLI and it is missing. */
+let built = false;
+
+/** Build dist/ once per test file that runs the compiled CLI (swc takes about a second), so it is never stale. */
 export function ensureBuilt(): void {
-  if (existsSync(cliPath)) return;
+  if (built && existsSync(cliPath)) return;
   const b = spawnSync('npm', ['run', '-s', 'build'], { cwd: repoRoot, encoding: 'utf8' });
   if (b.status !== 0) throw new Error(`build failed: ${b.stderr}`);
+  built = true;
 }
 
 /** The environment without the variables a test must set itself. */

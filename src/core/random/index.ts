@@ -1,2 +1,2 @@
 export { Rng, hashString } from './rng';
-export { zigguratNormal, fillZigguratNormal, normalTailAbove } from './ziggurat';
+export { NormalStream } from './normal-stream';

@@ -6,6 +6,6 @@ import { ItemsService } from './items.service';
 @Module({
   controllers: [ItemsController],
   providers: [ItemsService, { provide: ItemsRepository, useClass: TypeOrmItemsRepository }],
-  exports: [ItemsService],
+  exports: [ItemsService, ItemsRepository],
 })
 export class ItemsModule {}

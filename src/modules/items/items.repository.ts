@@ -12,6 +12,14 @@ export abstract class ItemsRepository {
   abstract findById(id: string): Promise<Item | null>;
   abstract deactivate(id: string): Promise<Item | null>;
   abstract count(): Promise<{ total: number; active: number }>;
+  /** Every item's id, group and active flag, in pages (what the model needs), oldest first. */
+  abstract listForModel(pageSize?: number): AsyncGenerator<CatalogueEntry[]>;
+}
+
+export interface CatalogueEntry {
+  id: string;
+  group: string | null;
+  active: boolean;
 }
 
 function toItem(e: ItemEntity): Item {
@@ -109,6 +117,20 @@ export class TypeOrmItemsRepository extends ItemsRepository {
       [id],
     );
     return rows.length ? rowToItem(rows[0]) : null;
+  }
+
+  async *listForModel(pageSize = 10_000): AsyncGenerator<CatalogueEntry[]> {
+    // Keyset pagination on the primary key: constant cost per page, whatever the catalogue size.
+    let after = '';
+    for (;;) {
+      const rows: { id: string; item_group: string | null; active: boolean }[] = await this.dataSource.query(
+        `SELECT id, item_group, active FROM items WHERE id > $1 ORDER BY id LIMIT $2`,
+        [after, pageSize],
+      );
+      if (rows.length === 0) return;
+      yield rows.map((r) => ({ id: r.id, group: r.item_group, active: r.active }));
+      after = rows[rows.length - 1].id;
+    }
   }
 
   async count(): Promise<{ total: number; active: number }> {

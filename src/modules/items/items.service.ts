@@ -5,20 +5,37 @@ import { ImportItemSchema, type ImportResultSchema, type PutItemSchema } from '.
 import type { Item, ItemInput } from './item';
 import { ItemsRepository } from './items.repository';
 
+/** Told of every catalogue change after it is stored (the model adds new items, hides inactive ones). */
+export type CatalogueListener = (changed: readonly ItemInput[]) => void;
+
 @Injectable()
 export class ItemsService {
+  private readonly listeners: CatalogueListener[] = [];
+
   constructor(private readonly items: ItemsRepository) {}
 
-  put(id: string, body: z.infer<typeof PutItemSchema>): Promise<{ item: Item; created: boolean }> {
-    return this.items.upsert({ id, ...body });
+  onChange(listener: CatalogueListener): void {
+    this.listeners.push(listener);
+  }
+
+  private notify(changed: readonly ItemInput[]): void {
+    if (changed.length) for (const l of this.listeners) l(changed);
+  }
+
+  async put(id: string, body: z.infer<typeof PutItemSchema>): Promise<{ item: Item; created: boolean }> {
+    const r = await this.items.upsert({ id, ...body });
+    this.notify([r.item]);
+    return r;
   }
 
   get(id: string): Promise<Item | null> {
     return this.items.findById(id);
   }
 
-  deactivate(id: string): Promise<Item | null> {
-    return this.items.deactivate(id);
+  async deactivate(id: string): Promise<Item | null> {
+    const item = await this.items.deactivate(id);
+    if (item) this.notify([item]);
+    return item;
   }
 
   /**
@@ -57,6 +74,7 @@ export class ItemsService {
     const { created, updated } = valid.length
       ? await this.items.upsertMany(valid)
       : { created: 0, updated: 0 };
+    this.notify(valid);
     return {
       lines,
       imported: valid.length,

@@ -1,0 +1,173 @@
+/**
+ * Serving benchmark: times slates in process on a synthetic model (no HTTP).
+ *
+ *   npm run bench:serve            table
+ *   npm run bench:serve -- --json  one JSON object (headline at the top level, plus `scaling`)
+ *
+ * Headline: 100k items, d = 32, slate size 10, in_slate_ts with Monte Carlo propensities (default
+ * propensitySlates). Floor, measured in the same run: one native copy (`Float32Array.prototype.set`)
+ * of the two arrays the scorer must read (posterior means and variances).
+ */
+import { performance } from 'node:perf_hooks';
+import type { ServingSnapshot } from '../src/core/model/serving-snapshot';
+import { parsePolicyConfig, type PolicyConfigInput } from '../src/core/policies/policy-config.schema';
+import { scoreCandidates } from '../src/core/policies/score-kernel';
+import { prepareSnapshotForWasm } from '../src/core/policies/score-moments.wasm';
+import { serveSlate } from '../src/core/policies/serve-slate';
+import { syntheticSnapshot } from '../src/core/policies/testing/synthetic-snapshot';
+import { Rng } from '../src/core/random';
+
+interface Row {
+  items: number;
+  dim: number;
+  size: number;
+  policy: string;
+  p50_ms: number;
+  p99_ms: number;
+  floor_ms: number;
+  ratio: number;
+  score_p50_ms: number;
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+function users(snap: ServingSnapshot, count: number, seed: number): Float32Array[] {
+  const r = new Rng(seed);
+  return Array.from({ length: count }, () => Float32Array.from({ length: snap.dim }, () => r.normal()));
+}
+
+function timeFloor(snap: ServingSnapshot, reps: number): number {
+  const a = new Float32Array(snap.mean.length);
+  const b = new Float32Array(snap.variance.length);
+  const ts: number[] = [];
+  for (let i = 0; i < reps + 5; i++) {
+    const t = performance.now();
+    a.set(snap.mean);
+    b.set(snap.variance);
+    if (i >= 5) ts.push(performance.now() - t);
+  }
+  return quantile(ts, 0.5);
+}
+
+function timeScoring(snap: ServingSnapshot, reps: number): number {
+  const rows = Int32Array.from({ length: snap.itemIds.length }, (_, i) => i);
+  const us = users(snap, 16, 7);
+  const ts: number[] = [];
+  for (let i = 0; i < reps + 5; i++) {
+    const t = performance.now();
+    scoreCandidates(snap, us[i % us.length], rows, true);
+    if (i >= 5) ts.push(performance.now() - t);
+  }
+  return quantile(ts, 0.5);
+}
+
+function run(snap: ServingSnapshot, policyInput: PolicyConfigInput, size: number, reps: number): Row {
+  const policy = parsePolicyConfig(policyInput);
+  const us = users(snap, 64, 11);
+  const warm = Math.min(30, reps);
+  const ts: number[] = [];
+  let sink = 0;
+  for (let i = 0; i < reps + warm; i++) {
+    const t = performance.now();
+    const out = serveSlate(snap, policy, { user: us[i % us.length], size }, new Rng(1000 + i));
+    const dt = performance.now() - t;
+    sink += out.items[0].propensity;
+    if (i >= warm) ts.push(dt);
+  }
+  if (!(sink > 0)) throw new Error('no propensities?');
+  const floor = timeFloor(snap, Math.max(50, reps));
+  const p50 = quantile(ts, 0.5);
+  return {
+    items: snap.itemIds.length,
+    dim: snap.dim,
+    size,
+    policy: policy.name,
+    p50_ms: p50,
+    p99_ms: quantile(ts, 0.99),
+    floor_ms: floor,
+    ratio: p50 / floor,
+    score_p50_ms: timeScoring(snap, Math.max(30, Math.floor(reps / 4))),
+  };
+}
+
+function fmt(r: Row): string {
+  return [
+    String(r.items).padStart(8),
+    String(r.dim).padStart(4),
+    String(r.size).padStart(5),
+    r.policy.padEnd(12),
+    r.p50_ms.toFixed(3).padStart(9),
+    r.p99_ms.toFixed(3).padStart(9),
+    r.score_p50_ms.toFixed(3).padStart(9),
+    r.floor_ms.toFixed(3).padStart(9),
+    r.ratio.toFixed(2).padStart(6),
+  ].join(' ');
+}
+
+function main(): void {
+  const json = process.argv.includes('--json');
+  const quick = process.argv.includes('--quick');
+  const log = (s: string): void => {
+    if (!json) console.log(s);
+  };
+  const dim = 32;
+  const snaps = new Map<number, ServingSnapshot>();
+  const prepareMs = new Map<number, number>();
+  const snap = (n: number): ServingSnapshot => {
+    let s = snaps.get(n);
+    if (!s) {
+      s = syntheticSnapshot({ items: n, dim, seed: 1 });
+      // What a model swap does once per snapshot: lay it out for the SIMD kernel.
+      const t = performance.now();
+      prepareSnapshotForWasm(s);
+      prepareMs.set(n, performance.now() - t);
+      snaps.set(n, s);
+    }
+    return s;
+  };
+  log(`serve bench: node ${process.version}, ${process.arch}; synthetic model, d = ${dim}`);
+  log('   items  dim  size policy         p50 ms    p99 ms  score ms  floor ms  ratio');
+  const reps = quick ? 60 : 400;
+  const headline = run(snap(100_000), { name: 'in_slate_ts' }, 10, reps);
+  log(fmt(headline) + '   <- headline');
+  const scaling: Row[] = [];
+  const settings: Array<[number, number, PolicyConfigInput]> = [
+    [10_000, 10, { name: 'in_slate_ts' }],
+    [1_000_000, 10, { name: 'in_slate_ts' }],
+    [100_000, 1, { name: 'in_slate_ts' }],
+    [100_000, 50, { name: 'in_slate_ts' }],
+    [100_000, 10, { name: 'slate_ts' }],
+    [100_000, 10, { name: 'greedy' }],
+    [100_000, 10, { name: 'eps_greedy' }],
+    [100_000, 10, { name: 'ucb' }],
+    [100_000, 10, { name: 'random' }],
+  ];
+  for (const [n, size, p] of settings) {
+    const r = run(snap(n), p, size, n >= 1_000_000 ? Math.max(30, reps / 8) : reps / 2);
+    scaling.push(r);
+    log(fmt(r));
+  }
+  log(
+    'score ms: the scoring pass alone (means and variances of all items); floor: Float32Array.set of both arrays.',
+  );
+  if (json) {
+    console.log(
+      JSON.stringify({
+        setting: { items: 100_000, dim, size: 10, policy: 'in_slate_ts', propensitySlates: 256 },
+        node: process.version,
+        p50_ms: headline.p50_ms,
+        p99_ms: headline.p99_ms,
+        floor_ms: headline.floor_ms,
+        ratio: headline.ratio,
+        score_p50_ms: headline.score_p50_ms,
+        prepare_ms: Object.fromEntries(prepareMs),
+        scaling,
+      }),
+    );
+  }
+}
+
+main();

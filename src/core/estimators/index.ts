@@ -1,0 +1,11 @@
+export {
+  ESTIMATOR_KINDS,
+  type EstimatorKind,
+  type EstimatorConfig,
+  estimatorConfigSchema,
+  parseEstimatorConfig,
+  estimatorTarget,
+  ipsPairLoss,
+  idealPairLoss,
+  applyEstimator,
+} from './estimator';

@@ -1,0 +1,312 @@
+import { estimateGroupPriors, globalPriors } from './group-prior';
+import { grow, ItemStats } from './item-stats';
+import { type ModelConfig, type ModelConfigInput, parseModelConfig } from './model-config';
+import { itemPosterior, SolveWorkspace } from './posterior';
+import { ModelInputError } from './errors';
+import { popularityPropensity } from '../propensity/popularity';
+
+/** Where the propensities used for training came from; recorded with the model (JSON). */
+export interface PropensityRecord {
+  /** e.g. 'popularity', 'position', 'file', 'none'. */
+  source: string;
+  /** Popularity exponent η, when source is popularity. */
+  eta?: number;
+  /** Lower clip applied to the propensities. */
+  clipMin?: number;
+  /** Examination probability by position (index 0 = position 1), when a position-based model is used. */
+  examination?: number[];
+  /** How the examination curve was estimated ('regression_em', 'randomised', ...). */
+  examinationMethod?: string;
+}
+
+/** Free-form, JSON-serialisable facts about how the model was learned. */
+export interface ModelMeta {
+  propensity: PropensityRecord | null;
+  trainedAt?: string;
+  epochs?: number;
+  /** Anything else worth keeping with the model version (hyperparameter search results, data hash, ...). */
+  notes?: Record<string, unknown>;
+}
+
+export interface ItemSpec {
+  id: string;
+  /** Group id for the hierarchical prior; null or absent for the global prior. */
+  group?: string | null;
+  active?: boolean;
+}
+
+/**
+ * The mutable state of a factor model: items with Gaussian posteriors backed by additive statistics, group
+ * priors, user point estimates. Learners (`train/als.ts`, `model/online.ts`) change it; serving never reads it
+ * directly but through an immutable `ServingSnapshot` (`serving.ts`).
+ *
+ * Layout: item k's posterior mean and marginal variances are `itemMean/itemVar[k·n .. k·n + n)` with
+ * n = d + 1 (factors, then bias), matching the snapshot's stride. User u's factors are `userVec[u·d ..)`.
+ * Posteriors are refreshed lazily: statistics change in O(d²) per event and the item is marked dirty;
+ * `refreshPosteriors()` re-solves only dirty items (once per batch, not per event).
+ */
+export class FactorModel {
+  readonly config: ModelConfig;
+  readonly dim: number;
+  /** d + 1. */
+  readonly n: number;
+  /** Opaque version label (set by whoever trains or loads the model). */
+  version = 'untrained';
+  /** Incremented by every change of learned state (training, online batch); part of the snapshot version. */
+  generation = 0;
+  meta: ModelMeta = { propensity: null };
+
+  readonly itemIds: string[] = [];
+  readonly itemIndex = new Map<string, number>();
+  itemGroup: Int32Array = new Int32Array(0);
+  itemActive: Uint8Array = new Uint8Array(0);
+  readonly groupIds: string[] = [];
+  readonly groupIndex = new Map<string, number>();
+  stats: ItemStats;
+  /** Prior means/variances per slot: slot 0 global, slot g+1 group g; n numbers each. */
+  priorMean: Float64Array;
+  priorVar: Float64Array;
+  itemMean: Float64Array = new Float64Array(0);
+  itemVar: Float64Array = new Float64Array(0);
+
+  readonly userIds: string[] = [];
+  readonly userIndex = new Map<string, number>();
+  userVec: Float64Array = new Float64Array(16);
+  /** Population mean of user vectors: the vector of a user with no estimate and no history. */
+  defaultUser: Float64Array;
+
+  private dirty: Uint8Array = new Uint8Array(0);
+  private dirtyList: number[] = [];
+  private readonly ws: SolveWorkspace;
+
+  constructor(config: ModelConfig) {
+    this.config = config;
+    this.dim = config.dim;
+    this.n = config.dim + 1;
+    this.stats = new ItemStats(this.dim, 0);
+    const p = globalPriors(config, 0);
+    this.priorMean = p.mean;
+    this.priorVar = p.variance;
+    this.defaultUser = new Float64Array(this.dim);
+    this.ws = new SolveWorkspace(this.n);
+  }
+
+  /** A new, untrained model with the given items (each starting at its group's prior) and users (at 0). */
+  static create(
+    config: ModelConfigInput | ModelConfig,
+    opts: { items?: ItemSpec[]; users?: string[] } = {},
+  ): FactorModel {
+    const m = new FactorModel(parseModelConfig(config));
+    m.reserve(opts.items?.length ?? 0, opts.users?.length ?? 0);
+    for (const it of opts.items ?? []) m.addItem(it.id, it.group ?? null, it.active ?? true);
+    for (const u of opts.users ?? []) m.addUser(u);
+    return m;
+  }
+
+  /** Pre-allocate for this many items and users (avoids repeated growth; see `ItemStats.reserve`). */
+  reserve(items: number, users: number): void {
+    const n = this.n;
+    if (items > this.itemGroup.length) {
+      this.itemGroup = grow(this.itemGroup, items);
+      this.itemActive = grow(this.itemActive, items);
+      this.dirty = grow(this.dirty, items);
+      this.itemMean = grow(this.itemMean, items * n);
+      this.itemVar = grow(this.itemVar, items * n);
+    }
+    this.stats.reserve(items);
+    this.userVec = grow(this.userVec, users * this.dim);
+  }
+
+  get numItems(): number {
+    return this.itemIds.length;
+  }
+  get numUsers(): number {
+    return this.userIds.length;
+  }
+  get numGroups(): number {
+    return this.groupIds.length;
+  }
+
+  /** Index of a group, creating it (with the global prior) if new. */
+  addGroup(id: string): number {
+    const known = this.groupIndex.get(id);
+    if (known !== undefined) return known;
+    const g = this.groupIds.length;
+    this.groupIds.push(id);
+    this.groupIndex.set(id, g);
+    const n = this.n;
+    this.priorMean = grow(this.priorMean, (g + 2) * n);
+    this.priorVar = grow(this.priorVar, (g + 2) * n);
+    for (let k = 0; k < n; k++) {
+      this.priorMean[(g + 1) * n + k] = this.priorMean[k];
+      this.priorVar[(g + 1) * n + k] = this.priorVar[k];
+    }
+    return g;
+  }
+
+  /**
+   * Index of an item, adding it if new. A new item has zero statistics, so its posterior is its group's prior
+   * (or the global prior): wide, and therefore explored by Thompson sampling.
+   */
+  addItem(id: string, group: string | null = null, active = true): number {
+    if (typeof id !== 'string' || id.length === 0)
+      throw new ModelInputError('itemId', 'must be a non-empty string');
+    const known = this.itemIndex.get(id);
+    if (known !== undefined) return known;
+    const i = this.itemIds.length;
+    const g = group === null ? -1 : this.addGroup(group);
+    const n = this.n;
+    this.itemIds.push(id);
+    this.itemIndex.set(id, i);
+    if (i >= this.itemGroup.length) {
+      const c = Math.max(16, i + 1, this.itemGroup.length * 2);
+      this.itemGroup = grow(this.itemGroup, c);
+      this.itemActive = grow(this.itemActive, c);
+      this.dirty = grow(this.dirty, c);
+      this.itemMean = grow(this.itemMean, c * n);
+      this.itemVar = grow(this.itemVar, c * n);
+    }
+    this.itemGroup[i] = g;
+    this.itemActive[i] = active ? 1 : 0;
+    this.stats.ensureSize(i + 1);
+    const po = (g + 1) * n;
+    for (let k = 0; k < n; k++) {
+      this.itemMean[i * n + k] = this.priorMean[po + k];
+      this.itemVar[i * n + k] = this.priorVar[po + k];
+    }
+    this.generation++;
+    return i;
+  }
+
+  /** Index of a user, adding it (with vector `vec`, or zeros) if new; an existing user's vector is replaced if given. */
+  addUser(id: string, vec?: ArrayLike<number>): number {
+    if (typeof id !== 'string' || id.length === 0)
+      throw new ModelInputError('userId', 'must be a non-empty string');
+    let u = this.userIndex.get(id);
+    if (u === undefined) {
+      u = this.userIds.length;
+      this.userIds.push(id);
+      this.userIndex.set(id, u);
+      if ((u + 1) * this.dim > this.userVec.length)
+        this.userVec = grow(this.userVec, Math.max((u + 1) * this.dim, this.userVec.length * 2));
+    }
+    if (vec) this.setUserVector(u, vec);
+    return u;
+  }
+
+  /** Replace user u's factors (length d, finite). */
+  setUserVector(u: number, vec: ArrayLike<number>): void {
+    if (vec.length !== this.dim)
+      throw new ModelInputError('userVector', `must have length ${this.dim}, got ${vec.length}`);
+    for (let k = 0; k < this.dim; k++) {
+      if (!Number.isFinite(vec[k])) throw new ModelInputError(`userVector[${k}]`, 'must be finite');
+      this.userVec[u * this.dim + k] = vec[k];
+    }
+  }
+
+  /** User u's factors (a view, not a copy). */
+  userVector(u: number): Float64Array {
+    return this.userVec.subarray(u * this.dim, (u + 1) * this.dim);
+  }
+
+  /** Mark an item's posterior stale (its statistics or its prior changed). */
+  markDirty(i: number): void {
+    if (this.dirty[i] === 0) {
+      this.dirty[i] = 1;
+      this.dirtyList.push(i);
+    }
+  }
+
+  /** Number of items whose posterior is stale. */
+  get dirtyCount(): number {
+    return this.dirtyList.length;
+  }
+
+  /** Re-solve the posteriors of dirty items only. Returns how many were solved. */
+  refreshPosteriors(): number {
+    const list = this.dirtyList;
+    for (let j = 0; j < list.length; j++) {
+      const i = list[j];
+      this.solveItem(i);
+      this.dirty[i] = 0;
+    }
+    this.dirtyList = [];
+    return list.length;
+  }
+
+  /** Re-solve every item's posterior (after a prior change or a load). */
+  refreshAll(): void {
+    for (let i = 0; i < this.numItems; i++) this.solveItem(i);
+    this.dirty.fill(0);
+    this.dirtyList = [];
+  }
+
+  private solveItem(i: number): void {
+    const n = this.n;
+    const slot = this.itemGroup[i] + 1;
+    const ok = itemPosterior(
+      this.stats,
+      i,
+      this.priorMean,
+      this.priorVar,
+      slot * n,
+      this.config.noiseVar,
+      this.itemMean,
+      this.itemVar,
+      i * n,
+      this.ws,
+    );
+    // With non-negative weights the precision is ≥ the prior's, so this only fails on corrupted statistics.
+    if (!ok) throw new Error(`item ${this.itemIds[i]}: posterior precision is not positive definite`);
+  }
+
+  /**
+   * Empirical-Bayes update of the group priors from the current posteriors (see `group-prior.ts`), then
+   * re-solve every item under its new prior. `iterations` alternations of the two.
+   */
+  reestimateGroupPriors(iterations = 1): void {
+    if (this.numGroups === 0) return;
+    for (let t = 0; t < iterations; t++) {
+      estimateGroupPriors(
+        this.config,
+        this.numGroups,
+        this.numItems,
+        this.itemGroup,
+        this.stats.count,
+        this.itemMean,
+        this.itemVar,
+        this.priorMean,
+        this.priorVar,
+      );
+      this.refreshAll();
+    }
+    this.generation++;
+  }
+
+  /**
+   * Popularity propensity of every item for organic clicks (Saito et al.): θ_i = (n_i / max n)^η, clipped below,
+   * with n_i the item's positive events in the statistics (so it is learned and stored with the model).
+   */
+  popularityPropensity(eta = 0.5, clipMin = 1e-3): Float64Array {
+    return popularityPropensity(this.stats.positives.subarray(0, this.numItems), eta, clipMin);
+  }
+
+  /** Set the default user vector to the mean of the known users' vectors. */
+  updateDefaultUser(): void {
+    const d = this.dim;
+    this.defaultUser.fill(0);
+    const nu = this.numUsers;
+    if (nu === 0) return;
+    for (let u = 0; u < nu; u++) for (let k = 0; k < d; k++) this.defaultUser[k] += this.userVec[u * d + k];
+    for (let k = 0; k < d; k++) this.defaultUser[k] /= nu;
+  }
+
+  /** Posterior mean score x·v_i + b_i for user vector x (d numbers at x[xoff ..]). */
+  score(x: ArrayLike<number>, xoff: number, item: number): number {
+    const n = this.n;
+    const o = item * n;
+    let s = this.itemMean[o + n - 1];
+    for (let k = 0; k < n - 1; k++) s += x[xoff + k] * this.itemMean[o + k];
+    return s;
+  }
+}

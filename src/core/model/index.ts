@@ -1,0 +1,26 @@
+export type { ServingSnapshot } from './serving-snapshot';
+export { ModelInputError, ModelFormatError } from './errors';
+export { modelConfigSchema, parseModelConfig, type ModelConfig, type ModelConfigInput } from './model-config';
+export { ItemStats } from './item-stats';
+export { itemPosterior, SolveWorkspace } from './posterior';
+export { globalPriors, estimateGroupPriors, type PriorSettings } from './group-prior';
+export { FactorModel, type ItemSpec, type ModelMeta, type PropensityRecord } from './factor-model';
+export {
+  applyEvents,
+  mergeStats,
+  accumulateEvents,
+  accumulateEventsReference,
+  validateEventBatch,
+  type EventBatch,
+} from './online';
+export {
+  foldInUser,
+  solveUser,
+  buildUserSystem,
+  userSystemOf,
+  UserWorkspace,
+  type UserHistory,
+  type UserSystem,
+} from './user-solve';
+export { buildServingSnapshot } from './serving';
+export { encodeModel, decodeModel, MODEL_FORMAT_VERSION } from './serialize';

@@ -1,0 +1,301 @@
+import { inverse, Matrix } from 'ml-matrix';
+import { Rng } from '../random';
+import { ModelFormatError, ModelInputError } from './errors';
+import { FactorModel } from './factor-model';
+import { ItemStats } from './item-stats';
+import {
+  accumulateEvents,
+  accumulateEventsReference,
+  applyEvents,
+  type EventBatch,
+  mergeStats,
+} from './online';
+import { decodeModel, encodeModel } from './serialize';
+import { buildServingSnapshot } from './serving';
+import { foldInUser } from './user-solve';
+import { userSolveDefinition } from '../train/als-reference';
+
+function smallModel(d: number, items: number, users: number, rng: Rng, groups = 0): FactorModel {
+  const m = FactorModel.create(
+    { dim: d, noiseVar: 0.5, itemPriorVar: 2, biasPriorVar: 3, biasPriorMean: 0.1 },
+    {
+      items: Array.from({ length: items }, (_, i) => ({
+        id: `i${i}`,
+        group: groups > 0 ? `g${i % groups}` : null,
+      })),
+      users: Array.from({ length: users }, (_, u) => `u${u}`),
+    },
+  );
+  for (let u = 0; u < users; u++)
+    m.setUserVector(
+      u,
+      Array.from({ length: d }, () => rng.normal()),
+    );
+  return m;
+}
+
+function randomBatch(m: FactorModel, len: number, rng: Rng): EventBatch {
+  const b: EventBatch = {
+    user: new Int32Array(len),
+    item: new Int32Array(len),
+    target: new Float64Array(len),
+    weight: new Float64Array(len),
+  };
+  for (let e = 0; e < len; e++) {
+    b.user[e] = rng.nextInt(m.numUsers + 1) - 1; // includes −1 = default user
+    b.item[e] = rng.nextInt(m.numItems);
+    b.target[e] = rng.next() < 0.3 ? 1 / (0.1 + rng.next()) : 0;
+    b.weight[e] = 0.5 + rng.next();
+  }
+  return b;
+}
+
+function slice(b: EventBatch, idx: number[]): EventBatch {
+  return {
+    user: Int32Array.from(idx, (e) => b.user[e]),
+    item: Int32Array.from(idx, (e) => b.item[e]),
+    target: Float64Array.from(idx, (e) => b.target[e]),
+    weight: Float64Array.from(idx, (e) => b.weight[e]),
+  };
+}
+
+describe('item posterior', () => {
+  it('equals closed-form Bayesian linear regression on a small case', () => {
+    const rng = new Rng(11);
+    const d = 3;
+    const m = smallModel(d, 2, 6, rng);
+    const batch = randomBatch(m, 40, rng);
+    applyEvents(m, batch);
+    m.refreshPosteriors();
+    for (let i = 0; i < 2; i++) {
+      // Σ = (Λ₀ + XᵀWX/σ²)⁻¹, μ = Σ(Λ₀μ₀ + XᵀW y/σ²)
+      const prec = Matrix.diag([0.5, 0.5, 0.5, 1 / 3]);
+      const rhs = Matrix.columnVector([0, 0, 0, 0.1 / 3]);
+      for (let e = 0; e < 40; e++) {
+        if (batch.item[e] !== i) continue;
+        const u = batch.user[e];
+        const x = [...(u >= 0 ? m.userVector(u) : m.defaultUser), 1];
+        const xv = Matrix.columnVector(x);
+        prec.add(xv.mmul(xv.transpose()).mul(batch.weight[e] / 0.5));
+        rhs.add(xv.mul((batch.weight[e] * batch.target[e]) / 0.5));
+      }
+      const cov = inverse(prec);
+      const mu = cov.mmul(rhs);
+      for (let k = 0; k <= d; k++) {
+        expect(m.itemMean[i * 4 + k]).toBeCloseTo(mu.get(k, 0), 10);
+        expect(m.itemVar[i * 4 + k]).toBeCloseTo(cov.get(k, k), 10);
+      }
+    }
+  });
+
+  it('moves toward the evidence and narrows as evidence accumulates', () => {
+    const rng = new Rng(5);
+    const m = smallModel(2, 1, 1, rng);
+    const before = m.itemVar.slice(0, 3);
+    let prevVar = Infinity;
+    for (let t = 0; t < 5; t++) {
+      applyEvents(m, {
+        user: Int32Array.of(0),
+        item: Int32Array.of(0),
+        target: Float64Array.of(5),
+        weight: Float64Array.of(1),
+      });
+      m.refreshPosteriors();
+      expect(m.itemVar[2]).toBeLessThan(prevVar);
+      prevVar = m.itemVar[2];
+    }
+    expect(m.itemVar[2]).toBeLessThan(before[2]);
+    expect(m.score(m.userVector(0), 0, 0)).toBeGreaterThan(2); // toward the target 5 from ~0.1
+  });
+});
+
+describe('additive statistics', () => {
+  it('give the same posterior in any order and split across two learners', () => {
+    const rng = new Rng(21);
+    const a = smallModel(4, 7, 5, rng, 2);
+    const batch = randomBatch(a, 500, rng);
+    const b = smallModel(4, 7, 5, new Rng(0), 2);
+    b.userVec.set(a.userVec);
+    applyEvents(a, batch);
+    // b: the same events shuffled, half by worker 1 and half by worker 2 into zero-initialised deltas, merged
+    const order = Array.from({ length: 500 }, (_, e) => e);
+    rng.shuffle(order);
+    const w1 = new ItemStats(4, 7);
+    const w2 = new ItemStats(4, 7);
+    accumulateEvents(w1, b.userVec, b.defaultUser, slice(batch, order.slice(0, 230)));
+    accumulateEvents(w2, b.userVec, b.defaultUser, slice(batch, order.slice(230)));
+    expect(mergeStats(b, w2)).toBeGreaterThan(0);
+    expect(mergeStats(b, w1)).toBeGreaterThan(0);
+    expect(() => mergeStats(b, new ItemStats(3, 2))).toThrow(/stats\.dim/);
+    expect(a.stats.maxAbsDiff(b.stats)).toBeLessThan(1e-9);
+    a.refreshPosteriors();
+    b.refreshPosteriors();
+    for (let p = 0; p < 7 * 5; p++) {
+      expect(b.itemMean[p]).toBeCloseTo(a.itemMean[p], 9);
+      expect(b.itemVar[p]).toBeCloseTo(a.itemVar[p], 9);
+    }
+  });
+
+  it('the fast accumulation equals its scalar twin', () => {
+    const rng = new Rng(8);
+    const m = smallModel(5, 4, 3, rng);
+    const batch = randomBatch(m, 200, rng);
+    accumulateEvents(m.stats, m.userVec, m.defaultUser, batch);
+    const n = 6;
+    const xx = Array.from({ length: 4 }, () => Array.from({ length: n }, () => new Array<number>(n).fill(0)));
+    const xy = Array.from({ length: 4 }, () => new Array<number>(n).fill(0));
+    const users = Array.from({ length: 3 }, (_, u) => Array.from(m.userVector(u)));
+    accumulateEventsReference(xx, xy, users, Array.from(m.defaultUser), batch);
+    for (let i = 0; i < 4; i++) {
+      let p = 0;
+      for (let r = 0; r < n; r++) {
+        expect(m.stats.xy[i * n + r]).toBeCloseTo(xy[i][r], 10);
+        for (let c = r; c < n; c++) expect(m.stats.xx[i * m.stats.psize + p++]).toBeCloseTo(xx[i][r][c], 10);
+      }
+    }
+  });
+
+  it('rejects a bad batch naming the field, the index and the rule', () => {
+    const m = smallModel(2, 3, 2, new Rng(1));
+    const ok = {
+      user: Int32Array.of(0),
+      item: Int32Array.of(1),
+      target: Float64Array.of(1),
+      weight: Float64Array.of(1),
+    };
+    expect(() => applyEvents(m, { ...ok, item: Int32Array.of(3) })).toThrow(
+      /events\.item\[0\]: must be an item index in \[0, 3\)/,
+    );
+    expect(() => applyEvents(m, { ...ok, weight: Float64Array.of(-1) })).toThrow(
+      /events\.weight\[0\]: must be finite and >= 0/,
+    );
+    expect(() => applyEvents(m, { ...ok, target: Float64Array.of(NaN) })).toThrow(ModelInputError);
+    expect(() => applyEvents(m, { ...ok, user: Int32Array.of(0, 1) })).toThrow(/events\.user: length 2/);
+    expect(m.stats.count[1]).toBe(0); // nothing applied
+  });
+});
+
+describe('hierarchical prior', () => {
+  it('starts a new item at its group prior, estimated from the group', () => {
+    const rng = new Rng(3);
+    const m = smallModel(2, 40, 30, rng, 2);
+    // group g0 items like a high bias, g1 items a low one
+    const len = 4000;
+    const batch = randomBatch(m, len, rng);
+    for (let e = 0; e < len; e++) batch.target[e] = m.itemGroup[batch.item[e]] === 0 ? 3 : -3;
+    applyEvents(m, batch);
+    m.refreshPosteriors();
+    m.reestimateGroupPriors(2);
+    const fresh0 = m.addItem('new-in-g0', 'g0');
+    const fresh1 = m.addItem('new-in-g1', 'g1');
+    const loner = m.addItem('no-group', null);
+    const n = 3;
+    expect(m.itemMean[fresh0 * n + 2]).toBeGreaterThan(1.5);
+    expect(m.itemMean[fresh1 * n + 2]).toBeLessThan(-1.5);
+    expect(m.itemMean[loner * n + 2]).toBeCloseTo(0.1, 12); // global prior mean
+    expect(m.itemVar[loner * n + 2]).toBeCloseTo(3, 12);
+    // a new item is wider than a well-observed one
+    expect(m.itemVar[fresh0 * n + 2]).toBeGreaterThan(5 * m.itemVar[0 * n + 2]);
+  });
+});
+
+describe('fold-in', () => {
+  it('equals the ALS user step taken by definition over all items', () => {
+    const rng = new Rng(9);
+    const m = smallModel(3, 12, 1, rng);
+    applyEvents(m, randomBatch(m, 100, rng));
+    m.refreshPosteriors();
+    const hist = { items: [1, 4, 7], targets: [2, 0, 5], weights: [1, 1, 3] };
+    const x = foldInUser(m, hist);
+    const means = Array.from({ length: 12 }, (_, i) => Array.from(m.itemMean.subarray(i * 4, i * 4 + 4)));
+    const ref = userSolveDefinition(
+      means,
+      { cols: hist.items, targets: hist.targets, weights: hist.weights },
+      { c0: 1, noiseVar: 0.5, userPriorVar: 1 },
+    );
+    for (let k = 0; k < 3; k++) expect(x[k]).toBeCloseTo(ref[k], 9);
+    // unit weights take the shared-factor path: same answer as by definition
+    const x1 = foldInUser(m, { items: [2, 3], targets: [4, 0] });
+    const ref1 = userSolveDefinition(
+      means,
+      { cols: [2, 3], targets: [4, 0], weights: [1, 1] },
+      { c0: 1, noiseVar: 0.5, userPriorVar: 1 },
+    );
+    for (let k = 0; k < 3; k++) expect(x1[k]).toBeCloseTo(ref1[k], 9);
+    expect(() => foldInUser(m, { items: [12], targets: [1] })).toThrow(/history\.items\[0\]/);
+  });
+});
+
+describe('serialisation and serving snapshot', () => {
+  it('round-trips a model exactly, and learning continues identically', () => {
+    const rng = new Rng(13);
+    const m = smallModel(4, 9, 6, rng, 3);
+    applyEvents(m, randomBatch(m, 300, rng));
+    m.reestimateGroupPriors(1);
+    m.version = 'v7';
+    m.meta = { propensity: { source: 'popularity', eta: 0.5, clipMin: 0.01 }, epochs: 3 };
+    const bytes = encodeModel(m);
+    const back = decodeModel(bytes);
+    expect(back.itemIds).toEqual(m.itemIds);
+    expect(back.userIds).toEqual(m.userIds);
+    expect(back.groupIds).toEqual(m.groupIds);
+    expect(back.config).toEqual(m.config);
+    expect(back.meta).toEqual(m.meta);
+    expect(back.version).toBe('v7');
+    expect(Array.from(back.itemGroup.subarray(0, 9))).toEqual(Array.from(m.itemGroup.subarray(0, 9)));
+    expect(back.stats.maxAbsDiff(m.stats)).toBe(0);
+    expect(Array.from(back.popularityPropensity())).toEqual(Array.from(m.popularityPropensity()));
+    expect(m.stats.positives.subarray(0, 9).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(Array.from(back.itemMean.subarray(0, 45))).toEqual(Array.from(m.itemMean.subarray(0, 45)));
+    expect(Array.from(back.userVec.subarray(0, 24))).toEqual(Array.from(m.userVec.subarray(0, 24)));
+    const more = randomBatch(m, 50, new Rng(99));
+    applyEvents(m, more);
+    applyEvents(back, more);
+    m.refreshPosteriors();
+    back.refreshPosteriors();
+    expect(Array.from(back.itemVar.subarray(0, 45))).toEqual(Array.from(m.itemVar.subarray(0, 45)));
+  });
+
+  it('round-trips an empty model, which then serves its prior to a new item', () => {
+    const empty = FactorModel.create({ dim: 4 });
+    const back = decodeModel(encodeModel(empty));
+    expect(back.numItems).toBe(0);
+    expect(buildServingSnapshot(back).mean.length).toBe(0);
+    const i = back.addItem('fresh', 'g');
+    expect(back.itemVar[i * 5 + 4]).toBeCloseTo(back.config.biasPriorVar, 12);
+    expect(Array.from(foldInUser(back, { items: [i], targets: [1] })).every(Number.isFinite)).toBe(true);
+  });
+
+  it('fails clearly on foreign, newer or truncated bytes', () => {
+    const m = smallModel(2, 2, 2, new Rng(1));
+    const bytes = encodeModel(m);
+    expect(() => decodeModel(new Uint8Array(32))).toThrow(/not a reco model snapshot/);
+    const newer = bytes.slice();
+    new DataView(newer.buffer).setUint32(8, 99, true);
+    expect(() => decodeModel(newer)).toThrow(/format v99 is newer than this build reads \(v1\)/);
+    const older = bytes.slice();
+    new DataView(older.buffer).setUint32(8, 0, true);
+    expect(() => decodeModel(older)).toThrow(/format v0 is no longer supported/);
+    expect(() => decodeModel(bytes.subarray(0, bytes.length - 8))).toThrow(ModelFormatError);
+  });
+
+  it('builds an immutable serving snapshot with the contract layout', () => {
+    const rng = new Rng(2);
+    const m = smallModel(3, 5, 4, rng);
+    applyEvents(m, randomBatch(m, 40, rng));
+    m.version = 'v1';
+    const s = buildServingSnapshot(m);
+    expect(s.stride).toBe(4);
+    expect(s.mean.length).toBe(20);
+    expect(s.variance.every((v) => v > 0)).toBe(true);
+    expect(s.itemIndex.get('i3')).toBe(3);
+    expect(s.users.get('u2')!.length).toBe(3);
+    expect(s.mean[3 * 4 + 3]).toBeCloseTo(m.itemMean[3 * 4 + 3], 6);
+    expect(s.version).toBe(`v1.${m.generation}`);
+    // later learning does not leak into the snapshot
+    const before = s.mean.slice();
+    applyEvents(m, randomBatch(m, 40, rng));
+    m.refreshPosteriors();
+    expect(Array.from(s.mean)).toEqual(Array.from(before));
+  });
+});

@@ -1,0 +1,35 @@
+import type { FactorModel } from './factor-model';
+import type { ServingSnapshot } from './serving-snapshot';
+
+/**
+ * Build the immutable view serving reads: posterior means and marginal variances as Float32 (half the memory
+ * and bandwidth of the scan; scores need nothing finer), user vectors as Float32 views into one buffer.
+ * Re-solves stale posteriors first. The snapshot shares no memory with the model, so learning can go on while
+ * serving reads it. Version: `<model.version>.<generation>`.
+ */
+export function buildServingSnapshot(model: FactorModel): ServingSnapshot {
+  model.refreshPosteriors();
+  const n = model.n;
+  const d = model.dim;
+  const ni = model.numItems;
+  const mean = Float32Array.from(model.itemMean.subarray(0, ni * n));
+  const variance = Float32Array.from(model.itemVar.subarray(0, ni * n));
+  const active = Uint8Array.from(model.itemActive.subarray(0, ni));
+  const nu = model.numUsers;
+  const ubuf = Float32Array.from(model.userVec.subarray(0, nu * d));
+  const users = new Map<string, Float32Array>();
+  for (let u = 0; u < nu; u++) users.set(model.userIds[u], ubuf.subarray(u * d, (u + 1) * d));
+  const itemIds = Object.freeze(model.itemIds.slice());
+  return Object.freeze({
+    version: `${model.version}.${model.generation}`,
+    dim: d,
+    stride: n,
+    itemIds,
+    itemIndex: new Map(model.itemIndex),
+    mean,
+    variance,
+    active,
+    users,
+    defaultUser: Float32Array.from(model.defaultUser),
+  });
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { PolicyInputError } from './policy-errors';
+
+/**
+ * Serving policy configurations: immutable values, validated once by zod, apart from any state.
+ * The discriminated union on `name` is exported so that HTTP bodies, the environment config and
+ * experiment variants all validate a policy with the same rules.
+ */
+
+/** Simulated slates for Monte Carlo propensities: the standard error of a propensity p is √(p(1−p)/n). */
+const propensitySlates = z
+  .number()
+  .int('must be an integer')
+  .min(16, 'must be at least 16')
+  .max(100_000, 'must be at most 100000')
+  .default(256)
+  .describe('Simulated slates used to estimate the Thompson propensities (Monte Carlo)');
+
+export const inSlateTsConfigSchema = z
+  .object({
+    name: z.literal('in_slate_ts'),
+    propensitySlates,
+  })
+  .strict();
+
+export const slateTsConfigSchema = z
+  .object({
+    name: z.literal('slate_ts'),
+    propensitySlates,
+  })
+  .strict();
+
+export const greedyConfigSchema = z.object({ name: z.literal('greedy') }).strict();
+
+export const epsGreedyConfigSchema = z
+  .object({
+    name: z.literal('eps_greedy'),
+    epsilon: z
+      .number()
+      .min(0, 'must be in [0, 1]')
+      .max(1, 'must be in [0, 1]')
+      .default(0.1)
+      .describe('Per-slot probability of a uniformly random not-yet-chosen candidate'),
+  })
+  .strict();
+
+export const ucbConfigSchema = z
+  .object({
+    name: z.literal('ucb'),
+    beta: z
+      .number()
+      .min(0, 'must be ≥ 0')
+      .max(100, 'must be ≤ 100')
+      .default(2)
+      .describe('Width of the upper bound: score = mean + beta · sd'),
+  })
+  .strict();
+
+export const randomConfigSchema = z.object({ name: z.literal('random') }).strict();
+
+export const policyConfigSchema = z.discriminatedUnion('name', [
+  inSlateTsConfigSchema,
+  slateTsConfigSchema,
+  greedyConfigSchema,
+  epsGreedyConfigSchema,
+  ucbConfigSchema,
+  randomConfigSchema,
+]);
+
+export type PolicyConfigInput = z.input<typeof policyConfigSchema>;
+export type PolicyConfig = Readonly<z.output<typeof policyConfigSchema>>;
+export type PolicyName = PolicyConfig['name'];
+export const POLICY_NAMES: readonly PolicyName[] = [
+  'in_slate_ts',
+  'slate_ts',
+  'greedy',
+  'eps_greedy',
+  'ucb',
+  'random',
+];
+
+/**
+ * Validate a policy config (defaults filled in) and freeze it.
+ * @throws PolicyInputError naming the first bad field (`policy.epsilon`) and the rule it broke.
+ */
+export function parsePolicyConfig(input: unknown, fieldPrefix = 'policy'): PolicyConfig {
+  const r = policyConfigSchema.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    let path = [fieldPrefix, ...issue.path.map(String)].join('.');
+    let rule = issue.message;
+    if (issue.code === 'invalid_union' && String(issue.path[issue.path.length - 1]) === 'name') {
+      rule = `must be one of ${POLICY_NAMES.join(', ')}`;
+    } else if (issue.code === 'unrecognized_keys') {
+      path = `${path}.${issue.keys[0]}`;
+      rule = `is not a parameter of policy ${String((input as { name?: unknown }).name)}`;
+    }
+    throw new PolicyInputError(path, rule);
+  }
+  return Object.freeze(r.data);
+}
+
+/** True when the policy's propensities are Monte Carlo estimates (else exact closed forms). */
+export function isMonteCarloPolicy(
+  config: PolicyConfig,
+): config is Extract<PolicyConfig, { propensitySlates: number }> {
+  return config.name === 'in_slate_ts' || config.name === 'slate_ts';
+}

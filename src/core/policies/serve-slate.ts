@@ -1,0 +1,168 @@
+import type { ServingSnapshot } from '../model/serving-snapshot';
+import type { Rng } from '../random';
+import { deterministicPropensities, selectGreedy, selectUcb } from './greedy';
+import { epsGreedyPropensities, selectEpsGreedy } from './eps-greedy';
+import type { PolicyConfig } from './policy-config.schema';
+import type { ScoredCandidates, Selection } from './policy-types';
+import { randomPropensities, selectRandom } from './random-policy';
+import { scoreCandidates } from './score-kernel';
+import { resolveSlateRequest, type ResolvedRequest, type SlateRequest } from './slate-request';
+import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
+import { selectInSlateTs, selectSlateTs, thompsonPropensities } from './thompson-policies';
+import { ThompsonTopK } from './thompson-sampler';
+
+/** One served item. */
+export interface ServedItem {
+  /** Item index in the snapshot. */
+  readonly index: number;
+  /** External item id. */
+  readonly itemId: string;
+  /** 1-based position in the slate. */
+  readonly position: number;
+  /** The score the policy ranked by: sampled score (TS), mean (greedy, ε-greedy, random), mean + β·sd (UCB). */
+  readonly score: number;
+  /** P(policy puts this item at this position | model, user, candidates): exact or Monte Carlo. */
+  readonly propensity: number;
+  /** P(this item is anywhere in the slate). */
+  readonly inSlateProbability: number;
+}
+
+/** A served slate with everything an impression log needs. */
+export interface ServedSlate {
+  readonly items: readonly ServedItem[];
+  readonly policy: PolicyConfig;
+  readonly modelVersion: string;
+  /** Slate size asked for (`items.length` is smaller only when fewer valid candidates exist). */
+  readonly requestedSize: number;
+  /** Requested candidate indices skipped because the item is inactive (report them as warnings). */
+  readonly inactiveCandidates: readonly number[];
+  /** 'exact' closed form, or 'monte_carlo' from `simulatedSlates` slates (served one included). */
+  readonly propensityKind: 'exact' | 'monte_carlo';
+  readonly simulatedSlates: number;
+}
+
+export interface ServeOptions {
+  /** Also return the full (item × position) propensity matrix of this request. */
+  readonly withMatrix?: boolean;
+}
+
+/**
+ * Score a resolved request: each candidate's score mean, variance and sd (one pass over the model).
+ * The arrays may live in the kernel's scratch memory: use them before the next request.
+ */
+export function scoreRequest(snapshot: ServingSnapshot, req: ResolvedRequest): ScoredCandidates {
+  return scoreCandidates(snapshot, req.user, req.rows, true);
+}
+
+function needsSampler(
+  policy: PolicyConfig,
+): policy is Extract<PolicyConfig, { name: 'in_slate_ts' | 'slate_ts' }> {
+  return policy.name === 'in_slate_ts' || policy.name === 'slate_ts';
+}
+
+function select(
+  policy: PolicyConfig,
+  sc: ScoredCandidates,
+  k: number,
+  rng: Rng,
+  sampler: ThompsonTopK | null,
+): Selection {
+  switch (policy.name) {
+    case 'in_slate_ts':
+      return selectInSlateTs(sampler!, k, rng);
+    case 'slate_ts':
+      return selectSlateTs(sampler!, k, rng);
+    case 'greedy':
+      return selectGreedy(sc, k);
+    case 'ucb':
+      return selectUcb(sc, k, policy.beta);
+    case 'eps_greedy':
+      return selectEpsGreedy(sc, k, policy.epsilon, rng);
+    case 'random':
+      return selectRandom(sc, k, rng);
+  }
+}
+
+function propensities(
+  policy: PolicyConfig,
+  sc: ScoredCandidates,
+  k: number,
+  rng: Rng,
+  sampler: ThompsonTopK | null,
+  served: Selection | null,
+): SlatePropensities {
+  switch (policy.name) {
+    case 'in_slate_ts':
+    case 'slate_ts':
+      return thompsonPropensities(sc, sampler!, k, policy.name, policy.propensitySlates, rng, served?.cand);
+    case 'greedy':
+      return deterministicPropensities(sc, served ?? selectGreedy(sc, k));
+    case 'ucb':
+      return deterministicPropensities(sc, served ?? selectUcb(sc, k, policy.beta));
+    case 'eps_greedy':
+      return epsGreedyPropensities(sc, k, policy.epsilon);
+    case 'random':
+      return randomPropensities(sc, k);
+  }
+}
+
+/**
+ * Serve one slate: the function the HTTP layer calls.
+ *
+ * Deterministic given `rng`'s seed: the slate uses `rng`, the Monte Carlo propensities a generator
+ * forked from it afterwards. `policy` must come from `parsePolicyConfig`.
+ * @throws PolicyInputError (bad request field), NoCandidatesError (nothing servable).
+ */
+export function serveSlate(
+  snapshot: ServingSnapshot,
+  policy: PolicyConfig,
+  request: SlateRequest,
+  rng: Rng,
+  options: ServeOptions = {},
+): ServedSlate & { matrix?: SlatePropensities } {
+  const req = resolveSlateRequest(snapshot, request);
+  const sc = scoreRequest(snapshot, req);
+  const k = req.k;
+  const sampler = needsSampler(policy) ? new ThompsonTopK(sc.mean, sc.sd, k) : null;
+  const sel = select(policy, sc, k, rng, sampler);
+  const matrix = propensities(policy, sc, k, rng.fork(), sampler, sel);
+  const items: ServedItem[] = [];
+  for (let j = 0; j < k; j++) {
+    const index = sc.rows[sel.cand[j]];
+    items.push({
+      index,
+      itemId: snapshot.itemIds[index],
+      position: j + 1,
+      score: sel.score[j],
+      propensity: propensityAt(matrix, index, j),
+      inSlateProbability: inSlateProbability(matrix, index),
+    });
+  }
+  const out = {
+    items,
+    policy,
+    modelVersion: snapshot.version,
+    requestedSize: req.requestedSize,
+    inactiveCandidates: req.inactiveCandidates,
+    propensityKind: matrix.kind,
+    simulatedSlates: matrix.simulatedSlates,
+  };
+  return options.withMatrix ? { ...out, matrix } : out;
+}
+
+/**
+ * The full (item × position) propensity matrix of a request, for off-policy evaluation: exact for
+ * greedy, UCB, ε-greedy and random; for the Thompson policies a Monte Carlo estimate from
+ * `policy.propensitySlates` simulated slates drawn with `rng`.
+ */
+export function slatePropensities(
+  snapshot: ServingSnapshot,
+  policy: PolicyConfig,
+  request: SlateRequest,
+  rng: Rng,
+): SlatePropensities {
+  const req = resolveSlateRequest(snapshot, request);
+  const sc = scoreRequest(snapshot, req);
+  const sampler = needsSampler(policy) ? new ThompsonTopK(sc.mean, sc.sd, req.k) : null;
+  return propensities(policy, sc, req.k, rng, sampler, null);
+}

@@ -1,0 +1,42 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { APP_CONFIG, type AppConfig } from '../../config/config';
+import { impressionEvent } from '../../messaging/impression-event';
+import { ImpressionLogService } from '../slates/impression-log.service';
+import { KAFKA } from './kafka.tokens';
+
+/**
+ * With Kafka configured, every stored slate is published to the impressions topic (keyed by user, so one user's
+ * events stay in order on one partition); the learner consumes it from there like any other event.
+ */
+@Injectable()
+export class ImpressionPublisher implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger(ImpressionPublisher.name);
+  private producer?: Producer;
+  private connected?: Promise<void>;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(KAFKA) private readonly kafka: Kafka | null,
+    private readonly log: ImpressionLogService,
+  ) {}
+
+  onModuleInit(): void {
+    const k = this.config.kafka;
+    if (k.mode !== 'kafka' || !this.kafka) return;
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    this.log.addSink(async (batch) => {
+      this.connected ??= this.producer!.connect();
+      await this.connected;
+      await this.producer!.send({
+        topic: k.topics.impressions,
+        acks: -1,
+        messages: batch.map((imp) => ({ key: imp.userId, value: JSON.stringify(impressionEvent(imp)) })),
+      });
+    });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.connected) await this.producer?.disconnect().catch((e: unknown) => this.logger.warn({ err: e }, 'producer disconnect'));
+  }
+}

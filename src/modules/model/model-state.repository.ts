@@ -1,0 +1,176 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+
+export interface SlateItem {
+  itemId: string;
+  position: number;
+  propensity: number;
+}
+
+export interface PendingClick {
+  userId: string;
+  itemId: string;
+}
+
+export interface SlateJoinRow {
+  slate_id: string;
+  user_id: string;
+  /** null while only clicks (no impression) have arrived. */
+  items: SlateItem[] | null;
+  clicked: string[];
+  pending: PendingClick[];
+  /** The window has closed (negatives learned); kept so that late clicks find their positions. */
+  closed?: boolean;
+}
+
+export interface OffsetCommit {
+  groupId: string;
+  topic: string;
+  partition: number;
+  nextOffset: string;
+}
+
+/** SQL of the model state and the exactly-once learning path. Every method that takes an EntityManager runs inside the batch's transaction. */
+@Injectable()
+export class ModelStateRepository {
+  constructor(@InjectDataSource() readonly dataSource: DataSource) {}
+
+  transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  /** Record event ids; returns those not seen before (the dedupe decision, durable with the batch). */
+  async claimEventIds(m: EntityManager, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows: { event_id: string }[] = await m.query(
+      `INSERT INTO processed_events (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
+      [ids],
+    );
+    return new Set(rows.map((r) => r.event_id));
+  }
+
+  /** Join rows of these slates, locked for this batch. */
+  async lockJoins(m: EntityManager, slateIds: string[]): Promise<Map<string, SlateJoinRow>> {
+    if (slateIds.length === 0) return new Map();
+    const rows: SlateJoinRow[] = await m.query(
+      `SELECT slate_id, user_id, items, clicked, pending, closed FROM slate_joins
+       WHERE slate_id = ANY($1::text[]) FOR UPDATE`,
+      [slateIds],
+    );
+    return new Map(rows.map((r) => [r.slate_id, r]));
+  }
+
+  /** Insert or replace join rows (the batch holds their locks). */
+  async saveJoins(m: EntityManager, rows: (SlateJoinRow & { closesAt: number })[]): Promise<void> {
+    if (rows.length === 0) return;
+    await m.query(
+      `INSERT INTO slate_joins (slate_id, user_id, items, clicked, pending, closes_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[])
+       ON CONFLICT (slate_id) DO UPDATE SET user_id = EXCLUDED.user_id, items = EXCLUDED.items,
+         clicked = EXCLUDED.clicked, pending = EXCLUDED.pending, closes_at = EXCLUDED.closes_at`,
+      [
+        rows.map((r) => r.slate_id),
+        rows.map((r) => r.user_id),
+        rows.map((r) => (r.items ? JSON.stringify(r.items) : null)),
+        rows.map((r) => JSON.stringify(r.clicked)),
+        rows.map((r) => JSON.stringify(r.pending)),
+        rows.map((r) => new Date(r.closesAt).toISOString()),
+      ],
+    );
+  }
+
+  /** Update the clicks of existing join rows (their deadline unchanged). */
+  async updateJoinClicks(m: EntityManager, rows: SlateJoinRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await m.query(
+      `UPDATE slate_joins j SET clicked = u.clicked, pending = u.pending
+       FROM unnest($1::text[], $2::jsonb[], $3::jsonb[]) AS u(slate_id, clicked, pending)
+       WHERE j.slate_id = u.slate_id`,
+      [rows.map((r) => r.slate_id), rows.map((r) => JSON.stringify(r.clicked)), rows.map((r) => JSON.stringify(r.pending))],
+    );
+  }
+
+  /** Close up to `limit` joins whose window has passed, returning them: exactly once, by the closed flag. */
+  async closeDueJoins(m: EntityManager, now: number, limit = 5000): Promise<SlateJoinRow[]> {
+    // TypeORM's postgres driver answers an UPDATE ... RETURNING with [rows, affectedCount].
+    const [rows]: [SlateJoinRow[], number] = await m.query(
+      `UPDATE slate_joins SET closed = true WHERE slate_id IN (
+         SELECT slate_id FROM slate_joins WHERE NOT closed AND closes_at <= $1 ORDER BY closes_at LIMIT $2
+         FOR UPDATE SKIP LOCKED)
+       RETURNING slate_id, user_id, items, clicked, pending`,
+      [new Date(now).toISOString(), limit],
+    );
+    return rows;
+  }
+
+  async appendLog(m: EntityManager, events: number, payload: Uint8Array): Promise<number> {
+    const rows: { batch_id: string }[] = await m.query(
+      `INSERT INTO learning_log (events, payload) VALUES ($1, $2) RETURNING batch_id`,
+      [events, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)],
+    );
+    return Number(rows[0].batch_id);
+  }
+
+  async commitOffsets(m: EntityManager, offsets: readonly OffsetCommit[]): Promise<void> {
+    for (const o of offsets) {
+      await m.query(
+        `INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (group_id, topic, partition)
+         DO UPDATE SET next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset)`,
+        [o.groupId, o.topic, o.partition, o.nextOffset],
+      );
+    }
+  }
+
+  async readOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
+    const rows: { partition: number; next_offset: string }[] = await this.dataSource.query(
+      `SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2`,
+      [groupId, topic],
+    );
+    return new Map(rows.map((r) => [r.partition, String(r.next_offset)]));
+  }
+
+  async latestSnapshot(): Promise<{ lastBatchId: number; payload: Uint8Array } | null> {
+    const rows: { last_batch_id: string; payload: Buffer }[] = await this.dataSource.query(
+      `SELECT last_batch_id, payload FROM model_snapshots ORDER BY id DESC LIMIT 1`,
+    );
+    if (rows.length === 0) return null;
+    return { lastBatchId: Number(rows[0].last_batch_id), payload: new Uint8Array(rows[0].payload) };
+  }
+
+  /** Logged batches after `afterBatchId`, in order, a page at a time. */
+  async *logAfter(afterBatchId: number, page = 200): AsyncGenerator<{ batchId: number; payload: Uint8Array }> {
+    let after = afterBatchId;
+    for (;;) {
+      const rows: { batch_id: string; payload: Buffer }[] = await this.dataSource.query(
+        `SELECT batch_id, payload FROM learning_log WHERE batch_id > $1 ORDER BY batch_id LIMIT $2`,
+        [after, page],
+      );
+      if (rows.length === 0) return;
+      for (const r of rows) yield { batchId: Number(r.batch_id), payload: new Uint8Array(r.payload) };
+      after = Number(rows[rows.length - 1].batch_id);
+    }
+  }
+
+  /** Store a checkpoint and drop what it makes redundant, in one transaction. */
+  async writeCheckpoint(lastBatchId: number, formatVersion: number, payload: Uint8Array, horizonHours: number): Promise<void> {
+    await this.dataSource.transaction(async (m) => {
+      await m.query(`INSERT INTO model_snapshots (last_batch_id, format_version, payload) VALUES ($1, $2, $3)`, [
+        lastBatchId,
+        formatVersion,
+        Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+      ]);
+      await m.query(`DELETE FROM learning_log WHERE batch_id <= $1`, [lastBatchId]);
+      await m.query(`DELETE FROM slate_joins WHERE closed AND closes_at < now() - $1::float8 * interval '1 hour'`, [
+        horizonHours,
+      ]);
+      await m.query(
+        `DELETE FROM model_snapshots WHERE id NOT IN (SELECT id FROM model_snapshots ORDER BY id DESC LIMIT 2)`,
+      );
+      await m.query(`DELETE FROM processed_events WHERE processed_at < now() - $1::float8 * interval '1 hour'`, [
+        horizonHours,
+      ]);
+    });
+  }
+}

@@ -1,0 +1,118 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Counter, Gauge } from 'prom-client';
+import { APP_CONFIG, type AppConfig } from '../../config/config';
+import { MetricsService } from '../metrics/metrics.service';
+import type { Impression } from './impression';
+import { ImpressionsRepository } from './impressions.repository';
+
+/** Called with each impression once it is stored (the learning path, a Kafka publisher, ...). */
+export type ImpressionSink = (batch: readonly Impression[]) => Promise<void> | void;
+
+const MAX_BATCH = 1000;
+const MAX_BACKOFF_MS = 5000;
+
+/**
+ * Write-behind log of served slates: a request appends to a buffer and returns; the buffer is written to
+ * PostgreSQL in multi-row batches every `IMPRESSION_FLUSH_MS` (or at once when a batch is full). A failed
+ * write keeps the batch and retries with backoff; shutdown flushes what is left. The trade-off, written
+ * down in docs/serving.md: a crash can lose the last flush interval of impressions, never a committed one,
+ * and a request never waits for the database.
+ */
+@Injectable()
+export class ImpressionLogService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(ImpressionLogService.name);
+  private buffer: Impression[] = [];
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private failures = 0;
+  private readonly sinks: ImpressionSink[] = [];
+  private readonly written: Counter;
+  private readonly pending: Gauge;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repo: ImpressionsRepository,
+    metrics: MetricsService,
+  ) {
+    this.written = new Counter({
+      name: 'reco_impressions_logged_total',
+      help: 'Served slates written to the impression log.',
+      registers: [metrics.registry],
+    });
+    this.pending = new Gauge({
+      name: 'reco_impressions_pending',
+      help: 'Served slates waiting to be written.',
+      registers: [metrics.registry],
+      collect: () => this.pending.set(this.buffer.length),
+    });
+  }
+
+  addSink(sink: ImpressionSink): void {
+    this.sinks.push(sink);
+  }
+
+  record(impression: Impression): void {
+    this.buffer.push(impression);
+    if (this.buffer.length >= MAX_BATCH) this.schedule(0);
+    else this.schedule(this.config.serving.impressionFlushMs);
+  }
+
+  /** Write everything buffered so far (tests and shutdown call it; the timer calls it otherwise). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.slice(0, MAX_BATCH);
+      this.flushing = this.writeBatch(batch);
+      try {
+        await this.flushing;
+      } finally {
+        this.flushing = undefined;
+      }
+      this.buffer.splice(0, batch.length);
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    try {
+      await this.flush();
+    } catch (e) {
+      this.logger.error({ err: e, lost: this.buffer.length }, 'could not write the last served slates at shutdown');
+    }
+  }
+
+  private async writeBatch(batch: Impression[]): Promise<void> {
+    await this.repo.insertMany(batch);
+    this.written.inc(batch.length);
+    for (const sink of this.sinks) {
+      try {
+        await sink(batch);
+      } catch (e) {
+        this.logger.error({ err: e }, 'impression sink failed');
+      }
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer) {
+      if (delayMs > 0) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush().then(
+        () => {
+          this.failures = 0;
+        },
+        (e: unknown) => {
+          this.failures++;
+          const backoff = Math.min(MAX_BACKOFF_MS, this.config.serving.impressionFlushMs * 2 ** this.failures);
+          this.logger.warn({ err: e, pending: this.buffer.length, retryInMs: backoff }, 'impression write failed');
+          this.schedule(backoff);
+        },
+      );
+    }, delayMs);
+    this.timer.unref?.();
+  }
+}

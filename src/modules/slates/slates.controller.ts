@@ -1,0 +1,50 @@
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { AppException } from '../../common/http/app-exception';
+import { ZodPipe } from '../../common/validation/zod.pipe';
+import { SlateRequestDto, SlateResponseDto, StoredSlateDto } from './dto/slate.schema';
+import { SlatesService } from './slates.service';
+
+const SlateIdSchema = z.uuid({ error: 'must be a slate id (a UUID)' });
+
+@ApiTags('slates')
+@Controller('v1/slates')
+export class SlatesController {
+  constructor(private readonly slates: SlatesService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Serve a slate of k items for a user',
+    description:
+      'Chosen by the serving policy (in-slate Thompson sampling by default); every item carries the probability ' +
+      'that the policy puts it at its position. The slate is logged as an impression.',
+  })
+  @ApiOkResponse({ type: SlateResponseDto })
+  serve(@Body() body: SlateRequestDto) {
+    return this.slates.serve(body);
+  }
+
+  @Get(':slateId')
+  @ApiOperation({ summary: 'Read a served slate back from the impression log' })
+  @ApiOkResponse({ type: StoredSlateDto })
+  async find(@Param('slateId', new ZodPipe(SlateIdSchema)) slateId: string) {
+    const s = await this.slates.find(slateId);
+    if (!s) throw new AppException(404, 'slate_not_found', `No served slate with id "${slateId}" (yet).`);
+    return {
+      slateId: s.slateId,
+      userId: s.userId,
+      servedAt: s.servedAt.toISOString(),
+      items: s.items,
+      policy: s.policy,
+      seed: s.seed,
+      modelVersion: s.modelVersion,
+      propensityKind: s.propensityKind,
+      simulatedSlates: s.simulatedSlates,
+      requestedSize: s.requestedSize,
+      context: s.context,
+      ...(s.experiment ? { experiment: s.experiment } : {}),
+    };
+  }
+}

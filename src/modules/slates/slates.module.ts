@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { ModelModule } from '../model/model.module';
+import { ImpressionLogService } from './impression-log.service';
+import { ImpressionsRepository, TypeOrmImpressionsRepository } from './impressions.repository';
+import { SlatesController } from './slates.controller';
+import { SlatesService } from './slates.service';
+
+@Module({
+  imports: [ModelModule],
+  controllers: [SlatesController],
+  providers: [
+    SlatesService,
+    ImpressionLogService,
+    { provide: ImpressionsRepository, useClass: TypeOrmImpressionsRepository },
+  ],
+  exports: [SlatesService, ImpressionLogService],
+})
+export class SlatesModule {}

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+/**
+ * One line of a reco JSONL impression log (`reco export` writes these; docs/ope.md documents them):
+ * an impression with the slate served, the behaviour propensities logged at serving time, and the
+ * clicks joined to it.
+ */
+export const recoSlotSchema = z
+  .object({
+    /** External item id. */
+    item: z.string().min(1),
+    /** 1-based position in the slate. */
+    position: z.number().int().min(1),
+    /** Marginal propensity μ(item at position | context) logged by the serving policy. */
+    propensity: z.number().gt(0).max(1),
+    /** Optional: μ(items at positions 1..position | context), when the policy can compute it. */
+    cascadePropensity: z.number().gt(0).max(1).optional(),
+  })
+  .strict();
+
+export const recoImpressionSchema = z
+  .object({
+    type: z.literal('impression').default('impression'),
+    slateId: z.string().min(1),
+    user: z.string().min(1),
+    /** ISO 8601 date-time with offset, or epoch milliseconds. */
+    ts: z.union([z.iso.datetime({ offset: true }), z.number().int().nonnegative()]),
+    /** Name of the serving policy. */
+    policy: z.string().min(1),
+    seed: z.number().int().optional(),
+    modelVersion: z.string().optional(),
+    items: z.array(recoSlotSchema).min(1),
+    /** Item ids clicked in this impression (joined from click events). */
+    clicks: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .superRefine((imp, ctx) => {
+    const pos = new Set<number>();
+    const ids = new Set<string>();
+    imp.items.forEach((s, i) => {
+      if (pos.has(s.position))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['items', i, 'position'],
+          message: `position ${s.position} repeated`,
+        });
+      if (ids.has(s.item))
+        ctx.addIssue({ code: 'custom', path: ['items', i, 'item'], message: `item ${s.item} repeated` });
+      pos.add(s.position);
+      ids.add(s.item);
+    });
+    imp.clicks.forEach((c, i) => {
+      if (!ids.has(c))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clicks', i],
+          message: `click on item ${c} that was not shown`,
+        });
+    });
+  });
+export type RecoImpression = z.infer<typeof recoImpressionSchema>;

@@ -1,0 +1,141 @@
+import { ImpressionLogService } from '../../src/modules/slates/impression-log.service';
+import { ModelService } from '../../src/modules/model/model.service';
+import { startTestApp, type TestApp } from '../setup/app';
+
+interface SlateBody {
+  slateId: string;
+  items: { itemId: string; position: number; score: number; propensity: number; inSlateProbability: number }[];
+  policy: { name: string };
+  modelVersion: string;
+  propensityKind: string;
+  warnings?: { code: string; itemIds?: string[] }[];
+}
+
+describe('slates API (real PostgreSQL)', () => {
+  let t: TestApp;
+  const ids = Array.from({ length: 30 }, (_, i) => `item-${i}`);
+
+  beforeAll(async () => {
+    t = await startTestApp({ MODEL_DIM: '8' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers 409 while the catalogue is empty', async () => {
+    const r = await t.http.post('/v1/slates').send({ userId: 'u1' });
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe('catalogue_empty');
+  });
+
+  it('serves a slate of distinct items with positions and propensities to an unknown user', async () => {
+    const body = ids.map((id, i) => JSON.stringify({ id, group: i % 2 ? 'odd' : 'even' })).join('\n');
+    expect((await t.http.post('/v1/items:import').set('content-type', 'application/x-ndjson').send(body)).status).toBe(200);
+    t.reco.app.get(ModelService).rebuild();
+
+    const r = await t.http.post('/v1/slates').send({ userId: 'new-user', size: 5, context: { page: 'home' } });
+    expect(r.status).toBe(200);
+    const s = r.body as SlateBody;
+    expect(s.items).toHaveLength(5);
+    expect(s.items.map((i) => i.position)).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(s.items.map((i) => i.itemId)).size).toBe(5);
+    for (const it of s.items) {
+      expect(ids).toContain(it.itemId);
+      expect(it.propensity).toBeGreaterThan(0);
+      expect(it.propensity).toBeLessThanOrEqual(1);
+      expect(it.inSlateProbability).toBeGreaterThanOrEqual(it.propensity);
+    }
+    expect(s.policy.name).toBe('in_slate_ts');
+    expect(s.propensityKind).toBe('monte_carlo');
+    expect(s.slateId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(s.warnings).toBeUndefined();
+  });
+
+  it('persists every served slate as an impression with its propensities', async () => {
+    const r = await t.http.post('/v1/slates').send({ userId: 'u-log', size: 3, context: { page: 'pdp' } });
+    expect(r.status).toBe(200);
+    await t.reco.app.get(ImpressionLogService).flush();
+    const stored = await t.http.get(`/v1/slates/${r.body.slateId}`);
+    expect(stored.status).toBe(200);
+    expect(stored.body).toMatchObject({
+      slateId: r.body.slateId,
+      userId: 'u-log',
+      items: r.body.items,
+      policy: r.body.policy,
+      modelVersion: r.body.modelVersion,
+      context: { page: 'pdp' },
+      requestedSize: 3,
+    });
+    expect(Number.isInteger(stored.body.seed)).toBe(true);
+    const rows: { n: string }[] = await t.reco.db.dataSource.query(`SELECT count(*) AS n FROM slates`);
+    expect(Number(rows[0].n)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('chooses only among candidates, skips unknown and inactive ones with warnings', async () => {
+    await t.http.delete('/v1/items/item-3');
+    t.reco.app.get(ModelService).rebuild();
+    const r = await t.http
+      .post('/v1/slates')
+      .send({ userId: 'u2', size: 3, candidates: ['item-1', 'item-2', 'item-3', 'ghost', 'item-4'] });
+    expect(r.status).toBe(200);
+    const s = r.body as SlateBody;
+    for (const it of s.items) expect(['item-1', 'item-2', 'item-4']).toContain(it.itemId);
+    expect(s.items).toHaveLength(3);
+    const codes = (s.warnings ?? []).map((w) => w.code).sort();
+    expect(codes).toEqual(['inactive_item', 'unknown_item']);
+    expect(s.warnings!.find((w) => w.code === 'unknown_item')!.itemIds).toEqual(['ghost']);
+    expect(s.warnings!.find((w) => w.code === 'inactive_item')!.itemIds).toEqual(['item-3']);
+  });
+
+  it('never serves excluded or inactive items, and says when it serves fewer than asked', async () => {
+    for (let rep = 0; rep < 5; rep++) {
+      const r = await t.http
+        .post('/v1/slates')
+        .send({ userId: 'u3', size: 4, candidates: ['item-5', 'item-6', 'item-7'], exclude: ['item-6', 'nope'] });
+      expect(r.status).toBe(200);
+      const s = r.body as SlateBody;
+      expect(s.items.map((i) => i.itemId).sort()).toEqual(['item-5', 'item-7']);
+      expect(s.warnings!.map((w) => w.code).sort()).toEqual(['fewer_items_than_requested', 'unknown_excluded_item']);
+    }
+    for (let rep = 0; rep < 20; rep++) {
+      const r = await t.http.post('/v1/slates').send({ userId: 'u4', size: 29 });
+      expect((r.body as SlateBody).items.map((i) => i.itemId)).not.toContain('item-3');
+    }
+  });
+
+  it('answers 422 when no candidate can be served', async () => {
+    const r = await t.http.post('/v1/slates').send({ userId: 'u5', candidates: ['ghost-1', 'item-3'] });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('no_valid_candidates');
+  });
+
+  it('names each bad field with a 400', async () => {
+    const r = await t.http.post('/v1/slates').send({ size: 0, candidates: [], exclude: 'x', extra: true });
+    expect(r.status).toBe(400);
+    const paths = r.body.error.issues.map((i: { path: string }) => i.path).sort();
+    expect(paths).toEqual(['body', 'body.candidates', 'body.exclude', 'body.size', 'body.userId']);
+    const big = await t.http.post('/v1/slates').send({ userId: 'u', size: 101 });
+    expect(big.status).toBe(400);
+    expect(big.body.error.issues[0]).toEqual({ path: 'body.size', message: 'must be between 1 and 100' });
+    const notJson = await t.http.post('/v1/slates').set('content-type', 'application/json').send('{');
+    expect(notJson.status).toBe(400);
+    const badId = await t.http.get('/v1/slates/not-a-uuid');
+    expect(badId.status).toBe(400);
+    const missing = await t.http.get('/v1/slates/00000000-0000-4000-8000-000000000000');
+    expect(missing.status).toBe(404);
+  });
+
+  it('makes catalogue changes visible to serving within the refresh interval', async () => {
+    await t.http.put('/v1/items/fresh').send({ group: 'odd' });
+    const deadline = Date.now() + 2000;
+    let seen = false;
+    while (!seen && Date.now() < deadline) {
+      const r = await t.http.post('/v1/slates').send({ userId: 'u6', size: 1, candidates: ['fresh'] });
+      seen = r.status === 200 && r.body.items[0]?.itemId === 'fresh';
+      if (!seen) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(seen).toBe(true);
+    const info = await t.http.get('/v1/model');
+    expect(info.body).toMatchObject({ dim: 8, items: 31, activeItems: 30 });
+  });
+});
