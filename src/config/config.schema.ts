@@ -150,7 +150,7 @@ export const envSchema = z.object({
       return z.NEVER;
     })
     .describe(
-      'Examination probability by slate position for the position-based propensity: dcg (1/log2(p+1)), none (all 1), or a JSON list.',
+      'Examination probability by slate position for the position-based propensity: dcg (the default: 1/log2(p+1)), none (all 1), or a JSON list.',
     ),
   KAFKA_TOPIC_IMPRESSIONS: z.string().min(1).default('reco.impressions').describe('Topic of served slates.'),
   KAFKA_TOPIC_CLICKS: z

@@ -104,11 +104,15 @@ export function configMarkdownTable(): string {
     let def = '';
     try {
       const out = envSchema.shape[key as keyof typeof envSchema.shape].safeParse(undefined);
-      if (out.success && out.data !== undefined) def = String(out.data);
+      if (out.success && out.data !== undefined) {
+        def = typeof out.data === 'object' ? JSON.stringify(out.data) : String(out.data);
+        if (Array.isArray(out.data) && def.length > 40) def = '';
+      }
     } catch {
       def = '';
     }
-    rows.push(`| \`${key}\` | ${def ? `\`${def}\`` : '(unset)'} | ${s.description ?? ''} |`);
+    const cell = (t: string) => t.replace(/\|/g, '\\|');
+    rows.push(`| \`${key}\` | ${def ? `\`${cell(def)}\`` : '(unset)'} | ${cell(s.description ?? '')} |`);
   }
   return rows.join('\n');
 }

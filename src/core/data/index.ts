@@ -1,0 +1,1 @@
+export { parseAsciiMatrix, expectShape, type DenseMatrix } from './ascii-matrix';
