@@ -8,6 +8,7 @@
  * propensitySlates). Floor, measured in the same run: one native copy (`Float32Array.prototype.set`)
  * of the two arrays the scorer must read (posterior means and variances).
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ServingSnapshot } from '../src/core/model/serving-snapshot';
 import { parsePolicyConfig, type PolicyConfigInput } from '../src/core/policies/policy-config.schema';
@@ -27,6 +28,8 @@ interface Row {
   floor_ms: number;
   ratio: number;
   score_p50_ms: number;
+  /** Median CPU time of this process per request (less sensitive than wall time to other processes). */
+  cpu_p50_ms: number;
 }
 
 function quantile(xs: number[], q: number): number {
@@ -69,13 +72,19 @@ function run(snap: ServingSnapshot, policyInput: PolicyConfigInput, size: number
   const us = users(snap, 64, 11);
   const warm = Math.min(30, reps);
   const ts: number[] = [];
+  const cpu: number[] = [];
   let sink = 0;
   for (let i = 0; i < reps + warm; i++) {
+    const c0 = process.cpuUsage();
     const t = performance.now();
     const out = serveSlate(snap, policy, { user: us[i % us.length], size }, new Rng(1000 + i));
     const dt = performance.now() - t;
+    const c = process.cpuUsage(c0);
     sink += out.items[0].propensity;
-    if (i >= warm) ts.push(dt);
+    if (i >= warm) {
+      ts.push(dt);
+      cpu.push((c.user + c.system) / 1000);
+    }
   }
   if (!(sink > 0)) throw new Error('no propensities?');
   const floor = timeFloor(snap, Math.max(50, reps));
@@ -90,6 +99,7 @@ function run(snap: ServingSnapshot, policyInput: PolicyConfigInput, size: number
     floor_ms: floor,
     ratio: p50 / floor,
     score_p50_ms: timeScoring(snap, Math.max(30, Math.floor(reps / 4))),
+    cpu_p50_ms: quantile(cpu, 0.5),
   };
 }
 
@@ -104,6 +114,7 @@ function fmt(r: Row): string {
     r.score_p50_ms.toFixed(3).padStart(9),
     r.floor_ms.toFixed(3).padStart(9),
     r.ratio.toFixed(2).padStart(6),
+    r.cpu_p50_ms.toFixed(3).padStart(8),
   ].join(' ');
 }
 
@@ -129,7 +140,12 @@ function main(): void {
     return s;
   };
   log(`serve bench: node ${process.version}, ${process.arch}; synthetic model, d = ${dim}`);
-  log('   items  dim  size policy         p50 ms    p99 ms  score ms  floor ms  ratio');
+  log(
+    `load average at start: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (2 cores: other processes inflate wall times)`,
+  );
+  log('   items  dim  size policy         p50 ms    p99 ms  score ms  floor ms  ratio  cpu p50');
   const reps = quick ? 60 : 400;
   const headline = run(snap(100_000), { name: 'in_slate_ts' }, 10, reps);
   log(fmt(headline) + '   <- headline');
@@ -151,7 +167,11 @@ function main(): void {
     log(fmt(r));
   }
   log(
-    'score ms: the scoring pass alone (means and variances of all items); floor: Float32Array.set of both arrays.',
+    'snapshot preparation for the SIMD kernel (once per model swap): ' +
+      [...prepareMs].map(([n, ms]) => `${n} items ${ms.toFixed(0)} ms`).join(', '),
+  );
+  log(
+    'score ms: the scoring pass alone (means and variances of all items); floor: Float32Array.set of both arrays; cpu p50: process CPU time per request.',
   );
   if (json) {
     console.log(
@@ -163,6 +183,8 @@ function main(): void {
         floor_ms: headline.floor_ms,
         ratio: headline.ratio,
         score_p50_ms: headline.score_p50_ms,
+        cpu_p50_ms: headline.cpu_p50_ms,
+        load_average: loadavg(),
         prepare_ms: Object.fromEntries(prepareMs),
         scaling,
       }),

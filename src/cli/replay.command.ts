@@ -1,15 +1,31 @@
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
+import type { ServingSnapshot } from '../core/model';
 import { ESTIMATOR_NAMES, isEstimatorName, type EstimatorName } from '../core/ope';
 import { InputFileError } from '../replay/policy-files';
 import { renderReportHtml } from '../replay/report.html';
 import { runReplay, type ReplaySummary } from '../replay/run-replay';
+import { loadConfig } from '../config/config';
+import { openDatabase, type DatabaseHandle } from '../database/database';
+import { parseWindow, readNewestModel, readRecoLogFromDb } from '../replay/reco-db-log';
+import { loadModelFile } from '../replay/run-replay';
 import { CliError } from './cli-error';
+import { withOverrides } from './env-overrides';
 
 interface ReplayFlags {
   format: 'obd' | 'reco';
-  log: string;
+  log?: string;
+  fromDb: boolean;
+  since?: string;
+  until?: string;
+  dataDir?: string;
+  model?: string;
+  modelFromDb: boolean;
+  trainFraction?: number;
+  modelDim: number;
+  trainEpochs: number;
+  jointSlates: number;
   policy: string;
   prior?: string;
   campaign?: string;
@@ -98,6 +114,14 @@ function printTable(s: ReplaySummary): void {
   for (const [reason, n] of Object.entries(s.rows.rejectedByReason)) out.push(`  rejected ${n} × ${reason}`);
   for (const e of s.rows.rejectedExamples.slice(0, 5))
     out.push(`    line ${e.line}: ${e.reason} (${e.detail})`);
+  if (s.split)
+    out.push(
+      `time split: trained on the first ${s.split.trainSlates} slates (fraction ${s.split.trainFraction}), evaluated on the ${s.split.evaluatedSlates} from ${s.split.cutoff}`,
+    );
+  if (s.model)
+    out.push(
+      `model: ${s.model.source} (version ${s.model.version}; ${s.model.items} items, ${s.model.users} users)`,
+    );
   out.push(`on-policy mean reward of the log: ${fmt(s.onPolicyMeanReward)}`);
   if (s.truth !== undefined) out.push(`truth given: ${fmt(s.truth)} (covers = its 95% interval contains it)`);
   out.push(`bootstrap: ${s.bootstrap.resamples} resamples, seed ${s.bootstrap.seed}`);
@@ -119,8 +143,42 @@ export function registerReplayCommand(program: Command): void {
       'Off-policy evaluation of a policy on logged traffic: per-position, slate and replay estimators with bootstrap intervals.',
     )
     .addOption(new Option('--format <format>', 'log format').choices(['obd', 'reco']).makeOptionMandatory())
-    .requiredOption('--log <file>', 'logged impressions: OBD CSV, or reco JSONL (one impression per line)')
-    .requiredOption('--policy <policy>', "evaluation policy: 'bts', 'random', or a POLICY.json file")
+    .option('--log <file>', 'logged impressions: OBD CSV, or reco JSONL (one impression per line)')
+    .option(
+      '--from-db',
+      "--format reco: read the service's log from PostgreSQL (DATABASE_URL or the embedded database) instead of --log",
+      false,
+    )
+    .option('--since <iso>', '--from-db: first serving time included (ISO 8601)')
+    .option('--until <iso>', '--from-db: serving time excluded from here on (ISO 8601)')
+    .option('--data-dir <dir>', '--from-db: embedded database directory when DATABASE_URL is unset')
+    .requiredOption(
+      '--policy <policy>',
+      'evaluation policy: \'bts\', \'random\', a POLICY.json slate table ({"kind":...}), or one of our serving policies as JSON or a file ({"name":"greedy"}, {"name":"in_slate_ts","propensitySlates":1000}, ...)',
+    )
+    .option('--model <file>', 'serving policies: the model (a model_snapshots payload / encodeModel file)')
+    .option(
+      '--model-from-db',
+      'serving policies: the newest model checkpoint in the database (model_snapshots)',
+      false,
+    )
+    .option(
+      '--train-fraction <f>',
+      'time split: serving policies get a model trained (ALS) on this first fraction of the slates; every policy is evaluated on the rest',
+      (v: string) => {
+        const f = Number(v);
+        if (!(f > 0 && f < 1)) throw new InvalidArgumentError('expected a number in (0, 1)');
+        return f;
+      },
+    )
+    .option('--model-dim <d>', 'latent dimension of the model trained with --train-fraction', intArg(1), 8)
+    .option('--train-epochs <n>', 'ALS epochs with --train-fraction', intArg(1), 10)
+    .option(
+      '--joint-slates <n>',
+      'slates simulated per user for the slate estimators of stochastic serving policies',
+      intArg(1),
+      2000,
+    )
     .option('--prior <file>', 'Beta priors for bts (YAML: campaign → {alpha, beta})')
     .option('--campaign <name>', 'campaign of the prior file (default: the log file name, e.g. men)')
     .addOption(
@@ -159,15 +217,42 @@ Values are mean reward per shown slot (CTR). Rows that fail validation are count
 never used. See docs/ope.md for the estimators and when each is exact.`,
     )
     .action(async (flags: ReplayFlags) => {
+      if (flags.fromDb === (flags.log !== undefined))
+        throw new CliError("give exactly one of '--log <file>' and '--from-db'");
+      if (flags.fromDb && flags.format !== 'reco')
+        throw new CliError("option '--from-db' needs --format reco");
+      if (flags.model !== undefined && flags.modelFromDb)
+        throw new CliError("give at most one of '--model <file>' and '--model-from-db'");
+      if (!flags.fromDb && (flags.since !== undefined || flags.until !== undefined))
+        throw new CliError(
+          "options '--since' and '--until' apply to --from-db (filter a file with `reco export`)",
+        );
       if (flags.policy === 'bts' && flags.format === 'obd' && !flags.prior)
         throw new CliError("option '--prior <file>' is required with --policy bts");
       if (flags.report !== undefined && !/\.html?$/i.test(flags.report))
         throw new CliError(`option '--report <file.html>': expected a .html file name, got ${flags.report}`);
       const bar = progressBar();
+      let db: DatabaseHandle | undefined;
       try {
+        let records: AsyncIterable<unknown> | undefined;
+        let log = flags.log ?? '';
+        const needsConfig = flags.fromDb || flags.modelFromDb || flags.trainFraction !== undefined;
+        const config = needsConfig
+          ? loadConfig(withOverrides(process.env, { RECO_DATA_DIR: flags.dataDir }))
+          : undefined;
+        if (config && (flags.fromDb || flags.modelFromDb)) db = await openDatabase(config.database);
+        let model: { snapshot: ServingSnapshot; source: string } | undefined;
+        if (flags.model !== undefined) model = { snapshot: loadModelFile(flags.model), source: flags.model };
+        if (db && flags.modelFromDb) model = await readNewestModel(db.dataSource);
+        if (db && flags.fromDb) {
+          const window = parseWindow(flags.since, flags.until);
+          records = readRecoLogFromDb(db.dataSource, window);
+          log = `postgres ${db.where}${flags.since ? ` since ${flags.since}` : ''}${flags.until ? ` until ${flags.until}` : ''}`;
+        }
         const run = await runReplay({
           format: flags.format,
-          log: flags.log,
+          log,
+          records,
           policy: flags.policy,
           prior: flags.prior,
           campaign: flags.campaign,
@@ -180,6 +265,12 @@ never used. See docs/ope.md for the estimators and when each is exact.`,
           slateSize: flags.slateSize,
           replayLearn: flags.replayLearn,
           truth: flags.truth,
+          model,
+          trainFraction: flags.trainFraction,
+          examination: config?.learning.examination,
+          modelDim: flags.modelDim,
+          trainEpochs: flags.trainEpochs,
+          jointSlates: flags.jointSlates,
           onProgress: bar.update,
         });
         bar.stop();
@@ -196,6 +287,8 @@ never used. See docs/ope.md for the estimators and when each is exact.`,
         if (err.code === 'ENOENT') throw new CliError(`file not found: ${err.path ?? err.message}`);
         if (e instanceof RangeError) throw new CliError(e.message);
         throw e;
+      } finally {
+        await db?.close();
       }
     });
 }

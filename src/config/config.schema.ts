@@ -123,7 +123,9 @@ export const envSchema = z.object({
     .number({ error: 'must be a number of hours' })
     .positive({ error: 'must be more than 0' })
     .default(168)
-    .describe('How long event ids are remembered: a redelivery within this horizon is never learned twice.'),
+    .describe(
+      'How long a closed slate is remembered: its impression redelivered within this horizon is not learned twice, and late clicks still find their positions. (Clicks are remembered as long as they are kept.)',
+    ),
   CHECKPOINT_INTERVAL_MS: z.coerce
     .number({ error: 'must be a whole number of milliseconds' })
     .int({ error: 'must be a whole number of milliseconds' })
@@ -170,7 +172,9 @@ export const envSchema = z.object({
     .min(6000, { error: 'must be between 6000 and 300000 (the broker bounds it too)' })
     .max(300_000, { error: 'must be between 6000 and 300000 (the broker bounds it too)' })
     .default(30_000)
-    .describe('Consumer session timeout: how long a dead learner keeps its partitions before the group moves them.'),
+    .describe(
+      'Consumer session timeout: how long a dead learner keeps its partitions before the group moves them.',
+    ),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -81,7 +81,11 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
           clientId: e.KAFKA_CLIENT_ID,
           groupId: e.KAFKA_GROUP_ID,
           sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
-          topics: { impressions: e.KAFKA_TOPIC_IMPRESSIONS, clicks: e.KAFKA_TOPIC_CLICKS, dlq: e.KAFKA_TOPIC_DLQ },
+          topics: {
+            impressions: e.KAFKA_TOPIC_IMPRESSIONS,
+            clicks: e.KAFKA_TOPIC_CLICKS,
+            dlq: e.KAFKA_TOPIC_DLQ,
+          },
         }
       : { mode: 'http' },
     log: { level: e.LOG_LEVEL },

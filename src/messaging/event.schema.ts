@@ -18,9 +18,15 @@ const IdSchema = (what: string) =>
     .describe(what);
 
 const TimestampSchema = z
-  .union([z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }), z.number().int().nonnegative()], {
-    error: 'must be an ISO 8601 date-time string or epoch milliseconds',
-  })
+  .union(
+    [
+      z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
+      z.number().int().nonnegative(),
+    ],
+    {
+      error: 'must be an ISO 8601 date-time string or epoch milliseconds',
+    },
+  )
   .transform((v) => (typeof v === 'number' ? v : Date.parse(v)))
   .describe('When it happened: ISO 8601 date-time, or epoch milliseconds.');
 
@@ -66,8 +72,7 @@ export const ImpressionEventSchema = z.strictObject({
 });
 
 export const RecoEventSchema = z.discriminatedUnion('type', [ClickEventSchema, ImpressionEventSchema], {
-  error: (issue) =>
-    issue.code === 'invalid_union' ? 'type must be one of click, impression' : undefined,
+  error: (issue) => (issue.code === 'invalid_union' ? 'type must be one of click, impression' : undefined),
 });
 
 export type ClickEvent = z.output<typeof ClickEventSchema>;

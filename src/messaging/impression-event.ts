@@ -17,7 +17,11 @@ export function impressionEvent(slate: {
     userId: slate.userId,
     ts: slate.servedAt.getTime(),
     // A Monte Carlo propensity can round to 0 for an item that was served; the schema needs (0, 1].
-    items: slate.items.map((i) => ({ itemId: i.itemId, position: i.position, propensity: Math.max(i.propensity, 1e-9) })),
+    items: slate.items.map((i) => ({
+      itemId: i.itemId,
+      position: i.position,
+      propensity: Math.max(i.propensity, 1e-9),
+    })),
     policy: { ...slate.policy },
     modelVersion: slate.modelVersion,
     ...(slate.experiment ? { experiment: slate.experiment } : {}),

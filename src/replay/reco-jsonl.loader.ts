@@ -13,46 +13,50 @@ export interface RecoLoadOptions {
   onProgress?: (bytes: number, total: number) => void;
 }
 
-/** Stream a reco JSONL impression log; each line is validated with `recoImpressionSchema`. */
-export async function loadRecoJsonl(path: string, opts: RecoLoadOptions = {}): Promise<LoadedLog> {
-  if (!existsSync(path)) throw new InputFileError(`file not found: ${path}`);
-  const total = statSync(path).size;
-  const input = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 });
-  let bytes = 0;
-  if (opts.onProgress) {
-    const report = opts.onProgress;
-    input.on('data', (chunk) => {
-      bytes += Buffer.byteLength(chunk as string);
-      report(bytes, total);
+/**
+ * The one loader path of reco logs: records (parsed JSON lines, or rows read from PostgreSQL) are validated
+ * with `recoImpressionSchema`, rejected by reason, and appended to the slot columns.
+ */
+export class RecoLogAccumulator {
+  private readonly itemIndex = new Map<string, number>();
+  private readonly itemIds: string[] = [];
+  private readonly fixedCatalogue: boolean;
+  private readonly builder = new SlotLogBuilder();
+  private readonly rejected = new Rejections();
+  private readonly contextIds = new Map<string, number>();
+  private readonly contexts: string[] = [];
+  private rowsRead = 0;
+  private maxPosition = 0;
+
+  constructor(private readonly opts: RecoLoadOptions = {}) {
+    (opts.catalogue ?? []).forEach((id) => {
+      if (!this.itemIndex.has(id)) {
+        this.itemIndex.set(id, this.itemIds.length);
+        this.itemIds.push(id);
+      }
     });
+    this.fixedCatalogue = opts.catalogue !== undefined;
   }
-  const itemIndex = new Map<string, number>();
-  const itemIds: string[] = [];
-  (opts.catalogue ?? []).forEach((id) => {
-    if (!itemIndex.has(id)) {
-      itemIndex.set(id, itemIds.length);
-      itemIds.push(id);
-    }
-  });
-  const fixedCatalogue = opts.catalogue !== undefined;
-  const builder = new SlotLogBuilder();
-  const rejected = new Rejections();
-  const contextIds = new Map<string, number>();
-  const contexts: string[] = [];
-  let lineNo = 0;
-  let rowsRead = 0;
-  let maxPosition = 0;
-  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    rowsRead++;
+
+  /** One text line of a JSONL file (blank lines are skipped, not counted). */
+  addLine(line: string, lineNo: number): void {
+    if (line.trim() === '') return;
     let raw: unknown;
     try {
       raw = JSON.parse(line);
     } catch {
-      rejected.add(lineNo, 'not JSON', line.slice(0, 60));
-      continue;
+      this.rowsRead++;
+      this.rejected.add(lineNo, 'not JSON', line.slice(0, 60));
+      return;
     }
+    this.addRecord(raw, lineNo);
+  }
+
+  /** One record; `lineNo` is its line in the file, or its ordinal when read from the database. */
+  addRecord(raw: unknown, lineNo: number): void {
+    const opts = this.opts;
+    const rejected = this.rejected;
+    this.rowsRead++;
     const parsed = recoImpressionSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = zodIssues(parsed.error)[0];
@@ -66,32 +70,32 @@ export async function loadRecoJsonl(path: string, opts: RecoLoadOptions = {}): P
           ? 'bad position'
           : 'invalid record';
       rejected.add(lineNo, reason, `${issue.path}: ${issue.message}`);
-      continue;
+      return;
     }
     const imp = parsed.data;
     if (opts.slateSize !== undefined) {
       const bad = imp.items.find((s) => s.position > opts.slateSize!);
       if (bad) {
         rejected.add(lineNo, 'bad position', `position ${bad.position} > ${opts.slateSize}`);
-        continue;
+        return;
       }
     }
-    if (fixedCatalogue) {
-      const unknown = imp.items.find((s) => !itemIndex.has(s.item));
+    if (this.fixedCatalogue) {
+      const unknown = imp.items.find((s) => !this.itemIndex.has(s.item));
       if (unknown) {
         rejected.add(lineNo, 'unknown item', `item ${unknown.item} not in the catalogue`);
-        continue;
+        return;
       }
     }
     const clicked = new Set(imp.clicks);
     const slots: PendingSlot[] = imp.items.map((s) => {
-      let idx = itemIndex.get(s.item);
+      let idx = this.itemIndex.get(s.item);
       if (idx === undefined) {
-        idx = itemIds.length;
-        itemIndex.set(s.item, idx);
-        itemIds.push(s.item);
+        idx = this.itemIds.length;
+        this.itemIndex.set(s.item, idx);
+        this.itemIds.push(s.item);
       }
-      if (s.position > maxPosition) maxPosition = s.position;
+      if (s.position > this.maxPosition) this.maxPosition = s.position;
       return {
         item: idx,
         position: s.position - 1,
@@ -101,19 +105,61 @@ export async function loadRecoJsonl(path: string, opts: RecoLoadOptions = {}): P
         line: lineNo,
       };
     });
-    let ctx = contextIds.get(imp.user);
+    let ctx = this.contextIds.get(imp.user);
     if (ctx === undefined) {
-      ctx = contexts.length;
-      contextIds.set(imp.user, ctx);
-      contexts.push(imp.user);
+      ctx = this.contexts.length;
+      this.contextIds.set(imp.user, ctx);
+      this.contexts.push(imp.user);
     }
-    builder.addSlate(slots, ctx, typeof imp.ts === 'number' ? imp.ts : Date.parse(imp.ts));
+    this.builder.addSlate(slots, ctx, typeof imp.ts === 'number' ? imp.ts : Date.parse(imp.ts));
   }
-  return {
-    log: builder.build(Math.max(1, itemIds.length), opts.slateSize ?? Math.max(1, maxPosition)),
-    contexts,
-    itemIds,
-    rowsRead,
-    rejected,
-  };
+
+  finish(): LoadedLog {
+    return {
+      log: this.builder.build(
+        Math.max(1, this.itemIds.length),
+        this.opts.slateSize ?? Math.max(1, this.maxPosition),
+      ),
+      contexts: this.contexts,
+      itemIds: this.itemIds,
+      rowsRead: this.rowsRead,
+      rejected: this.rejected,
+    };
+  }
+}
+
+/** Stream a reco JSONL impression log; each line is validated with `recoImpressionSchema`. */
+export async function loadRecoJsonl(path: string, opts: RecoLoadOptions = {}): Promise<LoadedLog> {
+  if (!existsSync(path)) throw new InputFileError(`file not found: ${path}`);
+  const total = statSync(path).size;
+  const input = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 });
+  let bytes = 0;
+  if (opts.onProgress) {
+    const report = opts.onProgress;
+    input.on('data', (chunk) => {
+      bytes += Buffer.byteLength(chunk as string);
+      report(bytes, total);
+    });
+  }
+  const acc = new RecoLogAccumulator(opts);
+  let lineNo = 0;
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) acc.addLine(line, ++lineNo);
+  return acc.finish();
+}
+
+/**
+ * Load reco records from any async source (the database: `readRecoLogFromDb`) through the same
+ * validation as the file loader; "line" numbers are the records' ordinals (1-based).
+ */
+export async function loadRecoRecords(
+  records: AsyncIterable<unknown>,
+  opts: RecoLoadOptions & { onRecord?: (n: number) => void } = {},
+): Promise<LoadedLog> {
+  const acc = new RecoLogAccumulator(opts);
+  let n = 0;
+  for await (const r of records) {
+    acc.addRecord(r, ++n);
+    opts.onRecord?.(n);
+  }
+  return acc.finish();
 }

@@ -15,6 +15,8 @@ export const recoSlotSchema = z
     propensity: z.number().gt(0).max(1),
     /** Optional: μ(items at positions 1..position | context), when the policy can compute it. */
     cascadePropensity: z.number().gt(0).max(1).optional(),
+    /** Optional: P(item anywhere in the slate | context), as served (`reco export` writes it). */
+    inSlateProbability: z.number().gt(0).max(1).optional(),
   })
   .strict();
 
@@ -29,6 +31,17 @@ export const recoImpressionSchema = z
     policy: z.string().min(1),
     seed: z.number().int().optional(),
     modelVersion: z.string().optional(),
+    /** The full serving policy config (`{"name":"in_slate_ts","propensitySlates":256}`), as logged. */
+    policyConfig: z.record(z.string(), z.unknown()).optional(),
+    /** Experiment key and variant when the slate was served inside an experiment. */
+    experiment: z.string().min(1).optional(),
+    variant: z.string().min(1).optional(),
+    /** Request context as logged (free-form JSON object). */
+    context: z.record(z.string(), z.unknown()).optional(),
+    /** Slate size asked for (items may be fewer when fewer candidates were valid). */
+    requestedSize: z.number().int().min(1).optional(),
+    /** How the logged propensities were computed: closed form or Monte Carlo. */
+    propensityKind: z.enum(['exact', 'monte_carlo']).optional(),
     items: z.array(recoSlotSchema).min(1),
     /** Item ids clicked in this impression (joined from click events). */
     clicks: z.array(z.string().min(1)).default([]),

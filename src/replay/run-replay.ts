@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import {
   BernoulliTsPolicy,
@@ -9,14 +9,22 @@ import {
   type EvaluationPolicy,
   type OpeResult,
 } from '../core/ope';
+import { ServingPolicyAdapter } from '../core/ope/eval-policies/serving.policy';
+import { dcgExamination, splitByTime, trainOnLog } from '../core/ope/eval-policies/train-on-log';
+import { buildServingSnapshot, decodeModel, type ServingSnapshot } from '../core/model';
+import { parsePolicyConfig, POLICY_NAMES, type PolicyConfig } from '../core/policies/policy-config.schema';
+import type { SlotLog } from '../core/ope/slot-log';
 import { loadObdCsv } from './obd-csv.loader';
 import { InputFileError, loadBtsPrior, loadPolicyFile } from './policy-files';
-import { loadRecoJsonl } from './reco-jsonl.loader';
+import { loadRecoJsonl, loadRecoRecords } from './reco-jsonl.loader';
 import type { LoadedLog } from './slot-log.builder';
 
 export interface ReplayRunOptions {
   format: 'obd' | 'reco';
+  /** The log file, or a label of the source when `records` is given (e.g. the database). */
   log: string;
+  /** reco records read from elsewhere than a file (`readRecoLogFromDb`): same validation as the file lines. */
+  records?: AsyncIterable<unknown>;
   /** 'bts', 'random', or a path to POLICY.json. */
   policy: string;
   prior?: string;
@@ -33,6 +41,20 @@ export interface ReplayRunOptions {
   replayLearn: boolean;
   /** A known true value of the policy (e.g. the on-policy mean of a log it produced), for comparison. */
   truth?: number;
+  /** Model for a serving policy (`{"name": ...}`): a snapshot loaded from a file or the database. */
+  model?: { snapshot: ServingSnapshot; source: string };
+  /**
+   * Time split: the first fraction of the slates (by serving time) trains the model of a serving policy; every
+   * policy is evaluated on the rest only.
+   */
+  trainFraction?: number;
+  /** Examination probability by 0-based position for training (POSITION_EXAMINATION). */
+  examination?: readonly number[];
+  /** Latent dimension of a model trained on the log. */
+  modelDim?: number;
+  trainEpochs?: number;
+  /** Simulated slates per context for the joint probabilities of stochastic serving policies. */
+  jointSlates?: number;
   onProgress?: (phase: string, done: number, total: number) => void;
 }
 
@@ -69,6 +91,10 @@ export interface ReplaySummary {
     }
   >;
   bootstrap: { resamples: number; seed: number };
+  /** With --train-fraction: what trained and what was evaluated (all other counts are the evaluated part's). */
+  split?: { trainFraction: number; trainSlates: number; evaluatedSlates: number; cutoff: string };
+  /** The model of a serving policy. */
+  model?: { source: string; version: string; items: number; users: number };
   replay?: { acceptedSlots: number; learning: boolean };
   seconds: { load: number; evaluate: number };
 }
@@ -79,6 +105,42 @@ export interface ReplayRun {
 }
 
 const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/** Read a model file (`encodeModel` bytes, e.g. a model_snapshots payload) as a serving snapshot. */
+export function loadModelFile(path: string): ServingSnapshot {
+  if (!existsSync(path)) throw new InputFileError(`--model: file not found: ${path}`);
+  try {
+    return buildServingSnapshot(decodeModel(new Uint8Array(readFileSync(path))));
+  } catch (e) {
+    throw new InputFileError(`--model ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * What --policy names: 'bts', 'random', a slate table (JSON with `kind`), or one of our serving policies (JSON
+ * with `name`: in_slate_ts, greedy, ...), given as a file or inline. The two JSON forms are told apart by content.
+ */
+export function servingPolicyOf(spec: string): PolicyConfig | null {
+  if (spec === 'bts' || spec === 'random') return null;
+  let text: string;
+  if (spec.trim().startsWith('{')) text = spec;
+  else if (existsSync(spec)) text = readFileSync(spec, 'utf8');
+  else return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new InputFileError(`--policy ${spec}: ${(e as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || 'kind' in raw || !('name' in raw)) return null;
+  try {
+    return parsePolicyConfig(raw);
+  } catch (e) {
+    throw new InputFileError(
+      `--policy ${spec}: ${(e as Error).message} (serving policies: ${POLICY_NAMES.join(', ')})`,
+    );
+  }
+}
 
 function buildPolicy(o: ReplayRunOptions, loaded: LoadedLog): EvaluationPolicy<string> {
   const { nItems, slateSize } = loaded.log;
@@ -125,6 +187,24 @@ function buildPolicy(o: ReplayRunOptions, loaded: LoadedLog): EvaluationPolicy<s
   }
 }
 
+function adapter(
+  snapshot: ServingSnapshot,
+  config: PolicyConfig,
+  o: ReplayRunOptions,
+  loaded: LoadedLog,
+): ServingPolicyAdapter {
+  try {
+    return new ServingPolicyAdapter(snapshot, config, {
+      itemIds: loaded.itemIds,
+      slateSize: loaded.log.slateSize,
+      seed: o.seed,
+      jointSlates: o.jointSlates,
+    });
+  } catch (e) {
+    throw new InputFileError(`--policy ${config.name}: ${(e as Error).message}`);
+  }
+}
+
 /** Load a log, build the evaluation policy, run the estimators: the whole `reco replay` minus printing. */
 export async function runReplay(o: ReplayRunOptions): Promise<ReplayRun> {
   const t0 = performance.now();
@@ -132,12 +212,61 @@ export async function runReplay(o: ReplayRunOptions): Promise<ReplayRun> {
   const loaded =
     o.format === 'obd'
       ? await loadObdCsv(o.log, { nItems: o.items, slateSize: o.slateSize ?? 3, onProgress: onBytes })
-      : await loadRecoJsonl(o.log, { slateSize: o.slateSize, onProgress: onBytes });
+      : o.records
+        ? await loadRecoRecords(o.records, { slateSize: o.slateSize })
+        : await loadRecoJsonl(o.log, { slateSize: o.slateSize, onProgress: onBytes });
   const t1 = performance.now();
   if (loaded.log.nSlots === 0)
     throw new InputFileError(`${o.log}: no usable rows (${loaded.rejected.total} rejected)`);
-  const policy = buildPolicy(o, loaded);
-  const result = evaluateOffPolicy(loaded.log, policy, loaded.contexts, {
+  const serving = servingPolicyOf(o.policy);
+  if (!serving && o.model)
+    throw new InputFileError(
+      '--model and --model-from-db need a serving policy: --policy \'{"name":"greedy"}\' or a file with a name',
+    );
+  let log: SlotLog = loaded.log;
+  let split: ReplaySummary['split'];
+  let policy: EvaluationPolicy<string>;
+  let modelInfo: ReplaySummary['model'];
+  if (o.trainFraction !== undefined) {
+    const parts = splitByTime(loaded.log, o.trainFraction);
+    log = parts.evaluate;
+    split = {
+      trainFraction: o.trainFraction,
+      trainSlates: parts.train.nSlates,
+      evaluatedSlates: parts.evaluate.nSlates,
+      cutoff: new Date(parts.cutoff).toISOString(),
+    };
+    if (serving && !o.model) {
+      o.onProgress?.('train', 0, 1);
+      const { snapshot, model } = trainOnLog(parts.train, {
+        itemIds: loaded.itemIds,
+        contexts: loaded.contexts,
+        examination: o.examination ?? dcgExamination(loaded.log.slateSize),
+        model: { dim: o.modelDim ?? 8 },
+        epochs: o.trainEpochs,
+        seed: o.seed,
+      });
+      o.onProgress?.('train', 1, 1);
+      modelInfo = {
+        source: `trained on the first ${parts.train.nSlates} slates`,
+        version: snapshot.version,
+        items: model.numItems,
+        users: model.numUsers,
+      };
+      policy = adapter(snapshot, serving, o, loaded);
+    }
+  }
+  if (serving && !modelInfo) {
+    if (!o.model)
+      throw new InputFileError(
+        `--policy ${serving.name} needs a model: --model FILE, --model-from-db, or --train-fraction F (train on the first part of the log)`,
+      );
+    const s = o.model.snapshot;
+    modelInfo = { source: o.model.source, version: s.version, items: s.itemIds.length, users: s.users.size };
+    policy = adapter(s, serving, o, loaded);
+  }
+  policy ??= buildPolicy(o, loaded);
+  const result = evaluateOffPolicy(log, policy, loaded.contexts, {
     estimators: o.estimators,
     bootstrap: o.bootstrap,
     seed: o.seed,
@@ -167,17 +296,19 @@ export async function runReplay(o: ReplayRunOptions): Promise<ReplayRun> {
     rows: {
       read: loaded.rowsRead,
       used: loaded.rowsRead - loaded.rejected.total,
-      slots: loaded.log.nSlots,
+      slots: log.nSlots,
       rejected: loaded.rejected.total,
       rejectedByReason: loaded.rejected.byReason,
       rejectedExamples: loaded.rejected.examples,
     },
-    slates: loaded.log.nSlates,
-    items: loaded.log.nItems,
+    slates: log.nSlates,
+    items: log.nItems,
     onPolicyMeanReward: result.onPolicyMean,
     truth: o.truth,
     estimates,
     bootstrap: { resamples: o.bootstrap, seed: o.seed },
+    split,
+    model: modelInfo,
     replay: result.replay
       ? { acceptedSlots: result.replay.acceptedSlots, learning: o.replayLearn }
       : undefined,

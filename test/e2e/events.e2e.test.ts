@@ -39,16 +39,26 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     const st = r.body.results.map((x: { status: string }) => x.status);
     expect(st).toEqual(['accepted', 'duplicate', 'rejected', 'rejected', 'rejected', 'rejected']);
     expect(r.body.results[2].issues[0].message).toBe('type must be one of click, impression');
-    expect(r.body.results[3].issues[0]).toEqual({ path: 'events[3].itemId', message: 'item "nope" is not in the catalogue' });
+    expect(r.body.results[3].issues[0]).toEqual({
+      path: 'events[3].itemId',
+      message: 'item "nope" is not in the catalogue',
+    });
     const paths = r.body.results[4].issues.map((i: { path: string }) => i.path).sort();
     expect(paths).toEqual(['events[4].itemId', 'events[4].ts']);
 
-    const again = await a.http.post('/v1/events').send({ events: [{ eventId: 'x1', type: 'click', userId: 'u', itemId: 'it-1', ts: 1 }] });
+    const again = await a.http
+      .post('/v1/events')
+      .send({ events: [{ eventId: 'x1', type: 'click', userId: 'u', itemId: 'it-1', ts: 1 }] });
     expect(again.body.results[0].status).toBe('duplicate');
 
-    const tooMany = await a.http.post('/v1/events').send({ events: Array.from({ length: 1001 }, () => ({})) });
+    const tooMany = await a.http
+      .post('/v1/events')
+      .send({ events: Array.from({ length: 1001 }, () => ({})) });
     expect(tooMany.status).toBe(400);
-    expect(tooMany.body.error.issues[0]).toEqual({ path: 'body.events', message: 'must hold at most 1000 events' });
+    expect(tooMany.body.error.issues[0]).toEqual({
+      path: 'body.events',
+      message: 'must hold at most 1000 events',
+    });
   });
 
   it('learns each distinct event once, whatever the redeliveries, and recovers the same state after a restart', async () => {
@@ -66,7 +76,9 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     // B: a clean single pass over the same distinct events (plus the first test's one accepted click).
     b = await startTestApp(ENV);
     await importItems(b);
-    await b.http.post('/v1/events').send({ events: [{ eventId: 'x1', type: 'click', userId: 'u', itemId: 'it-1', ts: Date.now() }] });
+    await b.http
+      .post('/v1/events')
+      .send({ events: [{ eventId: 'x1', type: 'click', userId: 'u', itemId: 'it-1', ts: Date.now() }] });
     expect((await b.http.post('/v1/events').send({ events })).body.accepted).toBe(events.length);
     await waitForJoinsClosed(b);
 
@@ -86,7 +98,9 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     await a.stop();
     a = await startTestApp(ENV, a.db);
     expectSameStats(statsById(a), afterMore);
-    const snaps: { n: string }[] = await a.reco.db.dataSource.query('SELECT count(*) AS n FROM model_snapshots');
+    const snaps: { n: string }[] = await a.reco.db.dataSource.query(
+      'SELECT count(*) AS n FROM model_snapshots',
+    );
     expect(Number(snaps[0].n)).toBe(1);
   });
 
@@ -96,7 +110,17 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     const clicked = served.body.items[1].itemId;
     await a.reco.app.get(ImpressionLogService).flush();
     const r = await a.http.post('/v1/events').send({
-      events: [{ eventId: 'fu-1', type: 'click', slateId: served.body.slateId, userId: 'fresh-user', itemId: clicked, position: 2, ts: Date.now() }],
+      events: [
+        {
+          eventId: 'fu-1',
+          type: 'click',
+          slateId: served.body.slateId,
+          userId: 'fresh-user',
+          itemId: clicked,
+          position: 2,
+          ts: Date.now(),
+        },
+      ],
     });
     expect(r.body.accepted).toBe(1);
     const models = a.reco.app.get(ModelService);

@@ -4,7 +4,13 @@ import { startTestApp, type TestApp } from '../setup/app';
 
 interface SlateBody {
   slateId: string;
-  items: { itemId: string; position: number; score: number; propensity: number; inSlateProbability: number }[];
+  items: {
+    itemId: string;
+    position: number;
+    score: number;
+    propensity: number;
+    inSlateProbability: number;
+  }[];
   policy: { name: string };
   modelVersion: string;
   propensityKind: string;
@@ -30,10 +36,14 @@ describe('slates API (real PostgreSQL)', () => {
 
   it('serves a slate of distinct items with positions and propensities to an unknown user', async () => {
     const body = ids.map((id, i) => JSON.stringify({ id, group: i % 2 ? 'odd' : 'even' })).join('\n');
-    expect((await t.http.post('/v1/items:import').set('content-type', 'application/x-ndjson').send(body)).status).toBe(200);
+    expect(
+      (await t.http.post('/v1/items:import').set('content-type', 'application/x-ndjson').send(body)).status,
+    ).toBe(200);
     t.reco.app.get(ModelService).rebuild();
 
-    const r = await t.http.post('/v1/slates').send({ userId: 'new-user', size: 5, context: { page: 'home' } });
+    const r = await t.http
+      .post('/v1/slates')
+      .send({ userId: 'new-user', size: 5, context: { page: 'home' } });
     expect(r.status).toBe(200);
     const s = r.body as SlateBody;
     expect(s.items).toHaveLength(5);
@@ -89,13 +99,19 @@ describe('slates API (real PostgreSQL)', () => {
 
   it('never serves excluded or inactive items, and says when it serves fewer than asked', async () => {
     for (let rep = 0; rep < 5; rep++) {
-      const r = await t.http
-        .post('/v1/slates')
-        .send({ userId: 'u3', size: 4, candidates: ['item-5', 'item-6', 'item-7'], exclude: ['item-6', 'nope'] });
+      const r = await t.http.post('/v1/slates').send({
+        userId: 'u3',
+        size: 4,
+        candidates: ['item-5', 'item-6', 'item-7'],
+        exclude: ['item-6', 'nope'],
+      });
       expect(r.status).toBe(200);
       const s = r.body as SlateBody;
       expect(s.items.map((i) => i.itemId).sort()).toEqual(['item-5', 'item-7']);
-      expect(s.warnings!.map((w) => w.code).sort()).toEqual(['fewer_items_than_requested', 'unknown_excluded_item']);
+      expect(s.warnings!.map((w) => w.code).sort()).toEqual([
+        'fewer_items_than_requested',
+        'unknown_excluded_item',
+      ]);
     }
     for (let rep = 0; rep < 20; rep++) {
       const r = await t.http.post('/v1/slates').send({ userId: 'u4', size: 29 });

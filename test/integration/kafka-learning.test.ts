@@ -30,10 +30,12 @@ describeKafka('learning from Kafka (real broker, real PostgreSQL)', (kafka) => {
     const admin = client.admin();
     await admin.connect();
     await admin.createTopics({
-      topics: [topics.KAFKA_TOPIC_IMPRESSIONS, topics.KAFKA_TOPIC_CLICKS, topics.KAFKA_TOPIC_DLQ].map((topic) => ({
-        topic,
-        numPartitions: 2,
-      })),
+      topics: [topics.KAFKA_TOPIC_IMPRESSIONS, topics.KAFKA_TOPIC_CLICKS, topics.KAFKA_TOPIC_DLQ].map(
+        (topic) => ({
+          topic,
+          numPartitions: 2,
+        }),
+      ),
     });
 
     const events = makeEvents(Date.now(), 30, 'k-');
@@ -52,32 +54,45 @@ describeKafka('learning from Kafka (real broker, real PostgreSQL)', (kafka) => {
 
     const producer = client.producer();
     await producer.connect();
-    const asMessages = (xs: Record<string, unknown>[]) => xs.map((e) => ({ key: String(e.userId), value: JSON.stringify(e) }));
+    const asMessages = (xs: Record<string, unknown>[]) =>
+      xs.map((e) => ({ key: String(e.userId), value: JSON.stringify(e) }));
     await producer.send({ topic: topics.KAFKA_TOPIC_IMPRESSIONS, messages: asMessages(impressions) });
     // Clicks twice (a producer retry or replay), with the poison in between.
     await producer.send({ topic: topics.KAFKA_TOPIC_CLICKS, messages: asMessages(clicks) });
-    await producer.send({ topic: topics.KAFKA_TOPIC_CLICKS, messages: poison.map((p) => ({ ...p, headers: { origin: 'test' } })) });
+    await producer.send({
+      topic: topics.KAFKA_TOPIC_CLICKS,
+      messages: poison.map((p) => ({ ...p, headers: { origin: 'test' } })),
+    });
     await producer.send({ topic: topics.KAFKA_TOPIC_CLICKS, messages: asMessages(clicks) });
     await producer.disconnect();
 
     // Everything consumed: the offsets PostgreSQL holds reach the end of every partition.
     const ends = new Map<string, number>();
     for (const topic of [topics.KAFKA_TOPIC_IMPRESSIONS, topics.KAFKA_TOPIC_CLICKS]) {
-      for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}/${p.partition}`, Number(p.high));
+      for (const p of await admin.fetchTopicOffsets(topic))
+        ends.set(`${topic}/${p.partition}`, Number(p.high));
     }
-    await waitFor('the consumer to reach the end of both topics', async () => {
-      const rows: { topic: string; partition: number; next_offset: string }[] = await a!.reco.db.dataSource.query(
-        'SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1',
-        [topics.KAFKA_GROUP_ID],
-      );
-      const got = new Map(rows.map((r) => [`${r.topic}/${r.partition}`, Number(r.next_offset)]));
-      return [...ends].every(([k, end]) => end === 0 || got.get(k) === end);
-    }, 60_000);
+    await waitFor(
+      'the consumer to reach the end of both topics',
+      async () => {
+        const rows: { topic: string; partition: number; next_offset: string }[] =
+          await a!.reco.db.dataSource.query(
+            'SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1',
+            [topics.KAFKA_GROUP_ID],
+          );
+        const got = new Map(rows.map((r) => [`${r.topic}/${r.partition}`, Number(r.next_offset)]));
+        return [...ends].every(([k, end]) => end === 0 || got.get(k) === end);
+      },
+      60_000,
+    );
     await waitForJoinsClosed(a);
 
     const metrics = (await a.http.get('/metrics')).text;
     const count = (outcome: string) =>
-      Number(new RegExp(`reco_events_total\\{source="kafka",outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+      Number(
+        new RegExp(`reco_events_total\\{source="kafka",outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ??
+          0,
+      );
     expect(count('learned')).toBe(events.length);
     expect(count('duplicate')).toBe(clicks.length);
     expect(count('dead_lettered')).toBe(poison.length);

@@ -15,7 +15,10 @@ export interface TestApp {
 }
 
 /** The real application on a fresh PostgreSQL database, over real HTTP (supertest on the Nest server). */
-export async function startTestApp(env: Record<string, string> = {}, existing?: TestDatabase): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  existing?: TestDatabase,
+): Promise<TestApp> {
   const db = existing ?? (await createTestDatabase());
   const config = loadConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'warn', PORT: '0', ...env });
   const reco = await createRecoApp(config);

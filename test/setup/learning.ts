@@ -45,7 +45,11 @@ export async function importTestItems(t: TestApp): Promise<void> {
   expect(r.status).toBe(200);
 }
 
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -55,7 +59,9 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 
 export async function waitForJoinsClosed(t: TestApp): Promise<void> {
   await waitFor('join windows to close', async () => {
-    const rows: { n: string }[] = await t.reco.db.dataSource.query('SELECT count(*) AS n FROM slate_joins WHERE NOT closed');
+    const rows: { n: string }[] = await t.reco.db.dataSource.query(
+      'SELECT count(*) AS n FROM slate_joins WHERE NOT closed',
+    );
     return Number(rows[0].n) === 0;
   });
 }
@@ -74,7 +80,14 @@ export function makeEvents(ts: number, slates = 8, tag = ''): Record<string, unk
       position: p + 1,
       propensity: 0.2 + 0.1 * p,
     }));
-    events.push({ eventId: `${tag}imp-${s}`, type: 'impression', slateId, userId: user, ts, items: slateItems });
+    events.push({
+      eventId: `${tag}imp-${s}`,
+      type: 'impression',
+      slateId,
+      userId: user,
+      ts,
+      items: slateItems,
+    });
     if (s % 2 === 0) {
       events.push({
         eventId: `${tag}clk-${s}`,

@@ -1,5 +1,10 @@
 import { Rng } from '../random';
-import { decodeLearningBatch, encodeLearningBatch, LearningLogFormatError, type LearningUpdate } from './learning-log';
+import {
+  decodeLearningBatch,
+  encodeLearningBatch,
+  LearningLogFormatError,
+  type LearningUpdate,
+} from './learning-log';
 
 describe('learning log batches', () => {
   const rng = new Rng(7);

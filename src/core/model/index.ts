@@ -20,6 +20,7 @@ export {
   userSystemOf,
   UserWorkspace,
   type UserHistory,
+  type FoldInOptions,
   type UserSystem,
 } from './user-solve';
 export { buildServingSnapshot } from './serving';

@@ -223,6 +223,22 @@ describe('fold-in', () => {
     );
     for (let k = 0; k < 3; k++) expect(x1[k]).toBeCloseTo(ref1[k], 9);
     expect(() => foldInUser(m, { items: [12], targets: [1] })).toThrow(/history\.items\[0\]/);
+    // refresh: false solves against the item means as they are (stale for items touched since the last refresh)
+    applyEvents(m, randomBatch(m, 50, rng));
+    const staleMeans = Array.from({ length: 12 }, (_, i) =>
+      Array.from(m.itemMean.subarray(i * 4, i * 4 + 4)),
+    );
+    const xs = foldInUser(m, { items: [2, 3], targets: [4, 0] }, undefined, { refresh: false });
+    expect(m.dirtyCount).toBeGreaterThan(0);
+    const refStale = userSolveDefinition(
+      staleMeans,
+      { cols: [2, 3], targets: [4, 0], weights: [1, 1] },
+      { c0: 1, noiseVar: 0.5, userPriorVar: 1 },
+    );
+    for (let k = 0; k < 3; k++) expect(xs[k]).toBeCloseTo(refStale[k], 9);
+    const xf = foldInUser(m, { items: [2, 3], targets: [4, 0] }, undefined, { refresh: true });
+    expect(m.dirtyCount).toBe(0);
+    expect(Math.abs(xf[0] - xs[0]) + Math.abs(xf[1] - xs[1]) + Math.abs(xf[2] - xs[2])).toBeGreaterThan(1e-9);
   });
 });
 

@@ -204,6 +204,17 @@ function lowRankSolve(
   return true;
 }
 
+export interface FoldInOptions {
+  /**
+   * Re-solve stale item posteriors first (default true). With false, fold-in uses the item means as they are,
+   * including the not-yet-refreshed means of items touched since the last `refreshPosteriors()`: it then costs
+   * one O(items·d²) system build per model generation instead of one O(d³) solve per touched item, which is
+   * what an ingestion loop that folds in users after every batch wants (the means catch up at the next
+   * snapshot refresh).
+   */
+  refresh?: boolean;
+}
+
 /** A user's recent history: item indices of the model, least-squares targets, optional weights (default 1). */
 export interface UserHistory {
   items: ArrayLike<number>;
@@ -211,13 +222,14 @@ export interface UserHistory {
   weights?: ArrayLike<number>;
 }
 
-const systemCache = new WeakMap<FactorModel, { generation: number; sys: UserSystem }>();
+const systemCache = new WeakMap<FactorModel, { generation: number; fresh: boolean; sys: UserSystem }>();
 
 /** The shared user system of a model, cached per model generation (items' means change with it). */
-export function userSystemOf(model: FactorModel): UserSystem {
+export function userSystemOf(model: FactorModel, refresh = true): UserSystem {
   const hit = systemCache.get(model);
-  if (hit && hit.generation === model.generation) return hit.sys;
-  if (model.dirtyCount > 0) model.refreshPosteriors();
+  // a system built from stale means (refresh: false) does not serve a caller that asked for fresh ones
+  if (hit && hit.generation === model.generation && (hit.fresh || !refresh)) return hit.sys;
+  if (refresh && model.dirtyCount > 0) model.refreshPosteriors();
   const c = model.config;
   const sys = buildUserSystem(
     model.itemMean,
@@ -227,7 +239,7 @@ export function userSystemOf(model: FactorModel): UserSystem {
     c.noiseVar,
     c.userPriorVar,
   );
-  systemCache.set(model, { generation: model.generation, sys });
+  systemCache.set(model, { generation: model.generation, fresh: model.dirtyCount === 0, sys });
   return sys;
 }
 
@@ -237,7 +249,12 @@ export function userSystemOf(model: FactorModel): UserSystem {
  * negative weight c₀ (the usual case). An empty history gives the prior-mean answer of that system.
  * Validates the history (this is a boundary: serving calls it with request data).
  */
-export function foldInUser(model: FactorModel, history: UserHistory, out?: Float64Array): Float64Array {
+export function foldInUser(
+  model: FactorModel,
+  history: UserHistory,
+  out?: Float64Array,
+  opts: FoldInOptions = {},
+): Float64Array {
   const len = history.items.length;
   if (history.targets.length !== len)
     throw new ModelInputError(
@@ -261,7 +278,7 @@ export function foldInUser(model: FactorModel, history: UserHistory, out?: Float
     if (history.weights && !(history.weights[p] >= 0 && Number.isFinite(history.weights[p])))
       throw new ModelInputError(`history.weights[${p}]`, 'must be finite and >= 0');
   }
-  const sys = userSystemOf(model);
+  const sys = userSystemOf(model, opts.refresh !== false);
   const x = out ?? new Float64Array(model.dim);
   const ok = solveUser(
     sys,

@@ -2,7 +2,7 @@ import { NormalStream, type Rng } from '../random';
 import { nextStamp, scratchInt32 } from './internal/scratch';
 import { makePropensities, type SlatePropensities } from './slate-propensities';
 import type { ScoredCandidates, Selection } from './policy-types';
-import { ThompsonTopK } from './thompson-sampler';
+import { type ThompsonTopK } from './thompson-sampler';
 
 /**
  * In-slate Thompson sampling (Eide, Leslie & Frigessi, FINN.no): k independent posterior draws, each

@@ -37,36 +37,37 @@ export class ThompsonTopK {
   readonly k: number;
   /** The cut b on z (see above). */
   readonly cut: number;
-  /** Size of the bucketed set A walked in U order. */
-  readonly walkSetSize: number;
+  /** Size of the bucketed set (A in walk mode; the candidates with U ≥ M in threshold mode). */
+  get walkSetSize(): number {
+    return this.ord.length;
+  }
   /** Running count of body samples drawn (how much pruning saved: compare with n per draw). */
   sampled = 0;
   /** Running count of threshold-mode draws that needed the exact O(n) fallback. */
   fallbacks = 0;
   /** Threshold T of threshold mode (NaN when the walk is used). */
-  readonly threshold: number = NaN;
+  get threshold(): number {
+    return this.thr;
+  }
+  private thr = NaN;
 
   private readonly mean: Float64Array;
   private readonly sd: Float64Array;
   private readonly logOneMinusQ: number;
-  private readonly ord: Int32Array;
-  private readonly ordU: Float64Array;
-  private readonly ordM: Float64Array;
-  private readonly ordSd: Float64Array;
-  private readonly bucketStart: Int32Array;
-  private readonly bucketMax: Float64Array;
+  private ord = new Int32Array(0);
+  private ordU = new Float64Array(0);
+  private ordM = new Float64Array(0);
+  private ordSd = new Float64Array(0);
+  private bucketStart = new Int32Array(1);
+  private bucketMax = new Float64Array(0);
   private readonly cutLow: number;
-  private readonly outsideMaxU: number;
+  private readonly uMax: number;
+  private outsideMaxU = -Infinity;
   private readonly stamp: Int32Array;
   private readonly topIdx: Int32Array;
   private readonly topVal: Float64Array;
   private size = 0;
 
-  /**
-   * @param mean score means m_c
-   * @param sd score standard deviations sd_c (≥ 0)
-   * @param k how many of the top samples each draw returns (1 ≤ k ≤ n)
-   */
   // Threshold mode: bands of candidates with U ≥ T, by a = (T − m)/sd.
   private hIdx = new Int32Array(0);
   private hA = new Float64Array(0);
@@ -75,7 +76,15 @@ export class ThompsonTopK {
   private hStart = new Int32Array(1);
   private hA0 = new Float64Array(0);
   private hLogOneMinusQ0 = new Float64Array(0);
+  private hNone = new Float64Array(0); // P(no proposal in the band) = (1 − q0)^size
 
+  /**
+   * @param mean score means m_c
+   * @param sd score standard deviations sd_c (≥ 0)
+   * @param k how many of the top samples each draw returns (1 ≤ k ≤ n)
+   * @param options.mode 'walk' forces walk mode (tests); default: threshold mode when it applies
+   * @param options.targetExceedances μ, the expected |E| (default k + 4√k + 4)
+   */
   constructor(
     mean: Float64Array,
     sd: Float64Array,
@@ -96,9 +105,15 @@ export class ThompsonTopK {
     this.topVal = new Float64Array(k);
     this.stamp = scratchInt32('thompson.stamp', n);
 
-    // Pass 1: max U and L = k-th largest of m − b·sd (a small descending buffer of k values).
+    const mu = options.targetExceedances ?? k + 4 * Math.sqrt(k) + 4;
+    const tryThreshold = options.mode !== 'walk' && n >= 2 * mu;
+    // Pass 1: max U, L = k-th largest of m − b·sd, and (threshold mode) M = the ⌈3μ⌉-th largest mean:
+    // at t = M at least 3μ candidates have P(X > t) ≥ ½, so the threshold usually sits above M and only
+    // candidates with U ≥ M matter for choosing it (small descending buffers, rare inserts).
     let uMax = -Infinity;
     const low = new Float64Array(k).fill(-Infinity);
+    const topMeans = new Float64Array(tryThreshold ? Math.ceil(3 * mu) : 1).fill(-Infinity);
+    const tm = topMeans.length - 1;
     for (let c = 0; c < n; c++) {
       const m = mean[c];
       const w = b * sd[c];
@@ -112,21 +127,42 @@ export class ThompsonTopK {
         }
         low[j] = l;
       }
+      if (m > topMeans[tm]) {
+        let j = tm;
+        while (j > 0 && topMeans[j - 1] < m) {
+          topMeans[j] = topMeans[j - 1];
+          j--;
+        }
+        topMeans[j] = m;
+      }
     }
-    const cutLow = low[k - 1];
-    this.cutLow = cutLow;
-    // Pass 2: A = {U ≥ L}; everything else only matters in the rare fallback.
+    this.cutLow = low[k - 1];
+    this.uMax = uMax;
+    if (tryThreshold && topMeans[tm] > this.cutLow) {
+      this.bucketAbove(topMeans[tm]);
+      this.thr = this.planThreshold(mu);
+      if (this.thr === this.thr) return;
+    }
+    // Walk mode's A = {U ≥ L} (everything else only matters in the rare fallback); threshold mode can
+    // still be planned on it when the cheaper set above was too small.
+    this.bucketAbove(this.cutLow);
+    if (tryThreshold) this.thr = this.planThreshold(mu);
+  }
+
+  /** Collect the candidates with U ≥ floor and bucket them by U, highest first (a counting sort). */
+  private bucketAbove(floor: number): void {
+    const { mean, sd, n, uMax } = this;
+    const b = this.cut;
     const members: number[] = [];
     let outsideMaxU = -Infinity;
     for (let c = 0; c < n; c++) {
       const u = mean[c] + b * sd[c];
-      if (u >= cutLow) members.push(c);
+      if (u >= floor) members.push(c);
       else if (u > outsideMaxU) outsideMaxU = u;
     }
     const inA = members.length;
-    // Bucket A by U, highest first (a counting sort: no O(n log n) sort per request).
     const B = 128;
-    const width = (uMax - cutLow) / B;
+    const width = (uMax - floor) / B;
     const scale = width > 0 ? 1 / width : 0;
     const bucketOfA = new Int32Array(inA);
     const counts = new Int32Array(B + 1);
@@ -157,9 +193,6 @@ export class ThompsonTopK {
     this.ord = ord;
     this.bucketMax = bucketMax;
     this.outsideMaxU = outsideMaxU;
-    this.walkSetSize = inA;
-    if (options.mode !== 'walk')
-      this.threshold = this.planThreshold(options.targetExceedances ?? k + 4 * Math.sqrt(k) + 4);
   }
 
   /** Choose T (bisection on the expected exceedance count) and band the candidates with U ≥ T. */
@@ -192,7 +225,7 @@ export class ThompsonTopK {
       else hi = mid;
     }
     const T = lo;
-    // Band H = {U ≥ T} by a = (T − m)/sd ≤ b: band 0 holds a ∈ (b − 0.2, b], …, the last a ≤ −3.
+    // Band H = {U ≥ T} by a = (T − m)/sd ≤ b: band 0 holds a ∈ (b − 0.3, b], …, the last a ≤ −3.
     const b = this.cut;
     const W = 0.3;
     const J = Math.ceil((b + 3) / W) + 1;
@@ -229,6 +262,9 @@ export class ThompsonTopK {
     this.hLogOneMinusQ0 = Float64Array.from(this.hA0, (a0) =>
       a0 === Infinity ? 0 : Math.log1p(-normalSfPrecise(a0)),
     );
+    this.hNone = Float64Array.from(this.hLogOneMinusQ0, (lq, t) =>
+      Math.exp(lq * (this.hStart[t + 1] - this.hStart[t])),
+    );
     return T;
   }
 
@@ -237,7 +273,7 @@ export class ThompsonTopK {
    * to outVal[off..off+k).
    */
   draw(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off = 0): void {
-    if (this.threshold === this.threshold) this.drawThreshold(rng, outIdx, outVal, off);
+    if (this.thr === this.thr) this.drawThreshold(rng, outIdx, outVal, off);
     else this.drawWalk(rng, outIdx, outVal, off);
   }
 
@@ -246,10 +282,10 @@ export class ThompsonTopK {
     const k = this.k;
     const id = nextStamp();
     const stamp = this.stamp;
-    const T = this.threshold;
+    const T = this.thr;
     this.size = 0;
     let accepted = 0;
-    const { hIdx, hA, hM, hSd, hStart, hA0, hLogOneMinusQ0 } = this;
+    const { hIdx, hA, hM, hSd, hStart, hA0, hLogOneMinusQ0, hNone } = this;
     for (let t = 0; t < hA0.length; t++) {
       const end = hStart[t + 1];
       if (end === hStart[t]) continue;
@@ -268,9 +304,13 @@ export class ThompsonTopK {
         }
         continue;
       }
-      for (let pos = hStart[t] - 1; ;) {
+      // The first skip G = ⌊log u / log(1 − q0)⌋ reaches past the band iff u ≤ (1 − q0)^size: test that
+      // first and most bands cost one uniform, no logarithm.
+      let u = rng.nextOpen();
+      if (u <= hNone[t]) continue;
+      for (let pos = hStart[t] - 1; ; u = rng.nextOpen()) {
         // Rate 1 (lq = −∞): every member is proposed.
-        pos += lq === -Infinity ? 1 : 1 + Math.floor(Math.log(rng.nextOpen()) / lq);
+        pos += lq === -Infinity ? 1 : 1 + Math.floor(Math.log(u) / lq);
         if (pos >= end) break;
         const z = rng.normalAbove(a0); // a0 = −∞ gives a plain N(0, 1)
         if (z > hA[pos]) {
@@ -309,8 +349,8 @@ export class ThompsonTopK {
     outVal.set(this.topVal, off);
   }
 
-  /** Walk mode (see the class comment). */
-  drawWalk(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off = 0): void {
+  /** Walk mode (see the class comment); only valid when threshold mode is off. */
+  private drawWalk(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off = 0): void {
     const k = this.k;
     const id = nextStamp();
     const stamp = this.stamp;

@@ -39,7 +39,12 @@ export class EventsController {
       }
       const parsed = RecoEventSchema.safeParse(raw);
       if (!parsed.success) {
-        results[index] = { index, eventId: id, status: 'rejected', issues: zodIssues(parsed.error, `events[${index}]`) };
+        results[index] = {
+          index,
+          eventId: id,
+          status: 'rejected',
+          issues: zodIssues(parsed.error, `events[${index}]`),
+        };
         return;
       }
       valid.push(parsed.data);

@@ -4,5 +4,9 @@ import { SlatesModule } from '../slates/slates.module';
 import { EventsController } from './events.controller';
 import { InProcessImpressions } from './in-process-impressions';
 
-@Module({ imports: [LearningModule, SlatesModule], controllers: [EventsController], providers: [InProcessImpressions] })
+@Module({
+  imports: [LearningModule, SlatesModule],
+  controllers: [EventsController],
+  providers: [InProcessImpressions],
+})
 export class EventsModule {}

@@ -28,7 +28,10 @@ export function decodeEventMessage(value: Buffer | null, expectedType?: RecoEven
     };
   }
   if (expectedType && parsed.data.type !== expectedType) {
-    return { ok: false, reason: `type "${parsed.data.type}" does not belong on this topic (expected ${expectedType})` };
+    return {
+      ok: false,
+      reason: `type "${parsed.data.type}" does not belong on this topic (expected ${expectedType})`,
+    };
   }
   return { ok: true, event: parsed.data };
 }

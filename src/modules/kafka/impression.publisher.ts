@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { impressionEvent } from '../../messaging/impression-event';
@@ -24,7 +30,10 @@ export class ImpressionPublisher implements OnModuleInit, BeforeApplicationShutd
   onModuleInit(): void {
     const k = this.config.kafka;
     if (k.mode !== 'kafka' || !this.kafka) return;
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = this.kafka.producer({
+      allowAutoTopicCreation: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     this.log.addSink(async (batch) => {
       this.connected ??= this.producer!.connect();
       await this.connected;
@@ -37,6 +46,9 @@ export class ImpressionPublisher implements OnModuleInit, BeforeApplicationShutd
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    if (this.connected) await this.producer?.disconnect().catch((e: unknown) => this.logger.warn({ err: e }, 'producer disconnect'));
+    if (this.connected)
+      await this.producer
+        ?.disconnect()
+        .catch((e: unknown) => this.logger.warn({ err: e }, 'producer disconnect'));
   }
 }

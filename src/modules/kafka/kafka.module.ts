@@ -16,7 +16,10 @@ import { LearningConsumer } from './learning.consumer';
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) =>
         config.kafka.mode === 'kafka'
-          ? createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId }, new Logger('Kafka'))
+          ? createKafka(
+              { brokers: config.kafka.brokers, clientId: config.kafka.clientId },
+              new Logger('Kafka'),
+            )
           : null,
     },
     LearningConsumer,

@@ -5,7 +5,14 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { Partitioners, type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type Producer } from 'kafkajs';
+import {
+  Partitioners,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type Kafka,
+  type Producer,
+} from 'kafkajs';
 import { Counter, Gauge } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { RecoEvent } from '../../messaging/event.schema';
@@ -82,7 +89,10 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
   private async start(): Promise<void> {
     const k = this.config.kafka;
     if (k.mode !== 'kafka' || !this.kafka) return;
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = this.kafka.producer({
+      allowAutoTopicCreation: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await this.producer.connect();
     this.consumer = this.kafka.consumer({
       groupId: k.groupId,
@@ -105,17 +115,25 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.handleBatch(payload),
     });
-    this.logger.log({ msg: 'learning from Kafka', topics: [k.topics.impressions, k.topics.clicks], groupId: k.groupId });
+    this.logger.log({
+      msg: 'learning from Kafka',
+      topics: [k.topics.impressions, k.topics.clicks],
+      groupId: k.groupId,
+    });
   }
 
   /** Finish the batch in hand, commit, leave the group, then checkpoint the model (SIGTERM). */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     await this.starting;
-    await this.consumer?.disconnect().catch((e: unknown) => this.logger.warn({ err: e }, 'consumer disconnect'));
+    await this.consumer
+      ?.disconnect()
+      .catch((e: unknown) => this.logger.warn({ err: e }, 'consumer disconnect'));
     await this.producer?.disconnect().catch(() => undefined);
     if (this.consumer) {
-      await this.learning.checkpoint().catch((e: unknown) => this.logger.warn({ err: e }, 'checkpoint at shutdown failed'));
+      await this.learning
+        .checkpoint()
+        .catch((e: unknown) => this.logger.warn({ err: e }, 'checkpoint at shutdown failed'));
     }
   }
 
@@ -131,7 +149,14 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
     }
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload): Promise<void> {
+  private async handleBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+    commitOffsetsIfNecessary,
+  }: EachBatchPayload): Promise<void> {
     const k = this.config.kafka;
     if (k.mode !== 'kafka' || batch.messages.length === 0) return;
     const expected = batch.topic === k.topics.impressions ? 'impression' : 'click';
@@ -167,23 +192,39 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
       );
       this.deadLettered.inc({ topic: batch.topic }, poison.length);
       this.learning.countEvents('kafka', 'dead_lettered', poison.length);
-      this.logger.warn({ msg: 'dead-lettered messages', topic: batch.topic, partition: batch.partition, count: poison.length, first: poison[0].reason });
+      this.logger.warn({
+        msg: 'dead-lettered messages',
+        topic: batch.topic,
+        partition: batch.partition,
+        count: poison.length,
+        first: poison[0].reason,
+      });
     }
 
     // Learn and commit the position in one transaction; retry (never skip) while the database is down.
     const ok = await this.withRetry('learn', isRunning, heartbeat, () =>
-      this.learning.learn(events, 'kafka', [{ groupId: k.groupId, topic: batch.topic, partition: batch.partition, nextOffset }]),
+      this.learning.learn(events, 'kafka', [
+        { groupId: k.groupId, topic: batch.topic, partition: batch.partition, nextOffset },
+      ]),
     );
     if (!ok || isStale()) return;
     resolveOffset(last);
-    this.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(nextOffset))));
+    this.lag.set(
+      { topic: batch.topic, partition: String(batch.partition) },
+      Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(nextOffset))),
+    );
     // Kafka's own committed offset only feeds lag tools; PostgreSQL's is the one we resume from.
     await commitOffsetsIfNecessary().catch(() => undefined);
     await heartbeat().catch(() => undefined);
   }
 
   /** Run `work` until it succeeds, backing off, heartbeating; false if the consumer is stopping. */
-  private async withRetry(what: string, isRunning: () => boolean, heartbeat: () => Promise<void>, work: () => Promise<unknown>): Promise<boolean> {
+  private async withRetry(
+    what: string,
+    isRunning: () => boolean,
+    heartbeat: () => Promise<void>,
+    work: () => Promise<unknown>,
+  ): Promise<boolean> {
     let delay = 200;
     for (;;) {
       try {

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
 import type { EntityManager } from 'typeorm';
 import { estimatorTarget, type EstimatorConfig } from '../../core/estimators';
@@ -17,9 +23,7 @@ import {
 import { ModelService } from '../model/model.service';
 
 export type EventOutcome =
-  | { status: 'accepted' }
-  | { status: 'duplicate' }
-  | { status: 'rejected'; reason: string; field?: string };
+  { status: 'accepted' } | { status: 'duplicate' } | { status: 'rejected'; reason: string; field?: string };
 
 export interface BatchResult {
   outcomes: EventOutcome[];
@@ -43,6 +47,8 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   private stopped = false;
   private readonly events: Counter;
   private readonly freshness: Histogram;
+  private readonly batchSize: Histogram;
+  private readonly batchSeconds: Histogram;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -62,12 +68,26 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers: [metrics.registry],
     });
+    this.batchSize = new Histogram({
+      name: 'reco_learning_batch_events',
+      help: 'Events per learning batch (one transaction).',
+      buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000],
+      registers: [metrics.registry],
+    });
+    this.batchSeconds = new Histogram({
+      name: 'reco_learning_batch_seconds',
+      help: 'Time to learn and commit one batch.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [metrics.registry],
+    });
   }
 
   onApplicationBootstrap(): void {
     const tick = Math.min(5000, Math.max(250, Math.floor(this.config.learning.joinWindowMs / 4)));
     this.closeTimer = setInterval(() => {
-      this.learn([], 'timer').catch((e: unknown) => this.logger.warn({ err: e }, 'closing join windows failed'));
+      this.learn([], 'timer').catch((e: unknown) =>
+        this.logger.warn({ err: e }, 'closing join windows failed'),
+      );
     }, tick);
     this.closeTimer.unref();
     this.checkpointTimer = setInterval(() => {
@@ -91,7 +111,11 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
    * Learn a batch exactly once. `events` are already schema-valid; `offsets` (Kafka) commit with the batch.
    * Resolves after the commit, with one outcome per event; rejects if the transaction failed (nothing changed).
    */
-  learn(events: readonly RecoEvent[], source: string, offsets: readonly OffsetCommit[] = []): Promise<BatchResult> {
+  learn(
+    events: readonly RecoEvent[],
+    source: string,
+    offsets: readonly OffsetCommit[] = [],
+  ): Promise<BatchResult> {
     const run = this.chain.then(() => this.learnNow(events, source, offsets));
     this.chain = run.catch(() => undefined);
     return run;
@@ -103,7 +127,12 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       const last = this.models.lastBatchId;
       if (last === this.models.checkpointBatchId) return;
       const payload = encodeModel(this.models.learningModel());
-      await this.state.writeCheckpoint(last, MODEL_FORMAT_VERSION, payload, this.config.learning.dedupeHorizonHours);
+      await this.state.writeCheckpoint(
+        last,
+        MODEL_FORMAT_VERSION,
+        payload,
+        this.config.learning.dedupeHorizonHours,
+      );
       this.models.checkpointBatchId = last;
       this.logger.log({ msg: 'model checkpoint written', lastBatchId: last, bytes: payload.byteLength });
     });
@@ -111,7 +140,11 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     return run;
   }
 
-  private async learnNow(events: readonly RecoEvent[], source: string, offsets: readonly OffsetCommit[]): Promise<BatchResult> {
+  private async learnNow(
+    events: readonly RecoEvent[],
+    source: string,
+    offsets: readonly OffsetCommit[],
+  ): Promise<BatchResult> {
     const model = this.models.learningModel();
     const outcomes: EventOutcome[] = new Array(events.length);
     // Reject what can never be learned before claiming ids, so a fixed event can be sent again.
@@ -120,7 +153,11 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     for (let e = 0; e < events.length; e++) {
       const ev = events[e];
       if (ev.type === 'click' && !model.itemIndex.has(ev.itemId)) {
-        outcomes[e] = { status: 'rejected', field: 'itemId', reason: `item "${ev.itemId}" is not in the catalogue` };
+        outcomes[e] = {
+          status: 'rejected',
+          field: 'itemId',
+          reason: `item "${ev.itemId}" is not in the catalogue`,
+        };
         continue;
       }
       if (firstById.has(ev.eventId)) {
@@ -133,25 +170,40 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
 
     const est = model.config.estimator;
     const now = Date.now();
+    const started = performance.now();
     const committed = await this.state.transaction(async (m) => {
-      const fresh = await this.state.claimEventIds(m, candidates.map((e) => events[e].eventId));
-      const impressions: ImpressionEvent[] = [];
+      // The dedupe records are the logs themselves: a click is claimed by inserting it into `clicks`
+      // (event_id is its key), an impression by opening its slate's join row (slate_id is its key).
+      const clickIdx = candidates.filter((e) => events[e].type === 'click');
+      const impIdx = candidates.filter((e) => events[e].type === 'impression');
+      const fresh = await this.state.recordClicks(
+        m,
+        clickIdx.map((e) => events[e] as ClickEvent),
+      );
       const clicks: ClickEvent[] = [];
-      for (const e of candidates) {
-        const ev = events[e];
-        if (!fresh.has(ev.eventId)) {
-          outcomes[e] = { status: 'duplicate' };
-          continue;
-        }
-        outcomes[e] = { status: 'accepted' };
-        if (ev.type === 'impression') impressions.push(ev);
-        else clicks.push(ev);
+      for (const e of clickIdx) {
+        if (fresh.has(events[e].eventId)) {
+          outcomes[e] = { status: 'accepted' };
+          clicks.push(events[e] as ClickEvent);
+        } else outcomes[e] = { status: 'duplicate' };
       }
       const updates: LearningUpdate[] = [];
-      await this.join(m, impressions, clicks, updates, est, now);
-      const batchId = updates.length ? await this.state.appendLog(m, updates.length, encodeLearningBatch(model.dim, updates)) : null;
+      const opened = await this.join(
+        m,
+        impIdx.map((e) => events[e] as ImpressionEvent),
+        clicks,
+        updates,
+        est,
+        now,
+      );
+      impIdx.forEach(
+        (e, k) => (outcomes[e] = opened.has(k) ? { status: 'accepted' } : { status: 'duplicate' }),
+      );
+      const batchId = updates.length
+        ? await this.state.appendLog(m, updates.length, encodeLearningBatch(model.dim, updates))
+        : null;
       await this.state.commitOffsets(m, offsets);
-      return { updates, batchId, learned: impressions.length + clicks.length };
+      return { updates, batchId, learned: clicks.length + opened.size };
     });
 
     // Committed: now, and only now, the in-memory model changes.
@@ -161,12 +213,21 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       this.models.scheduleRebuild();
     }
     const done = Date.now();
+    if (events.length) {
+      this.batchSize.observe(events.length);
+      this.batchSeconds.observe((performance.now() - started) / 1000);
+    }
     for (let e = 0; e < events.length; e++) {
       const o = outcomes[e];
       this.events.inc({ source, outcome: o.status === 'accepted' ? 'learned' : o.status });
       if (o.status === 'accepted') this.freshness.observe(Math.max(0, (done - events[e].ts) / 1000));
     }
-    return { outcomes, learned: committed.learned, updates: committed.updates.length, batchId: committed.batchId };
+    return {
+      outcomes,
+      learned: committed.learned,
+      updates: committed.updates.length,
+      batchId: committed.batchId,
+    };
   }
 
   /**
@@ -186,23 +247,43 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     updates: LearningUpdate[],
     est: EstimatorConfig,
     now: number,
-  ): Promise<void> {
+  ): Promise<Set<number>> {
     const window = this.config.learning.joinWindowMs;
-    const slateIds = [...new Set([...impressions.map((i) => i.slateId), ...clicks.flatMap((c) => (c.slateId ? [c.slateId] : []))])];
+    const opened = new Set<number>();
+    const slateIds = [
+      ...new Set([
+        ...impressions.map((i) => i.slateId),
+        ...clicks.flatMap((c) => (c.slateId ? [c.slateId] : [])),
+      ]),
+    ];
     const joins = await this.state.lockJoins(m, slateIds);
     const dirty = new Map<string, SlateJoinRow & { closesAt: number }>();
-    const positive = (userId: string, itemId: string, items: readonly SlateItem[] | null, row?: SlateJoinRow) => {
+    const positive = (
+      userId: string,
+      itemId: string,
+      items: readonly SlateItem[] | null,
+      row?: SlateJoinRow,
+    ) => {
       const position = items?.find((it) => it.itemId === itemId)?.position;
       if (position !== undefined && row && !row.clicked.includes(itemId)) row.clicked.push(itemId);
       this.positive(userId, itemId, position, updates, est);
     };
 
-    for (const imp of impressions) {
+    for (let k = 0; k < impressions.length; k++) {
+      const imp = impressions[k];
       const prev = joins.get(imp.slateId);
-      if (prev?.items || prev?.closed) continue; // the same slate under another event id: already joined
+      if (prev?.items || prev?.closed) continue; // this slate's impression was learned already: a duplicate
+      opened.add(k);
       // The window runs from when the impression is learned, not from its event time, so that a consumer
       // catching up on a backlog still joins the clicks that follow.
-      const row = { slate_id: imp.slateId, user_id: imp.userId, items: imp.items, clicked: prev?.clicked ?? [], pending: [], closesAt: now + window };
+      const row = {
+        slate_id: imp.slateId,
+        user_id: imp.userId,
+        items: imp.items,
+        clicked: prev?.clicked ?? [],
+        pending: [],
+        closesAt: now + window,
+      };
       for (const pc of prev?.pending ?? []) positive(pc.userId, pc.itemId, row.items, row);
       joins.set(imp.slateId, row);
       dirty.set(imp.slateId, row);
@@ -223,31 +304,58 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         row.pending.push({ userId: c.userId, itemId: c.itemId });
         dirty.set(c.slateId, { ...row, closesAt: dirty.get(c.slateId)?.closesAt ?? NaN });
       } else {
-        const waiting = { slate_id: c.slateId, user_id: c.userId, items: null, clicked: [], pending: [{ userId: c.userId, itemId: c.itemId }], closesAt: now + window };
+        const waiting = {
+          slate_id: c.slateId,
+          user_id: c.userId,
+          items: null,
+          clicked: [],
+          pending: [{ userId: c.userId, itemId: c.itemId }],
+          closesAt: now + window,
+        };
         joins.set(c.slateId, waiting);
         dirty.set(c.slateId, waiting);
       }
     }
     // Rows only touched by clicks keep their deadline: read it back with the row when saving.
-    await this.state.saveJoins(m, [...dirty.values()].filter((r) => !Number.isNaN(r.closesAt)));
-    await this.state.updateJoinClicks(m, [...dirty.values()].filter((r) => Number.isNaN(r.closesAt)));
+    await this.state.saveJoins(
+      m,
+      [...dirty.values()].filter((r) => !Number.isNaN(r.closesAt)),
+    );
+    await this.state.updateJoinClicks(
+      m,
+      [...dirty.values()].filter((r) => Number.isNaN(r.closesAt)),
+    );
 
     for (const row of await this.state.closeDueJoins(m, now)) {
       if (row.items) this.negatives(row, updates);
       else for (const pc of row.pending) this.positive(pc.userId, pc.itemId, undefined, updates, est);
     }
+    return opened;
   }
 
   /** A click as a least-squares target: Y/θ with θ the slot's examination probability, or organic. */
-  private positive(userId: string, itemId: string, position: number | undefined, updates: LearningUpdate[], est: EstimatorConfig): void {
+  private positive(
+    userId: string,
+    itemId: string,
+    position: number | undefined,
+    updates: LearningUpdate[],
+    est: EstimatorConfig,
+  ): void {
     const model = this.models.learningModel();
     const i = model.itemIndex.get(itemId);
     if (i === undefined) return;
     const exam = this.config.learning.examination;
     // Organic (exposure unknown): Saito's popularity propensity, frozen with the last batch training so that an
     // event's update does not depend on what was learned before it (docs/exactly-once.md); 1 until then.
-    const theta = position !== undefined ? exam[Math.min(position, exam.length) - 1] : this.models.organicPropensity(i);
-    updates.push({ userId, itemId, x: userVectorFor(model, userId), target: estimatorTarget(est, 1, theta), weight: 1 });
+    const theta =
+      position !== undefined ? exam[Math.min(position, exam.length) - 1] : this.models.organicPropensity(i);
+    updates.push({
+      userId,
+      itemId,
+      x: userVectorFor(model, userId),
+      target: estimatorTarget(est, 1, theta),
+      weight: 1,
+    });
   }
 
   /** A closed slate's unclicked items are negatives (target 0, weight 1: Rel-MF's Y = 0 term). */

@@ -59,7 +59,16 @@ export function applyLearningUpdates(
   model.generation++;
   for (const userId of touchedUsers) {
     const h = histories.get(userId)!;
-    folded.set(userId, Float32Array.from(foldInUser(model, { items: h.items, targets: h.targets, weights: h.weights })));
+    // Against the current means without re-solving stale posteriors first: the overlay only serves, and the
+    // snapshot rebuild re-solves them within MODEL_REFRESH_MS anyway.
+    folded.set(
+      userId,
+      Float32Array.from(
+        foldInUser(model, { items: h.items, targets: h.targets, weights: h.weights }, undefined, {
+          refresh: false,
+        }),
+      ),
+    );
   }
 }
 

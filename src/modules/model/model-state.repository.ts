@@ -40,16 +40,6 @@ export class ModelStateRepository {
     return this.dataSource.transaction(work);
   }
 
-  /** Record event ids; returns those not seen before (the dedupe decision, durable with the batch). */
-  async claimEventIds(m: EntityManager, ids: string[]): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
-    const rows: { event_id: string }[] = await m.query(
-      `INSERT INTO processed_events (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id`,
-      [ids],
-    );
-    return new Set(rows.map((r) => r.event_id));
-  }
-
   /** Join rows of these slates, locked for this batch. */
   async lockJoins(m: EntityManager, slateIds: string[]): Promise<Map<string, SlateJoinRow>> {
     if (slateIds.length === 0) return new Map();
@@ -61,21 +51,31 @@ export class ModelStateRepository {
     return new Map(rows.map((r) => [r.slate_id, r]));
   }
 
-  /** Insert or replace join rows (the batch holds their locks). */
+  /**
+   * Insert or replace join rows (the batch holds their locks). Rows travel as one JSON document unpacked by
+   * `jsonb_to_recordset`: for thousands of rows that is several times faster than arrays of jsonb, whose
+   * text form the driver must escape element by element.
+   */
   async saveJoins(m: EntityManager, rows: (SlateJoinRow & { closesAt: number })[]): Promise<void> {
     if (rows.length === 0) return;
     await m.query(
       `INSERT INTO slate_joins (slate_id, user_id, items, clicked, pending, closes_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::jsonb[], $6::timestamptz[])
+       SELECT slate_id, user_id, items, clicked, pending, to_timestamp(closes_at / 1000.0)
+       FROM jsonb_to_recordset($1::jsonb)
+         AS x(slate_id text, user_id text, items jsonb, clicked jsonb, pending jsonb, closes_at float8)
        ON CONFLICT (slate_id) DO UPDATE SET user_id = EXCLUDED.user_id, items = EXCLUDED.items,
          clicked = EXCLUDED.clicked, pending = EXCLUDED.pending, closes_at = EXCLUDED.closes_at`,
       [
-        rows.map((r) => r.slate_id),
-        rows.map((r) => r.user_id),
-        rows.map((r) => (r.items ? JSON.stringify(r.items) : null)),
-        rows.map((r) => JSON.stringify(r.clicked)),
-        rows.map((r) => JSON.stringify(r.pending)),
-        rows.map((r) => new Date(r.closesAt).toISOString()),
+        JSON.stringify(
+          rows.map((r) => ({
+            slate_id: r.slate_id,
+            user_id: r.user_id,
+            items: r.items,
+            clicked: r.clicked,
+            pending: r.pending,
+            closes_at: r.closesAt,
+          })),
+        ),
       ],
     );
   }
@@ -85,9 +85,9 @@ export class ModelStateRepository {
     if (rows.length === 0) return;
     await m.query(
       `UPDATE slate_joins j SET clicked = u.clicked, pending = u.pending
-       FROM unnest($1::text[], $2::jsonb[], $3::jsonb[]) AS u(slate_id, clicked, pending)
+       FROM jsonb_to_recordset($1::jsonb) AS u(slate_id text, clicked jsonb, pending jsonb)
        WHERE j.slate_id = u.slate_id`,
-      [rows.map((r) => r.slate_id), rows.map((r) => JSON.stringify(r.clicked)), rows.map((r) => JSON.stringify(r.pending))],
+      [JSON.stringify(rows.map((r) => ({ slate_id: r.slate_id, clicked: r.clicked, pending: r.pending })))],
     );
   }
 
@@ -102,6 +102,45 @@ export class ModelStateRepository {
       [new Date(now).toISOString(), limit],
     );
     return rows;
+  }
+
+  /**
+   * Keep every click as it came (the log that export, replay and retraining read). Its event id is the key,
+   * so this insert is also the dedupe decision: it returns the ids that were not there before.
+   */
+  async recordClicks(
+    m: EntityManager,
+    clicks: {
+      eventId: string;
+      slateId?: string;
+      userId: string;
+      itemId: string;
+      position?: number;
+      ts: number;
+    }[],
+  ): Promise<Set<string>> {
+    if (clicks.length === 0) return new Set();
+    const rows: { event_id: string }[] = await m.query(
+      `INSERT INTO clicks (event_id, slate_id, user_id, item_id, position, ts)
+       SELECT event_id, slate_id, user_id, item_id, position, to_timestamp(ts / 1000.0)
+       FROM jsonb_to_recordset($1::jsonb)
+         AS x(event_id text, slate_id text, user_id text, item_id text, position int, ts float8)
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING event_id`,
+      [
+        JSON.stringify(
+          clicks.map((c) => ({
+            event_id: c.eventId,
+            slate_id: c.slateId ?? null,
+            user_id: c.userId,
+            item_id: c.itemId,
+            position: c.position ?? null,
+            ts: c.ts,
+          })),
+        ),
+      ],
+    );
+    return new Set(rows.map((r) => r.event_id));
   }
 
   async appendLog(m: EntityManager, events: number, payload: Uint8Array): Promise<number> {
@@ -140,7 +179,10 @@ export class ModelStateRepository {
   }
 
   /** Logged batches after `afterBatchId`, in order, a page at a time. */
-  async *logAfter(afterBatchId: number, page = 200): AsyncGenerator<{ batchId: number; payload: Uint8Array }> {
+  async *logAfter(
+    afterBatchId: number,
+    page = 200,
+  ): AsyncGenerator<{ batchId: number; payload: Uint8Array }> {
     let after = afterBatchId;
     for (;;) {
       const rows: { batch_id: string; payload: Buffer }[] = await this.dataSource.query(
@@ -154,23 +196,25 @@ export class ModelStateRepository {
   }
 
   /** Store a checkpoint and drop what it makes redundant, in one transaction. */
-  async writeCheckpoint(lastBatchId: number, formatVersion: number, payload: Uint8Array, horizonHours: number): Promise<void> {
+  async writeCheckpoint(
+    lastBatchId: number,
+    formatVersion: number,
+    payload: Uint8Array,
+    horizonHours: number,
+  ): Promise<void> {
     await this.dataSource.transaction(async (m) => {
-      await m.query(`INSERT INTO model_snapshots (last_batch_id, format_version, payload) VALUES ($1, $2, $3)`, [
-        lastBatchId,
-        formatVersion,
-        Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-      ]);
+      await m.query(
+        `INSERT INTO model_snapshots (last_batch_id, format_version, payload) VALUES ($1, $2, $3)`,
+        [lastBatchId, formatVersion, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)],
+      );
       await m.query(`DELETE FROM learning_log WHERE batch_id <= $1`, [lastBatchId]);
-      await m.query(`DELETE FROM slate_joins WHERE closed AND closes_at < now() - $1::float8 * interval '1 hour'`, [
-        horizonHours,
-      ]);
+      await m.query(
+        `DELETE FROM slate_joins WHERE closed AND closes_at < now() - $1::float8 * interval '1 hour'`,
+        [horizonHours],
+      );
       await m.query(
         `DELETE FROM model_snapshots WHERE id NOT IN (SELECT id FROM model_snapshots ORDER BY id DESC LIMIT 2)`,
       );
-      await m.query(`DELETE FROM processed_events WHERE processed_at < now() - $1::float8 * interval '1 hour'`, [
-        horizonHours,
-      ]);
     });
   }
 }

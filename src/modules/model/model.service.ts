@@ -73,9 +73,9 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
       model.version = 'prior';
     }
     if (model.dim !== this.config.model.dim) {
-      this.logger.warn(
-        { msg: `the stored model has d = ${model.dim}; MODEL_DIM = ${this.config.model.dim} is ignored until it is retrained` },
-      );
+      this.logger.warn({
+        msg: `the stored model has d = ${model.dim}; MODEL_DIM = ${this.config.model.dim} is ignored until it is retrained`,
+      });
     }
     for await (const page of this.items.listForModel()) {
       for (const it of page) this.upsertItem(model, it);
@@ -89,7 +89,11 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     }
     this.model = model;
     this.rebuild();
-    this.logger.log({ msg: 'model recovered', fromCheckpoint: checkpoint !== null, replayedBatches: replayed });
+    this.logger.log({
+      msg: 'model recovered',
+      fromCheckpoint: checkpoint !== null,
+      replayedBatches: replayed,
+    });
     this.itemsService.onChange((changed) => {
       for (const it of changed) this.upsertItem(this.model, it);
       this.model.generation++;

@@ -78,7 +78,10 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
     try {
       await this.flush();
     } catch (e) {
-      this.logger.error({ err: e, lost: this.buffer.length }, 'could not write the last served slates at shutdown');
+      this.logger.error(
+        { err: e, lost: this.buffer.length },
+        'could not write the last served slates at shutdown',
+      );
     }
   }
 
@@ -107,8 +110,14 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
         },
         (e: unknown) => {
           this.failures++;
-          const backoff = Math.min(MAX_BACKOFF_MS, this.config.serving.impressionFlushMs * 2 ** this.failures);
-          this.logger.warn({ err: e, pending: this.buffer.length, retryInMs: backoff }, 'impression write failed');
+          const backoff = Math.min(
+            MAX_BACKOFF_MS,
+            this.config.serving.impressionFlushMs * 2 ** this.failures,
+          );
+          this.logger.warn(
+            { err: e, pending: this.buffer.length, retryInMs: backoff },
+            'impression write failed',
+          );
           this.schedule(backoff);
         },
       );

@@ -13,5 +13,11 @@ export interface Impression {
   requestedSize: number;
   propensityKind: 'exact' | 'monte_carlo';
   simulatedSlates: number;
-  items: { itemId: string; position: number; score: number; propensity: number; inSlateProbability: number }[];
+  items: {
+    itemId: string;
+    position: number;
+    score: number;
+    propensity: number;
+    inSlateProbability: number;
+  }[];
 }

@@ -29,7 +29,11 @@ export class SlatesService {
     // One snapshot reference for the whole request: a swap in between cannot mix two models.
     const snap = this.model.current();
     if (snap.itemIds.length === 0) {
-      throw new AppException(409, 'catalogue_empty', 'The catalogue has no items yet: PUT /v1/items/:id first.');
+      throw new AppException(
+        409,
+        'catalogue_empty',
+        'The catalogue has no items yet: PUT /v1/items/:id first.',
+      );
     }
     const warnings: SlateWarning[] = [];
     let candidates: number[] | undefined;
@@ -42,7 +46,11 @@ export class SlatesService {
         else candidates.push(i);
       }
       if (unknown.length) {
-        warnings.push({ code: 'unknown_item', message: 'Candidates not in the catalogue were skipped.', itemIds: unknown });
+        warnings.push({
+          code: 'unknown_item',
+          message: 'Candidates not in the catalogue were skipped.',
+          itemIds: unknown,
+        });
       }
     }
     const exclude: number[] = [];

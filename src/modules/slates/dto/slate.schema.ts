@@ -23,7 +23,9 @@ export const SlateRequestSchema = z.strictObject({
     .min(1, { error: 'must list at least one item id (omit it to choose from the whole catalogue)' })
     .max(10_000, { error: 'must list at most 10000 item ids' })
     .optional()
-    .describe('Choose only among these items; unknown or inactive ones are skipped and reported in warnings.'),
+    .describe(
+      'Choose only among these items; unknown or inactive ones are skipped and reported in warnings.',
+    ),
   exclude: z
     .array(ItemIdSchema)
     .max(10_000, { error: 'must list at most 10000 item ids' })
@@ -32,7 +34,9 @@ export const SlateRequestSchema = z.strictObject({
   context: z
     .record(z.string(), z.unknown())
     .optional()
-    .describe('Free-form request context (page, device, ...): logged with the impression, not used by the policy.'),
+    .describe(
+      'Free-form request context (page, device, ...): logged with the impression, not used by the policy.',
+    ),
 });
 
 export const SlateItemSchema = z.object({

@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { log } from './report';
+
+/** A throwaway database on the local PostgreSQL (or the server of `--database-url`). */
+export async function tempDatabase(
+  adminUrl: string,
+  prefix: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${Date.now().toString(36)}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface Service {
+  readonly baseUrl: string;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback (the kernel picks it; closed again before the service binds it). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** `reco serve` from dist/ as a child process, as in production; resolves once /health/live answers. */
+export async function startService(env: Record<string, string>): Promise<Service> {
+  const cli = join(__dirname, '..', '..', 'src', 'cli.js');
+  const port = await freePort();
+  // BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the service, not the bench.
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--port', String(port)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`reco serve exited with ${child.exitCode}:\n${err}`);
+    const ok = await fetch(`${baseUrl}/health/live`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`reco serve did not start in 90 s:\n${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  log(`service up on port ${port}`);
+  return {
+    baseUrl,
+    child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const done = new Promise((r) => child.on('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await done;
+      clearTimeout(t);
+    },
+  };
+}
+
+export async function importItems(baseUrl: string, n: number, groups = 20): Promise<void> {
+  for (let start = 0; start < n; start += 50_000) {
+    const lines: string[] = [];
+    for (let i = start; i < Math.min(n, start + 50_000); i++)
+      lines.push(JSON.stringify({ id: `item-${i}`, group: `g${i % groups}` }));
+    const r = await fetch(`${baseUrl}/v1/items:import`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: lines.join('\n'),
+    });
+    if (r.status !== 200) throw new Error(`import failed: ${r.status} ${await r.text()}`);
+  }
+}
