@@ -20,7 +20,9 @@ export function dataSourceOptions({ url, poolSize }: DataSourceParams): DataSour
     migrationsRun: false,
     poolSize,
     extra: { max: poolSize, connectionTimeoutMillis: 10_000 },
-    logging: ['error'],
+    // Failed queries surface as exceptions; TypeORM's console logger would print them on stdout, which
+    // carries data for commands such as `reco export`.
+    logging: false,
   };
 }
 
