@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   const seconds = Number(flagValue('seconds', '30'));
   const items = Number(flagValue('items', '10000'));
   const connections = Number(flagValue('connections', '16'));
+  const warmClicks = Number(flagValue('warm-clicks', '20000'));
   const adminUrl = flagValue(
     'database-url',
     process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -70,7 +71,32 @@ async function main(): Promise<void> {
     log('warm-up (3 s each)');
     await load({ ...slateOpts, duration: 3 });
     await load({ url: `${svc.baseUrl}/v1/ping`, connections, duration: 3 });
-    log(`POST /v1/slates for ${seconds} s`);
+    // Cold start: every item still at its group prior, so every item can win every draw (the sampler's worst case).
+    log(`POST /v1/slates for ${seconds} s, cold catalogue`);
+    const cold = await load(slateOpts);
+    // A catalogue with history: organic clicks with a Zipf-like popularity, learned through POST /v1/events.
+    log(`learning ${warmClicks} clicks`);
+    for (let start = 0; start < warmClicks; start += 1000) {
+      const events = [];
+      for (let c = start; c < Math.min(warmClicks, start + 1000); c++) {
+        const item = Math.min(items - 1, Math.floor(Math.exp(Math.random() * Math.log(items))) - 1);
+        events.push({
+          eventId: `warm-${c}`,
+          type: 'click',
+          userId: users[c % users.length],
+          itemId: `item-${Math.max(0, item)}`,
+          ts: Date.now(),
+        });
+      }
+      const r = await fetch(`${svc.baseUrl}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ events }),
+      });
+      if (r.status !== 200) throw new Error(`events: ${r.status} ${await r.text()}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    log(`POST /v1/slates for ${seconds} s, after ${warmClicks} clicks`);
     const slates = await load(slateOpts);
     log(`GET /v1/ping for ${seconds} s`);
     const empty = await load({ url: `${svc.baseUrl}/v1/ping`, connections, duration: seconds });
@@ -80,8 +106,18 @@ async function main(): Promise<void> {
       ratio: slates.rps / empty.rps,
       p99_ms: slates.p99_ms,
       errors: slates.errors + slates.non2xx,
-      setting: { items, slate_size: 10, policy: 'in_slate_ts (default)', connections, seconds },
+      setting: {
+        items,
+        slate_size: 10,
+        policy: 'in_slate_ts (default)',
+        connections,
+        seconds,
+        warm_clicks: warmClicks,
+      },
+      cold_slates_rps: cold.rps,
+      cold_p99_ms: cold.p99_ms,
       slates,
+      cold,
       empty,
       machine: machine(),
     };
@@ -91,7 +127,22 @@ async function main(): Promise<void> {
         formatTable(
           ['route', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx'],
           [
-            ['POST /v1/slates', slates.rps, slates.p50_ms, slates.p99_ms, slates.errors, slates.non2xx],
+            [
+              `POST /v1/slates (after ${warmClicks} clicks)`,
+              slates.rps,
+              slates.p50_ms,
+              slates.p99_ms,
+              slates.errors,
+              slates.non2xx,
+            ],
+            [
+              'POST /v1/slates (cold: all items at their prior)',
+              cold.rps,
+              cold.p50_ms,
+              cold.p99_ms,
+              cold.errors,
+              cold.non2xx,
+            ],
             ['GET /v1/ping (baseline)', empty.rps, empty.p50_ms, empty.p99_ms, empty.errors, empty.non2xx],
           ],
         ),

@@ -4,6 +4,7 @@ import { registerMigrateCommand } from './migrate.command';
 import { registerServeCommand } from './serve.command';
 import { registerReplayCommand } from './replay.command';
 import { registerSchemasCommand } from './schemas.command';
+import { registerTrainCommand } from './train.command';
 import { registerExportCommand } from './export.command';
 
 /** Every `reco` sub-command registers itself here (an import and an entry per command file). */
@@ -13,5 +14,6 @@ export const commandRegistrars: ReadonlyArray<(program: Command) => void> = [
   registerConfigCommand,
   registerReplayCommand,
   registerSchemasCommand,
+  registerTrainCommand,
   registerExportCommand,
 ];

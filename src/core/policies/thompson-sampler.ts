@@ -114,30 +114,26 @@ export class ThompsonTopK {
     const low = new Float64Array(k).fill(-Infinity);
     const topMeans = new Float64Array(tryThreshold ? Math.ceil(3 * mu) : 1).fill(-Infinity);
     const tm = topMeans.length - 1;
-    let lowK = -Infinity; // low[k − 1] and topMeans[tm], kept in locals for the hot compare
-    let meanM = -Infinity;
     for (let c = 0; c < n; c++) {
       const m = mean[c];
       const w = b * sd[c];
       if (m + w > uMax) uMax = m + w;
       const l = m - w;
-      if (l > lowK) {
+      if (l > low[k - 1]) {
         let j = k - 1;
         while (j > 0 && low[j - 1] < l) {
           low[j] = low[j - 1];
           j--;
         }
         low[j] = l;
-        lowK = low[k - 1];
       }
-      if (m > meanM) {
+      if (m > topMeans[tm]) {
         let j = tm;
         while (j > 0 && topMeans[j - 1] < m) {
           topMeans[j] = topMeans[j - 1];
           j--;
         }
         topMeans[j] = m;
-        meanM = topMeans[tm];
       }
     }
     this.cutLow = low[k - 1];

@@ -22,6 +22,11 @@ import {
 } from '../model/model-state.repository';
 import { ModelService } from '../model/model.service';
 
+/** A deadline after every join window (9999-12-31; PostgreSQL's timestamptz ends in year 294276). */
+const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
+/** Join windows closed per batch at most (a backlog of due windows closes over several batches). */
+const CLOSE_LIMIT = 5000;
+
 export type EventOutcome =
   { status: 'accepted' } | { status: 'duplicate' } | { status: 'rejected'; reason: string; field?: string };
 
@@ -30,6 +35,8 @@ export interface BatchResult {
   learned: number;
   updates: number;
   batchId: number | null;
+  /** Join windows this batch closed. */
+  closedJoins: number;
 }
 
 /**
@@ -116,9 +123,21 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     source: string,
     offsets: readonly OffsetCommit[] = [],
   ): Promise<BatchResult> {
-    const run = this.chain.then(() => this.learnNow(events, source, offsets));
+    const run = this.chain.then(() => this.learnNow(events, source, offsets, Date.now()));
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Close every open join window now, whatever its deadline (a backfill's last step: its events were all
+   * learned within seconds, so their windows would otherwise stay open for JOIN_WINDOW_MS).
+   */
+  async closeAllJoins(source: string): Promise<void> {
+    for (;;) {
+      const run = this.chain.then(() => this.learnNow([], source, [], END_OF_TIME_MS));
+      this.chain = run.catch(() => undefined);
+      if ((await run).closedJoins < CLOSE_LIMIT) return;
+    }
   }
 
   /** Write a checkpoint of the whole model now (also on a timer, and at shutdown by the consumer). */
@@ -144,6 +163,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     events: readonly RecoEvent[],
     source: string,
     offsets: readonly OffsetCommit[],
+    now: number,
   ): Promise<BatchResult> {
     const model = this.models.learningModel();
     const outcomes: EventOutcome[] = new Array(events.length);
@@ -169,7 +189,6 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     }
 
     const est = model.config.estimator;
-    const now = Date.now();
     const started = performance.now();
     const committed = await this.state.transaction(async (m) => {
       // The dedupe records are the logs themselves: a click is claimed by inserting it into `clicks`
@@ -188,7 +207,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         } else outcomes[e] = { status: 'duplicate' };
       }
       const updates: LearningUpdate[] = [];
-      const opened = await this.join(
+      const { opened, closedJoins } = await this.join(
         m,
         impIdx.map((e) => events[e] as ImpressionEvent),
         clicks,
@@ -203,7 +222,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         ? await this.state.appendLog(m, updates.length, encodeLearningBatch(model.dim, updates))
         : null;
       await this.state.commitOffsets(m, offsets);
-      return { updates, batchId, learned: clicks.length + opened.size };
+      return { updates, batchId, learned: clicks.length + opened.size, closedJoins };
     });
 
     // Committed: now, and only now, the in-memory model changes.
@@ -227,6 +246,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       learned: committed.learned,
       updates: committed.updates.length,
       batchId: committed.batchId,
+      closedJoins: committed.closedJoins,
     };
   }
 
@@ -247,9 +267,10 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     updates: LearningUpdate[],
     est: EstimatorConfig,
     now: number,
-  ): Promise<Set<number>> {
+  ): Promise<{ opened: Set<number>; closedJoins: number }> {
     const window = this.config.learning.joinWindowMs;
     const opened = new Set<number>();
+    let closedJoins = 0;
     const slateIds = [
       ...new Set([
         ...impressions.map((i) => i.slateId),
@@ -326,11 +347,13 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       [...dirty.values()].filter((r) => Number.isNaN(r.closesAt)),
     );
 
-    for (const row of await this.state.closeDueJoins(m, now)) {
+    const closed = await this.state.closeDueJoins(m, now, CLOSE_LIMIT);
+    closedJoins = closed.length;
+    for (const row of closed) {
       if (row.items) this.negatives(row, updates);
       else for (const pc of row.pending) this.positive(pc.userId, pc.itemId, undefined, updates, est);
     }
-    return opened;
+    return { opened, closedJoins };
   }
 
   /** A click as a least-squares target: Y/θ with θ the slot's examination probability, or organic. */

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import { Gauge } from 'prom-client';
 import { buildServingSnapshot, decodeModel, FactorModel, type ServingSnapshot } from '../../core/model';
 import { decodeLearningBatch } from '../../core/ingest/learning-log';
+import { prepareSnapshotForWasm } from '../../core/policies/score-moments.wasm';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { ItemInput } from '../items/item';
 import { ItemsRepository } from '../items/items.repository';
@@ -149,6 +150,8 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
       for (const [id, v] of this.folded) users.set(id, v);
       next = Object.freeze({ ...built, users });
     }
+    // Lay the snapshot out for the SIMD scorer before it serves, so no request pays for it.
+    prepareSnapshotForWasm(next);
     this.snapshot = next;
     this.builtAt = new Date();
     let active = 0;
