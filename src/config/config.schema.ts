@@ -12,6 +12,15 @@ const bool = (def: boolean) =>
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** A whole number in [min, max] (one message names the range); `unit` says what it counts. */
+const wholeNumber = (min: number, max: number, def: number, unit = 'a whole number') =>
+  z.coerce
+    .number({ error: `must be ${unit}` })
+    .int({ error: `must be ${unit}` })
+    .min(min, { error: `must be between ${min} and ${max}` })
+    .max(max, { error: `must be between ${min} and ${max}` })
+    .default(def);
+
 const brokerList = z
   .string()
   .transform((s) =>
@@ -27,13 +36,7 @@ const brokerList = z
   );
 
 export const envSchema = z.object({
-  PORT: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(0, { error: 'must be between 0 and 65535' })
-    .max(65535, { error: 'must be between 0 and 65535' })
-    .default(3000)
-    .describe('HTTP port (0 picks a free one).'),
+  PORT: wholeNumber(0, 65535, 3000).describe('HTTP port (0 picks a free one).'),
   HOST: z.string().min(1).default('0.0.0.0').describe('Address the HTTP server binds to.'),
   DATABASE_URL: z
     .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' })
@@ -46,13 +49,9 @@ export const envSchema = z.object({
     .min(1)
     .default('./data')
     .describe('Where the embedded database keeps its files (only without DATABASE_URL).'),
-  DATABASE_POOL_SIZE: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(1, { error: 'must be at least 1' })
-    .max(200, { error: 'must be at most 200' })
-    .default(10)
-    .describe('Connections in the pool (external database; the embedded one always uses 1).'),
+  DATABASE_POOL_SIZE: wholeNumber(1, 200, 10).describe(
+    'Connections in the pool (external database; the embedded one always uses 1).',
+  ),
   MIGRATIONS_RUN: bool(true).describe('Apply pending migrations at start (under an advisory lock).'),
   KAFKA_BROKERS: brokerList
     .optional()
@@ -89,36 +88,16 @@ export const envSchema = z.object({
     .describe(
       'Serving policy as JSON: {"name": in_slate_ts|slate_ts|greedy|eps_greedy|ucb|random, ...parameters}, e.g. {"name":"eps_greedy","epsilon":0.05}.',
     ),
-  MODEL_DIM: z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(1, { error: 'must be between 1 and 512' })
-    .max(512, { error: 'must be between 1 and 512' })
-    .default(32)
-    .describe('Latent dimension d of the factor model.'),
-  MODEL_REFRESH_MS: z.coerce
-    .number({ error: 'must be a whole number of milliseconds' })
-    .int({ error: 'must be a whole number of milliseconds' })
-    .min(1, { error: 'must be between 1 and 1000' })
-    .max(1000, { error: 'must be between 1 and 1000' })
-    .default(200)
-    .describe('Longest delay between a model or catalogue change and its visibility to serving.'),
-  IMPRESSION_FLUSH_MS: z.coerce
-    .number({ error: 'must be a whole number of milliseconds' })
-    .int({ error: 'must be a whole number of milliseconds' })
-    .min(1, { error: 'must be between 1 and 10000' })
-    .max(10000, { error: 'must be between 1 and 10000' })
-    .default(50)
-    .describe('Served slates are written to PostgreSQL in batches at least this often.'),
-  JOIN_WINDOW_MS: z.coerce
-    .number({ error: 'must be a whole number of milliseconds' })
-    .int({ error: 'must be a whole number of milliseconds' })
-    .min(1000, { error: 'must be between 1000 and 604800000' })
-    .max(604_800_000, { error: 'must be between 1000 and 604800000' })
-    .default(1_800_000)
-    .describe(
-      'How long a served slate waits for clicks before its unclicked items are learned as negatives.',
-    ),
+  MODEL_DIM: wholeNumber(1, 512, 32).describe('Latent dimension d of the factor model.'),
+  MODEL_REFRESH_MS: wholeNumber(1, 1000, 200, 'a whole number of milliseconds').describe(
+    'Longest delay between a model or catalogue change and its visibility to serving.',
+  ),
+  IMPRESSION_FLUSH_MS: wholeNumber(1, 10000, 50, 'a whole number of milliseconds').describe(
+    'Served slates are written to PostgreSQL in batches at least this often.',
+  ),
+  JOIN_WINDOW_MS: wholeNumber(1000, 604_800_000, 1_800_000, 'a whole number of milliseconds').describe(
+    'How long a served slate waits for clicks before its unclicked items are learned as negatives.',
+  ),
   DEDUPE_HORIZON_HOURS: z.coerce
     .number({ error: 'must be a number of hours' })
     .positive({ error: 'must be more than 0' })
@@ -166,15 +145,9 @@ export const envSchema = z.object({
     .default('reco.dlq')
     .describe('Dead-letter topic for messages that cannot be learned.'),
   KAFKA_GROUP_ID: z.string().min(1).default('reco-learner').describe('Consumer group of the learner.'),
-  KAFKA_SESSION_TIMEOUT_MS: z.coerce
-    .number({ error: 'must be a whole number of milliseconds' })
-    .int({ error: 'must be a whole number of milliseconds' })
-    .min(6000, { error: 'must be between 6000 and 300000 (the broker bounds it too)' })
-    .max(300_000, { error: 'must be between 6000 and 300000 (the broker bounds it too)' })
-    .default(30_000)
-    .describe(
-      'Consumer session timeout: how long a dead learner keeps its partitions before the group moves them.',
-    ),
+  KAFKA_SESSION_TIMEOUT_MS: wholeNumber(6000, 300_000, 30_000, 'a whole number of milliseconds').describe(
+    'Consumer session timeout: how long a dead learner keeps its partitions before the group moves them.',
+  ),
 });
 
 export type Env = z.infer<typeof envSchema>;
