@@ -1,9 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import type { DataSource } from 'typeorm';
 import { createRecoApp } from '../app';
 import { zodIssues } from '../common/validation/zod-issues';
-import { loadConfig } from '../config/config';
+import { loadConfig, type AppConfig } from '../config/config';
+import { openDatabase } from '../database/database';
+import { runMigrationsLocked } from '../database/migrate';
 import { RecoEventSchema, type RecoEvent } from '../messaging/event.schema';
 import { LearningService } from '../modules/learning/learning.service';
 import { recoImpressionSchema, type RecoImpression } from '../replay/reco-log.schema';
@@ -56,9 +59,14 @@ export function registerTrainCommand(program: Command): void {
       'Backfill: learn logged events through the same exactly-once path as live ingestion (deduplicated, joined, ' +
         'committed with the model), at full speed, then close every join window and checkpoint the model.',
     )
-    .requiredOption(
+    .option(
       '--from <file>',
       'JSONL: raw click/impression events, or impressions as `reco export` writes them',
+    )
+    .option(
+      '--from-db',
+      "rebuild the database's learning state from its own log (served slates and clicks): stop the service first",
+      false,
     )
     .option(
       '--data-dir <dir>',
@@ -67,10 +75,14 @@ export function registerTrainCommand(program: Command): void {
     .option('--json', 'print the summary as one JSON object', false)
     .addHelpText(
       'after',
-      '\nBad lines are counted and reported by line number, never learned. Running it twice learns nothing twice.',
+      '\nBad lines are counted and reported by line number, never learned. Running it twice learns nothing twice.\n' +
+        '--from-db keeps the log (slates, clicks) and the Kafka offsets, clears the learned state (learning log, checkpoints,\n' +
+        'joins) and learns the log again in time order; if it is interrupted, running it again carries on.',
     )
-    .action(async (opts: { from: string; dataDir?: string; json: boolean }) => {
-      // Kafka stays off: the events come from the file, and the learner must not consume topics meanwhile.
+    .action(async (opts: { from?: string; fromDb: boolean; dataDir?: string; json: boolean }) => {
+      if (Boolean(opts.from) === opts.fromDb)
+        throw new CliError('give exactly one of --from FILE and --from-db');
+      // Kafka stays off: the events come from the log, and the learner must not consume topics meanwhile.
       const config = loadConfig(
         withOverrides(process.env, {
           RECO_DATA_DIR: opts.dataDir,
@@ -78,11 +90,21 @@ export function registerTrainCommand(program: Command): void {
           LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
         }),
       );
-      const input = createReadStream(opts.from);
-      await new Promise<void>((resolve, reject) => {
-        input.once('open', () => resolve());
-        input.once('error', (e) => reject(new CliError(`--from: cannot read ${opts.from}: ${e.message}`)));
-      });
+      let source: (
+        ds: DataSource,
+      ) => AsyncIterable<{ line: number; json: unknown } | { line: number; error: string }>;
+      if (opts.from) {
+        const file = opts.from;
+        const input = createReadStream(file);
+        await new Promise<void>((resolve, reject) => {
+          input.once('open', () => resolve());
+          input.once('error', (e) => reject(new CliError(`--from: cannot read ${file}: ${e.message}`)));
+        });
+        source = () => fileLines(input);
+      } else {
+        await prepareRebuild(config);
+        source = (ds) => databaseLog(ds);
+      }
       const reco = await createRecoApp(config);
       const learning = reco.app.get(LearningService);
       const tty = process.stderr.isTTY;
@@ -115,24 +137,13 @@ export function registerTrainCommand(program: Command): void {
         }
       };
       try {
-        let n = 0;
-        for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-          n++;
-          if (line.trim() === '') continue;
+        for await (const item of source(reco.db.dataSource)) {
           summary.lines++;
-          let json: unknown;
-          try {
-            json = JSON.parse(line);
-          } catch (e) {
-            summary.badLines++;
-            if (summary.firstBadLines.length < 20)
-              summary.firstBadLines.push({ line: n, problem: `not valid JSON: ${(e as Error).message}` });
-            continue;
-          }
-          const r = eventsOfLine(json);
+          const r = 'error' in item ? item : eventsOfLine(item.json);
           if ('error' in r) {
             summary.badLines++;
-            if (summary.firstBadLines.length < 20) summary.firstBadLines.push({ line: n, problem: r.error });
+            if (summary.firstBadLines.length < 20)
+              summary.firstBadLines.push({ line: item.line, problem: r.error });
             continue;
           }
           batch.push(...r.events);
@@ -141,6 +152,7 @@ export function registerTrainCommand(program: Command): void {
         await flush();
         await learning.closeAllJoins('train');
         await learning.checkpoint();
+        if (opts.fromDb) await finishRebuild(reco.db.dataSource);
       } finally {
         if (tty) process.stderr.write('\n');
         await reco.close();
@@ -156,4 +168,131 @@ export function registerTrainCommand(program: Command): void {
         for (const b of out.firstBadLines) process.stdout.write(`  line ${b.line}: ${b.problem}\n`);
       }
     });
+}
+
+/** Non-empty lines of a file, parsed (or why not), with their 1-based numbers. */
+async function* fileLines(
+  input: NodeJS.ReadableStream,
+): AsyncGenerator<{ line: number; json: unknown } | { line: number; error: string }> {
+  let n = 0;
+  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+    n++;
+    if (text.trim() === '') continue;
+    try {
+      yield { line: n, json: JSON.parse(text) as unknown };
+    } catch (e) {
+      yield { line: n, error: `not valid JSON: ${(e as Error).message}` };
+    }
+  }
+}
+
+const STAGING = 'clicks_rebuild_source';
+
+/**
+ * Before a rebuild: copy the click log aside (the `clicks` table is also the clicks' dedupe record, so it must
+ * start empty), and clear the learned state. Kept idempotent: when the copy already exists, an earlier rebuild
+ * was interrupted and this one carries on from where it stopped (what it learned is deduplicated).
+ */
+async function prepareRebuild(config: AppConfig): Promise<void> {
+  const db = await openDatabase(config.database);
+  try {
+    if (config.database.runMigrations) await runMigrationsLocked(db.dataSource);
+    await db.dataSource.transaction(async (m) => {
+      const exists: { t: string | null }[] = await m.query(`SELECT to_regclass($1) AS t`, [STAGING]);
+      if (exists[0].t) return;
+      await m.query(`CREATE TABLE ${STAGING} AS SELECT * FROM clicks`);
+      await m.query(`TRUNCATE clicks, learning_log, model_snapshots, slate_joins`);
+    });
+  } finally {
+    await db.close();
+  }
+}
+
+async function finishRebuild(ds: DataSource): Promise<void> {
+  await ds.query(`DROP TABLE IF EXISTS ${STAGING}`);
+}
+
+/** The service's own log in time order: each served slate as an impression event, each click as it came. */
+// Read through the app's own data source: the embedded database cannot be opened twice.
+async function* databaseLog(ds: DataSource): AsyncGenerator<{ line: number; json: unknown }> {
+  {
+    const page = 5000;
+    const slates = keyset<{
+      id: string;
+      user_id: string;
+      at: string;
+      items: { itemId: string; position: number; propensity: number }[];
+    }>(
+      ds,
+      `SELECT id::text AS id, user_id, (extract(epoch FROM served_at) * 1000)::float8 AS at, items FROM slates
+       WHERE (served_at, id::text) > (to_timestamp($1 / 1000.0), $2) ORDER BY served_at, id::text LIMIT ${page}`,
+      (r) => [Number(r.at), r.id],
+    );
+    const clicks = keyset<{
+      event_id: string;
+      slate_id: string | null;
+      user_id: string;
+      item_id: string;
+      position: number | null;
+      at: string;
+    }>(
+      ds,
+      `SELECT event_id, slate_id, user_id, item_id, position, (extract(epoch FROM ts) * 1000)::float8 AS at FROM ${STAGING}
+       WHERE (ts, event_id) > (to_timestamp($1 / 1000.0), $2) ORDER BY ts, event_id LIMIT ${page}`,
+      (r) => [Number(r.at), r.event_id],
+    );
+    let s = await slates.next();
+    let c = await clicks.next();
+    let n = 0;
+    // Merge by time; at equal times the slate first, so that a click finds its impression already learned.
+    while (!s.done || !c.done) {
+      n++;
+      if (!s.done && (c.done || Number(s.value.at) <= Number(c.value.at))) {
+        const r = s.value;
+        const ts = Math.round(Number(r.at));
+        yield {
+          line: n,
+          json: {
+            eventId: `impression:${r.id}`,
+            type: 'impression',
+            slateId: r.id,
+            userId: r.user_id,
+            ts,
+            items: r.items.map((it) => ({
+              itemId: it.itemId,
+              position: it.position,
+              propensity: Math.max(it.propensity, 1e-9),
+            })),
+          },
+        };
+        s = await slates.next();
+      } else if (!c.done) {
+        const r = c.value;
+        yield {
+          line: n,
+          json: {
+            eventId: r.event_id,
+            type: 'click',
+            ...(r.slate_id ? { slateId: r.slate_id } : {}),
+            userId: r.user_id,
+            itemId: r.item_id,
+            ...(r.position !== null ? { position: r.position } : {}),
+            ts: Math.round(Number(r.at)),
+          },
+        };
+        c = await clicks.next();
+      }
+    }
+  }
+}
+
+/** Rows of a keyset-paginated query whose two parameters are the last row's (time in ms, id). */
+async function* keyset<R>(ds: DataSource, sql: string, key: (r: R) => [number, string]): AsyncGenerator<R> {
+  let after: [number, string] = [Date.parse('0001-01-01T00:00:00Z'), '']; // before any logged time
+  for (;;) {
+    const rows: R[] = await ds.query(sql, after);
+    if (rows.length === 0) return;
+    yield* rows;
+    after = key(rows[rows.length - 1]);
+  }
 }

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { startTestApp, type TestApp } from '../setup/app';
 import { ensureBuilt, runCli } from '../setup/cli';
 import { createTestDatabase, type TestDatabase } from '../setup/db';
+import { ImpressionLogService } from '../../src/modules/slates/impression-log.service';
+import { ModelService } from '../../src/modules/model/model.service';
 import {
   expectSameStats,
   importTestItems,
@@ -67,6 +69,70 @@ describe('reco train --from: backfill through the exactly-once learning path', (
 
     rebuilt = await startTestApp(LEARNING_ENV, target);
     expectSameStats(statsById(rebuilt), statsById(live));
+  });
+
+  it("--from-db rebuilds the learned state from the service's own log, and equals what live learning built", async () => {
+    const db = await createTestDatabase();
+    let app: TestApp | undefined = await startTestApp(LEARNING_ENV, db);
+    try {
+      await importTestItems(app);
+      app.reco.app.get(ModelService).rebuild();
+      // Served slates (logged and learned in process), clicks on some of them, and organic clicks.
+      for (let k = 0; k < 30; k++) {
+        const served = await app.http.post('/v1/slates').send({ userId: `u${k % 4}`, size: 3 });
+        expect(served.status).toBe(200);
+        await app.reco.app.get(ImpressionLogService).flush();
+        const events: Record<string, unknown>[] = [];
+        if (k % 2 === 0) {
+          const it = served.body.items[k % 3];
+          events.push({
+            eventId: `db-c${k}`,
+            type: 'click',
+            slateId: served.body.slateId,
+            userId: `u${k % 4}`,
+            itemId: it.itemId,
+            ts: Date.now(),
+          });
+        }
+        if (k % 5 === 0)
+          events.push({
+            eventId: `db-o${k}`,
+            type: 'click',
+            userId: `u${k % 4}`,
+            itemId: `it-${k % 12}`,
+            ts: Date.now(),
+          });
+        if (events.length)
+          expect((await app.http.post('/v1/events').send({ events })).body.accepted).toBe(events.length);
+      }
+      await waitForJoinsClosed(app);
+      const learned = statsById(app);
+      await app.stop();
+      app = undefined;
+
+      const r = runCli(['train', '--from-db', '--json'], {
+        DATABASE_URL: db.url,
+        MODEL_DIM: LEARNING_ENV.MODEL_DIM,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        badLines: 0,
+        duplicates: 0,
+        rejected: 0,
+        accepted: 30 + 15 + 6,
+      });
+
+      app = await startTestApp(LEARNING_ENV, db);
+      expectSameStats(statsById(app), learned);
+      const staging: { t: string | null }[] = await app.reco.db.dataSource.query(
+        `SELECT to_regclass('clicks_rebuild_source') AS t`,
+      );
+      expect(staging[0].t).toBeNull();
+    } finally {
+      await app?.stop();
+      await db.drop();
+    }
   });
 
   it('names a missing input file', () => {
