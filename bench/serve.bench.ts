@@ -7,6 +7,8 @@
  * Headline: 100k items, d = 32, slate size 10, in_slate_ts with Monte Carlo propensities (default
  * propensitySlates). Floor, measured in the same run: one native copy (`Float32Array.prototype.set`)
  * of the two arrays the scorer must read (posterior means and variances).
+ * `scaling` also has cold catalogues (`catalogue`: 'cold-1' every item at one prior, 'cold-20' every
+ * item at its group's prior): the Thompson sampler's worst case, every item exchangeable within a group.
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +21,8 @@ import { syntheticSnapshot } from '../src/core/policies/testing/synthetic-snapsh
 import { Rng } from '../src/core/random';
 
 interface Row {
+  /** 'learned' (spread means), 'cold-1' (every item at one prior), 'cold-20' (every item at its group's prior, 20 groups). */
+  catalogue: Catalogue;
   items: number;
   dim: number;
   size: number;
@@ -30,6 +34,18 @@ interface Row {
   score_p50_ms: number;
   /** Median CPU time of this process per request (less sensitive than wall time to other processes). */
   cpu_p50_ms: number;
+}
+
+type Catalogue = 'learned' | 'cold-1' | 'cold-20';
+
+/**
+ * A cold catalogue: every item still at its group prior (as after a fresh import), so items of a group
+ * have identical score distributions and can all win every draw; 'cold-1' puts every group at one prior.
+ */
+function coldSnapshot(n: number, dim: number, groups: 1 | 20): ServingSnapshot {
+  const s = syntheticSnapshot({ items: n, dim, seed: 1, coldFraction: 1 });
+  if (groups === 1) for (let i = 0; i < n; i++) s.mean[i * s.stride + dim] = 0;
+  return { ...s, version: `${s.version}-cold${groups}` };
 }
 
 function quantile(xs: number[], q: number): number {
@@ -67,7 +83,13 @@ function timeScoring(snap: ServingSnapshot, reps: number): number {
   return quantile(ts, 0.5);
 }
 
-function run(snap: ServingSnapshot, policyInput: PolicyConfigInput, size: number, reps: number): Row {
+function run(
+  snap: ServingSnapshot,
+  policyInput: PolicyConfigInput,
+  size: number,
+  reps: number,
+  catalogue: Catalogue = 'learned',
+): Row {
   const policy = parsePolicyConfig(policyInput);
   const us = users(snap, 64, 11);
   const warm = Math.min(30, reps);
@@ -90,6 +112,7 @@ function run(snap: ServingSnapshot, policyInput: PolicyConfigInput, size: number
   const floor = timeFloor(snap, Math.max(50, reps));
   const p50 = quantile(ts, 0.5);
   return {
+    catalogue,
     items: snap.itemIds.length,
     dim: snap.dim,
     size,
@@ -105,6 +128,7 @@ function run(snap: ServingSnapshot, policyInput: PolicyConfigInput, size: number
 
 function fmt(r: Row): string {
   return [
+    r.catalogue.padEnd(8),
     String(r.items).padStart(8),
     String(r.dim).padStart(4),
     String(r.size).padStart(5),
@@ -125,17 +149,21 @@ function main(): void {
     if (!json) console.log(s);
   };
   const dim = 32;
-  const snaps = new Map<number, ServingSnapshot>();
-  const prepareMs = new Map<number, number>();
-  const snap = (n: number): ServingSnapshot => {
-    let s = snaps.get(n);
+  const snaps = new Map<string, ServingSnapshot>();
+  const prepareMs = new Map<string, number>();
+  const snap = (n: number, catalogue: Catalogue = 'learned'): ServingSnapshot => {
+    const key = `${catalogue}:${n}`;
+    let s = snaps.get(key);
     if (!s) {
-      s = syntheticSnapshot({ items: n, dim, seed: 1 });
+      s =
+        catalogue === 'learned'
+          ? syntheticSnapshot({ items: n, dim, seed: 1 })
+          : coldSnapshot(n, dim, catalogue === 'cold-1' ? 1 : 20);
       // What a model swap does once per snapshot: lay it out for the SIMD kernel.
       const t = performance.now();
       prepareSnapshotForWasm(s);
-      prepareMs.set(n, performance.now() - t);
-      snaps.set(n, s);
+      prepareMs.set(key, performance.now() - t);
+      snaps.set(key, s);
     }
     return s;
   };
@@ -145,12 +173,16 @@ function main(): void {
       .map((x) => x.toFixed(2))
       .join(' ')} (2 cores: other processes inflate wall times)`,
   );
-  log('   items  dim  size policy         p50 ms    p99 ms  score ms  floor ms  ratio  cpu p50');
+  log('catalog     items  dim  size policy         p50 ms    p99 ms  score ms  floor ms  ratio  cpu p50');
   const reps = quick ? 60 : 400;
   const headline = run(snap(100_000), { name: 'in_slate_ts' }, 10, reps);
   log(fmt(headline) + '   <- headline');
   const scaling: Row[] = [];
-  const settings: Array<[number, number, PolicyConfigInput]> = [
+  const settings: Array<[number, number, PolicyConfigInput, Catalogue?]> = [
+    [10_000, 10, { name: 'in_slate_ts' }, 'cold-1'],
+    [10_000, 10, { name: 'in_slate_ts' }, 'cold-20'],
+    [100_000, 10, { name: 'in_slate_ts' }, 'cold-1'],
+    [100_000, 10, { name: 'in_slate_ts' }, 'cold-20'],
     [10_000, 10, { name: 'in_slate_ts' }],
     [1_000_000, 10, { name: 'in_slate_ts' }],
     [100_000, 1, { name: 'in_slate_ts' }],
@@ -161,14 +193,14 @@ function main(): void {
     [100_000, 10, { name: 'ucb' }],
     [100_000, 10, { name: 'random' }],
   ];
-  for (const [n, size, p] of settings) {
-    const r = run(snap(n), p, size, n >= 1_000_000 ? Math.max(30, reps / 8) : reps / 2);
+  for (const [n, size, p, catalogue = 'learned'] of settings) {
+    const r = run(snap(n, catalogue), p, size, n >= 1_000_000 ? Math.max(30, reps / 8) : reps / 2, catalogue);
     scaling.push(r);
     log(fmt(r));
   }
   log(
     'snapshot preparation for the SIMD kernel (once per model swap): ' +
-      [...prepareMs].map(([n, ms]) => `${n} items ${ms.toFixed(0)} ms`).join(', '),
+      [...prepareMs].map(([key, ms]) => `${key} items ${ms.toFixed(0)} ms`).join(', '),
   );
   log(
     'score ms: the scoring pass alone (means and variances of all items); floor: Float32Array.set of both arrays; cpu p50: process CPU time per request.',

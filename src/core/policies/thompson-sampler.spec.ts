@@ -101,6 +101,42 @@ describe('ThompsonTopK (exact pruned top-k of a posterior draw)', () => {
     });
   }
 
+  // A cold catalogue: every candidate at one prior (all U equal: the threshold search used to find
+  // nothing there and fell back to a walk that sampled everything), or at one of a few group priors.
+  const coldCases: Array<[string, number, number]> = [
+    ['one prior', 1, 3],
+    ['4 group priors', 4, 2],
+  ];
+  for (const [name, groups, k] of coldCases) {
+    it(`threshold mode applies to a cold catalogue and has the law of sampling every candidate (${name})`, () => {
+      const n = 120;
+      const mean = Float64Array.from({ length: n }, (_, i) => 0.2 * (i % groups));
+      const sd = Float64Array.from({ length: n }, (_, i) => 1 + 0.1 * (i % groups));
+      const fast = new ThompsonTopK(mean, sd, k);
+      expect(Number.isNaN(fast.threshold)).toBe(false);
+      const draws = 15_000;
+      const r1 = new NormalStream(new Rng(11));
+      const r2 = new NormalStream(new Rng(12));
+      const normal = (): number => r2.normal();
+      const a = topKFrequencies(n, k, draws, (i, v) => fast.draw(r1, i, v));
+      const b = topKFrequencies(n, k, draws, (i, v) => thompsonTopKReference(mean, sd, k, normal, i, v));
+      expectSameLaw(a, b, draws);
+      expect(fast.fallbacks).toBeLessThan(draws / 100);
+    });
+  }
+
+  it('samples only a few candidates per draw on a large cold catalogue', () => {
+    const n = 20_000;
+    const s = new ThompsonTopK(new Float64Array(n), new Float64Array(n).fill(1.1), 10);
+    expect(Number.isNaN(s.threshold)).toBe(false);
+    const idx = new Int32Array(10);
+    const val = new Float64Array(10);
+    const r = new NormalStream(new Rng(3));
+    for (let t = 0; t < 50; t++) s.draw(r, idx, val);
+    expect(s.fallbacks).toBe(0);
+    expect(new Set(idx).size).toBe(10);
+  });
+
   it('stays exact on a large catalogue where the walk and the exceedances both matter', () => {
     const rng = new Rng(3);
     const n = 1000;

@@ -63,6 +63,8 @@ export class ThompsonTopK {
   private readonly cutLow: number;
   private readonly uMax: number;
   private outsideMaxU = -Infinity;
+  /** The floor of the bucketed set: every candidate outside it has U below this. */
+  private setFloor = -Infinity;
   private readonly stamp: Int32Array;
   private readonly topIdx: Int32Array;
   private readonly topVal: Float64Array;
@@ -153,14 +155,16 @@ export class ThompsonTopK {
   private bucketAbove(floor: number): void {
     const { mean, sd, n, uMax } = this;
     const b = this.cut;
-    const members: number[] = [];
+    // A scratch array, not a growing number[]: pushing 100k members cost ~1 ms per request (cold
+    // catalogues put every candidate in this set).
+    const members = scratchInt32('thompson.members', n);
+    let inA = 0;
     let outsideMaxU = -Infinity;
     for (let c = 0; c < n; c++) {
       const u = mean[c] + b * sd[c];
-      if (u >= floor) members.push(c);
+      if (u >= floor) members[inA++] = c;
       else if (u > outsideMaxU) outsideMaxU = u;
     }
-    const inA = members.length;
     const B = 128;
     const width = (uMax - floor) / B;
     const scale = width > 0 ? 1 / width : 0;
@@ -176,23 +180,25 @@ export class ThompsonTopK {
     this.bucketStart = counts.slice();
     const ord = new Int32Array(inA);
     const bucketMax = new Float64Array(B).fill(-Infinity);
-    this.ordU = new Float64Array(inA);
-    this.ordM = new Float64Array(inA);
-    this.ordSd = new Float64Array(inA);
+    // Locals, not `this.` fields, in the O(n) loops (V8 reloads fields on every iteration).
+    const ordU = (this.ordU = new Float64Array(inA));
+    const ordM = (this.ordM = new Float64Array(inA));
+    const ordSd = (this.ordSd = new Float64Array(inA));
     for (let t = 0; t < inA; t++) {
       const c = members[t];
       const bk = bucketOfA[t];
       const w = counts[bk]++;
       const u = mean[c] + b * sd[c];
       ord[w] = c;
-      this.ordU[w] = u;
-      this.ordM[w] = mean[c];
-      this.ordSd[w] = sd[c];
+      ordU[w] = u;
+      ordM[w] = mean[c];
+      ordSd[w] = sd[c];
       if (u > bucketMax[bk]) bucketMax[bk] = u;
     }
     this.ord = ord;
     this.bucketMax = bucketMax;
     this.outsideMaxU = outsideMaxU;
+    this.setFloor = floor;
   }
 
   /** Choose T (bisection on the expected exceedance count) and band the candidates with U ≥ T. */
@@ -201,28 +207,66 @@ export class ThompsonTopK {
     if (n < 2 * mu || ord.length === 0) return NaN;
     const B = bucketMax.length;
     // Is the expected |E| at threshold t at least mu? Over A's candidates with U ≥ t (the rest add
-    // ≤ n·Q(b) ≈ 1), highest U first, stopping as soon as the answer is known.
-    const reaches = (t: number): boolean => {
+    // ≤ n·Q(b) ≈ 1), highest U first, stopping as soon as the answer is known. A large bucket (a cold
+    // catalogue puts every candidate in one) is subsampled: ~256 evenly spaced members, each weighted
+    // by the bucket's size over the number taken (T only steers the cost, so an estimate is enough;
+    // small buckets, where the top candidates live, are summed exactly).
+    const reaches = (t: number, exact = false): boolean => {
       let e = 0;
+      let lastM = NaN;
+      let lastSd = NaN;
+      let lastQ = 0;
       for (let bk = 0; bk < B; bk++) {
-        if (bucketStart[bk + 1] === bucketStart[bk]) continue;
+        const start = bucketStart[bk];
+        const end = bucketStart[bk + 1];
+        if (end === start) continue;
         if (bucketMax[bk] < t) break;
-        for (let j = bucketStart[bk]; j < bucketStart[bk + 1]; j++)
-          if (ordU[j] >= t) e += ordSd[j] > 0 ? normalSfFast((t - ordM[j]) / ordSd[j]) : ordM[j] > t ? 1 : 0;
+        const step = exact ? 1 : Math.max(1, Math.floor((end - start) / 256));
+        const weight = (end - start) / Math.ceil((end - start) / step);
+        for (let j = start; j < end; j += step)
+          if (ordU[j] >= t) {
+            // Runs of identical (m, sd) (cold items at one prior) reuse the last tail value.
+            if (ordM[j] !== lastM || ordSd[j] !== lastSd) {
+              lastM = ordM[j];
+              lastSd = ordSd[j];
+              lastQ = lastSd > 0 ? normalSfFast((t - lastM) / lastSd) : lastM > t ? 1 : 0;
+            }
+            e += weight * lastQ;
+          }
         if (e >= mu) return true;
       }
       return false;
     };
-    let lo = ordU[ord.length - 1];
-    for (let j = 0; j < ord.length; j++) lo = Math.min(lo, ordU[j]);
+    // T may sit anywhere at or above the set's floor: every candidate with U ≥ T is then in the set
+    // (the others have U < floor ≤ T). Starting the search at the smallest U of the set instead (as
+    // this did before) finds nothing when the set's U are all equal, e.g. a cold catalogue at one
+    // prior: there n·Q(b) ≈ 1 < μ at every T ≥ U, and the walk then sampled every candidate per draw.
+    let lo = this.setFloor;
+    if (!(lo > -Infinity)) {
+      lo = ordU[ord.length - 1];
+      for (let j = 0; j < ord.length; j++) lo = Math.min(lo, ordU[j]);
+    }
     let hi = bucketMax[0];
     for (let bk = 0; bk < B; bk++) hi = Math.max(hi, bucketMax[bk]);
-    if (!reaches(lo)) return NaN;
+    if (!reaches(lo, true)) return NaN;
     // T only sets the cost, never the law; keeping the side that reaches mu, 6 halvings suffice.
+    const lo0 = lo;
+    const hi0 = hi;
     for (let it = 0; it < 6; it++) {
       const mid = 0.5 * (lo + hi);
       if (reaches(mid)) lo = mid;
       else hi = mid;
+    }
+    if (lo > lo0 && !reaches(lo, true)) {
+      // The subsample overestimated (a few strong candidates in a large bucket): redo it exactly, so a
+      // bad estimate never makes the O(n) fallback common.
+      lo = lo0;
+      hi = hi0;
+      for (let it = 0; it < 6; it++) {
+        const mid = 0.5 * (lo + hi);
+        if (reaches(mid, true)) lo = mid;
+        else hi = mid;
+      }
     }
     const T = lo;
     // Band H = {U ≥ T} by a = (T − m)/sd ≤ b: band 0 holds a ∈ (b − 0.3, b], …, the last a ≤ −3.
@@ -230,33 +274,34 @@ export class ThompsonTopK {
     const W = 0.3;
     const J = Math.ceil((b + 3) / W) + 1;
     const bandOf = (a: number): number => Math.min(J - 1, Math.max(0, Math.floor((b - a) / W)));
-    const members: number[] = [];
+    const members = scratchInt32('thompson.bandMembers', ord.length);
+    let h = 0;
     for (let bk = 0; bk < B; bk++) {
       if (bucketStart[bk + 1] === bucketStart[bk]) continue;
       if (bucketMax[bk] < T) break;
-      for (let j = bucketStart[bk]; j < bucketStart[bk + 1]; j++) if (ordU[j] >= T) members.push(j);
+      for (let j = bucketStart[bk]; j < bucketStart[bk + 1]; j++) if (ordU[j] >= T) members[h++] = j;
     }
     const aOf = (j: number): number =>
       ordSd[j] > 0 ? (T - ordM[j]) / ordSd[j] : ordM[j] > T ? -Infinity : Infinity;
     const counts = new Int32Array(J + 1);
-    for (const j of members) counts[bandOf(aOf(j)) + 1]++;
+    for (let i = 0; i < h; i++) counts[bandOf(aOf(members[i])) + 1]++;
     for (let t = 0; t < J; t++) counts[t + 1] += counts[t];
     this.hStart = counts.slice();
-    const h = members.length;
-    this.hIdx = new Int32Array(h);
-    this.hA = new Float64Array(h);
-    this.hM = new Float64Array(h);
-    this.hSd = new Float64Array(h);
-    this.hA0 = new Float64Array(J).fill(Infinity);
-    for (const j of members) {
+    const hIdx = (this.hIdx = new Int32Array(h));
+    const hA = (this.hA = new Float64Array(h));
+    const hM = (this.hM = new Float64Array(h));
+    const hSd = (this.hSd = new Float64Array(h));
+    const hA0 = (this.hA0 = new Float64Array(J).fill(Infinity));
+    for (let i = 0; i < h; i++) {
+      const j = members[i];
       const a = aOf(j);
       const t = bandOf(a);
       const w = counts[t]++;
-      this.hIdx[w] = ord[j];
-      this.hA[w] = a;
-      this.hM[w] = ordM[j];
-      this.hSd[w] = ordSd[j];
-      if (a < this.hA0[t]) this.hA0[t] = a;
+      hIdx[w] = ord[j];
+      hA[w] = a;
+      hM[w] = ordM[j];
+      hSd[w] = ordSd[j];
+      if (a < hA0[t]) hA0[t] = a;
     }
     // Proposal rate of each band: Q(a0), to double precision (the rate must be exact, not the loop).
     this.hLogOneMinusQ0 = Float64Array.from(this.hA0, (a0) =>
