@@ -18,11 +18,17 @@ import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { RecoEvent } from '../../messaging/event.schema';
 import { LearningService } from '../learning/learning.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { ModelStateRepository } from '../model/model-state.repository';
+import { ModelStateRepository, type OffsetCommit } from '../model/model-state.repository';
 import { decodeEventMessage } from './decode-message';
 import { KAFKA } from './kafka.tokens';
 
 const MAX_BACKOFF_MS = 10_000;
+/**
+ * Partitions handled at once. Their batches are learned together, in one transaction (see `learnTogether`):
+ * fewer, larger transactions under a backlog, and under low lag an event waits for at most the transaction
+ * in flight, not for every other partition's batch in turn.
+ */
+const PARTITIONS_CONCURRENTLY = 16;
 
 /**
  * The Kafka learner: a consumer group on the impressions and clicks topics, batch by batch (`eachBatch`),
@@ -40,6 +46,9 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
   private stopping = false;
   private readonly deadLettered: Counter;
   private readonly lag: Gauge;
+  /** Batches waiting for the transaction in flight to finish; they are learned together next. */
+  private waiting?: { events: RecoEvent[]; offsets: OffsetCommit[]; settle: ((e?: unknown) => void)[] };
+  private inFlight = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -112,7 +121,7 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
       eachBatch: (payload) => this.handleBatch(payload),
     });
     this.logger.log({
@@ -203,9 +212,12 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
 
     // Learn and commit the position in one transaction; retry (never skip) while the database is down.
     const ok = await this.withRetry('learn', isRunning, heartbeat, () =>
-      this.learning.learn(events, 'kafka', [
-        { groupId: k.groupId, topic: batch.topic, partition: batch.partition, nextOffset },
-      ]),
+      this.learnTogether(events, {
+        groupId: k.groupId,
+        topic: batch.topic,
+        partition: batch.partition,
+        nextOffset,
+      }),
     );
     if (!ok || isStale()) return;
     resolveOffset(last);
@@ -216,6 +228,40 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
     // Kafka's own committed offset only feeds lag tools; PostgreSQL's is the one we resume from.
     await commitOffsetsIfNecessary().catch(() => undefined);
     await heartbeat().catch(() => undefined);
+  }
+
+  /**
+   * Learn one partition's batch together with the batches of other partitions that arrive while a transaction
+   * is in flight (group commit): one transaction holds all their events and all their offsets, so each batch
+   * still commits atomically with its position. Resolves once that transaction committed; rejects if it
+   * failed (then every batch in it retries, nothing changed). Order does not matter across partitions
+   * (docs/exactly-once.md), and one partition never has two batches in hand at once.
+   */
+  private learnTogether(events: RecoEvent[], offset: OffsetCommit): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const w = (this.waiting ??= { events: [], offsets: [], settle: [] });
+      for (const e of events) w.events.push(e);
+      w.offsets.push(offset);
+      w.settle.push((err?: unknown) => (err === undefined ? resolve() : reject(err as Error)));
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const w = this.waiting;
+    if (this.inFlight || !w) return;
+    this.waiting = undefined;
+    this.inFlight = true;
+    void this.learning
+      .learn(w.events, 'kafka', w.offsets)
+      .then(
+        () => w.settle.forEach((s) => s()),
+        (e: unknown) => w.settle.forEach((s) => s(e ?? new Error('learning failed'))),
+      )
+      .finally(() => {
+        this.inFlight = false;
+        this.flush();
+      });
   }
 
   /** Run `work` until it succeeds, backing off, heartbeating; false if the consumer is stopping. */

@@ -278,7 +278,8 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       ]),
     ];
     const joins = await this.state.lockJoins(m, slateIds);
-    const dirty = new Map<string, SlateJoinRow & { closesAt: number }>();
+    // `existed`: the row was there before this batch (locked above), so it is updated, not inserted.
+    const dirty = new Map<string, SlateJoinRow & { closesAt: number; existed: boolean }>();
     const positive = (
       userId: string,
       itemId: string,
@@ -304,6 +305,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         clicked: prev?.clicked ?? [],
         pending: [],
         closesAt: now + window,
+        existed: prev !== undefined || dirty.get(imp.slateId)?.existed === true,
       };
       for (const pc of prev?.pending ?? []) positive(pc.userId, pc.itemId, row.items, row);
       joins.set(imp.slateId, row);
@@ -320,10 +322,18 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         positive(c.userId, c.itemId, row.items); // late click: its window has closed, its negatives are learned
       } else if (row?.items) {
         positive(c.userId, c.itemId, row.items, row);
-        dirty.set(c.slateId, { ...row, closesAt: dirty.get(c.slateId)?.closesAt ?? NaN });
+        dirty.set(c.slateId, {
+          ...row,
+          closesAt: dirty.get(c.slateId)?.closesAt ?? NaN,
+          existed: dirty.get(c.slateId)?.existed ?? true,
+        });
       } else if (row) {
         row.pending.push({ userId: c.userId, itemId: c.itemId });
-        dirty.set(c.slateId, { ...row, closesAt: dirty.get(c.slateId)?.closesAt ?? NaN });
+        dirty.set(c.slateId, {
+          ...row,
+          closesAt: dirty.get(c.slateId)?.closesAt ?? NaN,
+          existed: dirty.get(c.slateId)?.existed ?? true,
+        });
       } else {
         const waiting = {
           slate_id: c.slateId,
@@ -332,6 +342,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
           clicked: [],
           pending: [{ userId: c.userId, itemId: c.itemId }],
           closesAt: now + window,
+          existed: false,
         };
         joins.set(c.slateId, waiting);
         dirty.set(c.slateId, waiting);
