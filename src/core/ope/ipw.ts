@@ -11,6 +11,14 @@ export function ipwTerms(
   w: Float64Array,
   note = 'unbiased if μ > 0 wherever π > 0',
 ): EstimatorTerms {
+  return { name: 'ipw', ...weightedSlotSums(log, w), weights: w, exact: true, note };
+}
+
+/**
+ * Per slate: Σ w_i r_i over its slots (num) and its slot count (den); the shared core of every estimator
+ * that weights each slot on its own (IPS, clipped IPS, IIPS, RIPS).
+ */
+export function weightedSlotSums(log: SlotLog, w: Float64Array): { num: Float64Array; den: Float64Array } {
   const num = new Float64Array(log.nSlates);
   const den = new Float64Array(log.nSlates);
   for (let s = 0; s < log.nSlates; s++) {
@@ -19,7 +27,7 @@ export function ipwTerms(
     num[s] = n;
     den[s] = log.slateStart[s + 1] - log.slateStart[s];
   }
-  return { name: 'ipw', num, den, weights: w, exact: true, note };
+  return { num, den };
 }
 
 /** Self-normalised IPS: Σ w r / Σ w. Biased (consistent), bounded by the reward range, lower variance. */

@@ -1,3 +1,4 @@
+import { weightedSlotSums } from './ipw';
 import type { SlotLog } from './slot-log';
 import type { EstimatorTerms } from './terms';
 
@@ -43,15 +44,13 @@ export function sipsTerms(log: SlotLog, cascade: Float64Array, exact: boolean): 
  * (a slot's reward depends only on its own item and position). Identical to per-position IPS.
  */
 export function iipsTerms(log: SlotLog, w: Float64Array): EstimatorTerms {
-  const num = new Float64Array(log.nSlates);
-  const den = new Float64Array(log.nSlates);
-  for (let s = 0; s < log.nSlates; s++) {
-    let n = 0;
-    for (let i = log.slateStart[s]; i < log.slateStart[s + 1]; i++) n += w[i] * log.reward[i];
-    num[s] = n;
-    den[s] = log.slateStart[s + 1] - log.slateStart[s];
-  }
-  return { name: 'iips', num, den, weights: w, exact: true, note: 'assumes the item-position click model' };
+  return {
+    name: 'iips',
+    ...weightedSlotSums(log, w),
+    weights: w,
+    exact: true,
+    note: 'assumes the item-position click model',
+  };
 }
 
 /**
@@ -59,18 +58,9 @@ export function iipsTerms(log: SlotLog, w: Float64Array): EstimatorTerms {
  * model (a slot's reward depends on the items above it, not below).
  */
 export function ripsTerms(log: SlotLog, cascade: Float64Array, exact: boolean): EstimatorTerms {
-  const num = new Float64Array(log.nSlates);
-  const den = new Float64Array(log.nSlates);
-  for (let s = 0; s < log.nSlates; s++) {
-    let n = 0;
-    for (let i = log.slateStart[s]; i < log.slateStart[s + 1]; i++) n += cascade[i] * log.reward[i];
-    num[s] = n;
-    den[s] = log.slateStart[s + 1] - log.slateStart[s];
-  }
   return {
     name: 'rips',
-    num,
-    den,
+    ...weightedSlotSums(log, cascade),
     weights: cascade,
     exact,
     note: exact
