@@ -1,6 +1,6 @@
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { readLinesWithProgress } from './file-lines';
 import { InputFileError } from './input-file.error';
 import { Rejections, SlotLogBuilder, type LoadedLog, type PendingSlot } from './slot-log.builder';
 
@@ -46,17 +46,7 @@ export async function loadObdCsv(path: string, opts: ObdLoadOptions = {}): Promi
       );
     nItems = obdItemCount(ic);
   }
-  const total = statSync(path).size;
-  const input = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 });
-  let bytes = 0;
-  if (opts.onProgress) {
-    const report = opts.onProgress;
-    input.on('data', (chunk) => {
-      bytes += Buffer.byteLength(chunk as string);
-      report(bytes, total);
-    });
-  }
-  const lines = createInterface({ input, crlfDelay: Infinity });
+  const lines = readLinesWithProgress(path, opts.onProgress);
   const builder = new SlotLogBuilder();
   const rejected = new Rejections();
   const contextIds = new Map<string, number>();

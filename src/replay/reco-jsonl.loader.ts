@@ -1,7 +1,7 @@
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { existsSync } from 'node:fs';
 import { zodIssues } from '../common/validation/zod-issues';
 import { recoImpressionSchema } from './reco-log.schema';
+import { readLinesWithProgress } from './file-lines';
 import { InputFileError } from './input-file.error';
 import { Rejections, SlotLogBuilder, type LoadedLog, type PendingSlot } from './slot-log.builder';
 
@@ -131,19 +131,9 @@ export class RecoLogAccumulator {
 /** Stream a reco JSONL impression log; each line is validated with `recoImpressionSchema`. */
 export async function loadRecoJsonl(path: string, opts: RecoLoadOptions = {}): Promise<LoadedLog> {
   if (!existsSync(path)) throw new InputFileError(`file not found: ${path}`);
-  const total = statSync(path).size;
-  const input = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 });
-  let bytes = 0;
-  if (opts.onProgress) {
-    const report = opts.onProgress;
-    input.on('data', (chunk) => {
-      bytes += Buffer.byteLength(chunk as string);
-      report(bytes, total);
-    });
-  }
   const acc = new RecoLogAccumulator(opts);
   let lineNo = 0;
-  for await (const line of createInterface({ input, crlfDelay: Infinity })) acc.addLine(line, ++lineNo);
+  for await (const line of readLinesWithProgress(path, opts.onProgress)) acc.addLine(line, ++lineNo);
   return acc.finish();
 }
 
