@@ -51,7 +51,6 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   private chain: Promise<unknown> = Promise.resolve();
   private closeTimer?: NodeJS.Timeout;
   private checkpointTimer?: NodeJS.Timeout;
-  private stopped = false;
   private readonly events: Counter;
   private readonly freshness: Histogram;
   private readonly batchSize: Histogram;
@@ -104,7 +103,6 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.closeTimer);
     clearInterval(this.checkpointTimer);
     await this.chain.catch(() => undefined);
@@ -401,9 +399,5 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       if (clicked.has(it.itemId) || !model.itemIndex.has(it.itemId)) continue;
       updates.push({ userId: closed.user_id, itemId: it.itemId, x, target: 0, weight: 1 });
     }
-  }
-
-  isStopped(): boolean {
-    return this.stopped;
   }
 }

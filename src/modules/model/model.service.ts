@@ -40,6 +40,8 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   /** Last batch id covered by the newest checkpoint (0: none yet). */
   checkpointBatchId = 0;
   private builtAt = new Date(0);
+  /** Active items of the current snapshot (counted once per rebuild). */
+  private activeItems = 0;
   private timer?: NodeJS.Timeout;
   private readonly itemsGauge: Gauge;
 
@@ -129,13 +131,11 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
 
   info(): ModelInfo {
     const s = this.snapshot;
-    let active = 0;
-    for (let i = 0; i < s.active.length; i++) active += s.active[i];
     return {
       version: s.version,
       dim: s.dim,
       items: s.itemIds.length,
-      activeItems: active,
+      activeItems: this.activeItems,
       users: s.users.size,
       builtAt: this.builtAt.toISOString(),
     };
@@ -156,6 +156,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     this.builtAt = new Date();
     let active = 0;
     for (let i = 0; i < next.active.length; i++) active += next.active[i];
+    this.activeItems = active;
     this.itemsGauge.set({ state: 'active' }, active);
     this.itemsGauge.set({ state: 'inactive' }, next.itemIds.length - active);
   }
