@@ -1,9 +1,15 @@
 import { CreateItems1764244800000 } from './1764244800000-create-items';
 import { CreateSlates1764248400000 } from './1764248400000-create-slates';
 import { CreateLearning1764252000000 } from './1764252000000-create-learning';
+import { JoinsInLearningLog1764259200000 } from './1764259200000-joins-in-learning-log';
 
 /**
  * Every migration, oldest first. Migrations are never edited once landed: add a new file and list it here.
  * (An explicit list rather than a glob, so the same code runs from ts sources in tests and from dist.)
  */
-export const migrations = [CreateItems1764244800000, CreateSlates1764248400000, CreateLearning1764252000000];
+export const migrations = [
+  CreateItems1764244800000,
+  CreateSlates1764248400000,
+  CreateLearning1764252000000,
+  JoinsInLearningLog1764259200000,
+];

@@ -90,7 +90,7 @@ export const envSchema = z.object({
     ),
   MODEL_DIM: wholeNumber(1, 512, 32).describe('Latent dimension d of the factor model.'),
   MODEL_REFRESH_MS: wholeNumber(1, 1000, 200, 'a whole number of milliseconds').describe(
-    'Longest delay between a model or catalogue change and its visibility to serving.',
+    'Delay between a model or catalogue change and its visibility to serving; stretched (never past 1 s) to three times the last rebuild when rebuilds are slow, so they take at most about a quarter of the CPU.',
   ),
   IMPRESSION_FLUSH_MS: wholeNumber(1, 10000, 50, 'a whole number of milliseconds').describe(
     'Served slates are written to PostgreSQL in batches at least this often.',

@@ -125,7 +125,14 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     expect(r.body.accepted).toBe(1);
     const models = a.reco.app.get(ModelService);
     models.rebuild();
-    expect(models.current().users.has('fresh-user')).toBe(true);
+    // Not a trained user: served from a vector folded in from that click (computed when it is served).
+    const snap = models.current();
+    expect(snap.users.has('fresh-user')).toBe(false);
+    const x = models.servingUser(snap, 'fresh-user');
+    expect(x).toBeInstanceOf(Float32Array);
+    expect(x).toHaveLength(snap.dim);
+    expect(models.servingUser(snap, 'fresh-user')).toBe(x); // cached until the history or the snapshot changes
+    expect(models.servingUser(snap, 'never-seen')).toBeUndefined();
     const metrics = await a.http.get('/metrics');
     expect(metrics.text).toMatch(/reco_events_total\{source="http",outcome="learned"\} \d+/);
     expect(metrics.text).toMatch(/reco_events_total\{source="serving",outcome="learned"\} \d+/);

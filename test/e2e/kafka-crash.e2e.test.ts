@@ -4,7 +4,16 @@ import { startTestApp, type TestApp } from '../setup/app';
 import { ensureBuilt, serveCli, type ServedCli } from '../setup/cli';
 import { createTestDatabase, type TestDatabase } from '../setup/db';
 import { describeKafka, uniqueKafkaName } from '../setup/kafka';
-import { expectSameStats, LEARNING_ENV, makeEvents, statsById, testItems, waitFor } from '../setup/learning';
+import {
+  expectSameStats,
+  LEARNING_ENV,
+  makeEvents,
+  openJoinsOf,
+  statsById,
+  testItems,
+  waitFor,
+  waitForJoinsClosed,
+} from '../setup/learning';
 
 // A join window longer than any one outage (a killed learner's partitions move after the 6 s session timeout),
 // so that which clicks join their slates does not depend on when the crashes happened.
@@ -123,9 +132,7 @@ describeKafka(
         );
         await waitFor(
           'every join window to close',
-          async () =>
-            Number((await pg.query('SELECT count(*) AS n FROM slate_joins WHERE NOT closed')).rows[0].n) ===
-            0,
+          async () => (await openJoinsOf(child!.baseUrl)) === 0,
           60_000,
         );
         const snaps = Number((await pg.query('SELECT count(*) AS n FROM model_snapshots')).rows[0].n);
@@ -149,12 +156,7 @@ describeKafka(
         const res = await clean.http.post('/v1/events').send({ events: events.slice(k, k + 1000) });
         expect(res.body.accepted).toBe(Math.min(1000, events.length - k));
       }
-      await waitFor('the clean pass to close its windows', async () => {
-        const rows: { n: string }[] = await clean!.reco.db.dataSource.query(
-          'SELECT count(*) AS n FROM slate_joins WHERE NOT closed',
-        );
-        return Number(rows[0].n) === 0;
-      });
+      await waitForJoinsClosed(clean);
       expectSameStats(statsById(recovered), statsById(clean));
     });
   },

@@ -57,13 +57,18 @@ export async function waitFor(
   }
 }
 
+/** Open joins of a running service, read from its metrics (`reco_learning_joins{state="open"}`). */
+export async function openJoinsOf(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const m = /^reco_learning_joins\{state="open"\} (\d+)/m.exec(text);
+  if (!m) throw new Error('reco_learning_joins{state="open"} is not in /metrics');
+  return Number(m[1]);
+}
+
 export async function waitForJoinsClosed(t: TestApp): Promise<void> {
-  await waitFor('join windows to close', async () => {
-    const rows: { n: string }[] = await t.reco.db.dataSource.query(
-      'SELECT count(*) AS n FROM slate_joins WHERE NOT closed',
-    );
-    return Number(rows[0].n) === 0;
-  });
+  await waitFor('join windows to close', () =>
+    Promise.resolve(t.reco.app.get(ModelService).joins.openCount === 0),
+  );
 }
 
 /**

@@ -213,6 +213,12 @@ export interface FoldInOptions {
    * snapshot refresh).
    */
   refresh?: boolean;
+  /**
+   * Solve against this shared system (built earlier by `userSystemOf` or `buildUserSystem`) instead of the
+   * model's cached one: serving folds users in against the system built with its snapshot, so a request never
+   * pays an O(items·d²) build because learning moved the model's generation on meanwhile.
+   */
+  system?: UserSystem;
 }
 
 /** A user's recent history: item indices of the model, least-squares targets, optional weights (default 1). */
@@ -278,7 +284,7 @@ export function foldInUser(
     if (history.weights && !(history.weights[p] >= 0 && Number.isFinite(history.weights[p])))
       throw new ModelInputError(`history.weights[${p}]`, 'must be finite and >= 0');
   }
-  const sys = userSystemOf(model, opts.refresh !== false);
+  const sys = opts.system ?? userSystemOf(model, opts.refresh !== false);
   const x = out ?? new Float64Array(model.dim);
   const ok = solveUser(
     sys,

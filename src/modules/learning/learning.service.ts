@@ -6,26 +6,25 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
-import type { EntityManager } from 'typeorm';
 import { estimatorTarget, type EstimatorConfig } from '../../core/estimators';
 import { encodeLearningBatch, type LearningUpdate } from '../../core/ingest/learning-log';
 import { encodeModel, MODEL_FORMAT_VERSION } from '../../core/model';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { ClickEvent, ImpressionEvent, RecoEvent } from '../../messaging/event.schema';
 import { MetricsService } from '../metrics/metrics.service';
-import { applyLearningUpdates, userVectorFor } from '../model/apply-updates';
-import {
-  ModelStateRepository,
-  type OffsetCommit,
-  type SlateItem,
-  type SlateJoinRow,
-} from '../model/model-state.repository';
+import { applyLearningUpdates, UserVectors } from '../model/apply-updates';
+import type { JoinEntry, JoinTx } from '../../core/ingest/join-book';
+import { ModelStateRepository, type OffsetCommit } from '../model/model-state.repository';
+import { encodeBatchJournal, encodeJoinBookImage } from '../../core/ingest/journal-codec';
 import { ModelService } from '../model/model.service';
 
 /** A deadline after every join window (9999-12-31; PostgreSQL's timestamptz ends in year 294276). */
 const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
 /** Join windows closed per batch at most (a backlog of due windows closes over several batches). */
 const CLOSE_LIMIT = 5000;
+
+/** A view of the bytes for the driver (no copy). */
+const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 export type EventOutcome =
   { status: 'accepted' } | { status: 'duplicate' } | { status: 'rejected'; reason: string; field?: string };
@@ -55,6 +54,10 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly freshness: Histogram;
   private readonly batchSize: Histogram;
   private readonly batchSeconds: Histogram;
+  /** The checkpoint being written, if any. */
+  private checkpointing?: Promise<void>;
+  /** The user vectors of the batch being learned (batches run one at a time). */
+  private vectors?: UserVectors;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -106,6 +109,9 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     clearInterval(this.closeTimer);
     clearInterval(this.checkpointTimer);
     await this.chain.catch(() => undefined);
+    await this.checkpointing?.catch(() => undefined);
+    // Clicks not yet in the click log are in the learning log: a failure here loses nothing (recovery).
+    await this.models.clickArchive.drain().catch(() => undefined);
   }
 
   countEvents(source: string, outcome: string, n = 1): void {
@@ -132,28 +138,45 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
    */
   async closeAllJoins(source: string): Promise<void> {
     for (;;) {
-      const run = this.chain.then(() => this.learnNow([], source, [], END_OF_TIME_MS));
+      const run = this.chain.then(() => this.learnNow([], source, [], Date.now(), END_OF_TIME_MS));
       this.chain = run.catch(() => undefined);
       if ((await run).closedJoins < CLOSE_LIMIT) return;
     }
   }
 
-  /** Write a checkpoint of the whole model now (also on a timer, and at shutdown by the consumer). */
+  /**
+   * Write a checkpoint of the whole model and join book now (also on a timer, and at shutdown by the consumer).
+   * The state is serialised between two batches (a consistent cut); the write itself runs beside the batches
+   * that follow, once the clicks of the batches it covers are in the click log (it deletes their log rows).
+   */
   checkpoint(): Promise<void> {
-    const run = this.chain.then(async () => {
+    // One at a time; a request during a write gets a checkpoint of the state after it, not the older one.
+    if (this.checkpointing) return this.checkpointing.catch(() => undefined).then(() => this.checkpoint());
+    const cut = this.chain.then(() => {
       const last = this.models.lastBatchId;
-      if (last === this.models.checkpointBatchId) return;
-      const payload = encodeModel(this.models.learningModel());
-      await this.state.writeCheckpoint(
+      if (last === this.models.checkpointBatchId) return null;
+      return {
         last,
-        MODEL_FORMAT_VERSION,
-        payload,
-        this.config.learning.dedupeHorizonHours,
-      );
-      this.models.checkpointBatchId = last;
-      this.logger.log({ msg: 'model checkpoint written', lastBatchId: last, bytes: payload.byteLength });
+        payload: encodeModel(this.models.learningModel()),
+        joins: asBuffer(encodeJoinBookImage(this.models.joins.view())),
+        clicksMark: this.models.clickArchive.mark(),
+      };
     });
-    this.chain = run.catch(() => undefined);
+    this.chain = cut.catch(() => undefined);
+    const run = cut
+      .then(async (c) => {
+        if (!c) return;
+        await this.models.clickArchive.flushed(c.clicksMark);
+        await this.state.writeCheckpoint(c.last, MODEL_FORMAT_VERSION, c.payload, c.joins);
+        this.models.checkpointBatchId = c.last;
+        this.logger.log({
+          msg: 'model checkpoint written',
+          lastBatchId: c.last,
+          bytes: c.payload.byteLength + c.joins.byteLength,
+        });
+      })
+      .finally(() => (this.checkpointing = undefined));
+    this.checkpointing = run;
     return run;
   }
 
@@ -162,8 +185,12 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     source: string,
     offsets: readonly OffsetCommit[],
     now: number,
+    dueBy = now,
   ): Promise<BatchResult> {
+    const archive = this.models.clickArchive;
+    await archive.room();
     const model = this.models.learningModel();
+    this.vectors = new UserVectors(model);
     const outcomes: EventOutcome[] = new Array(events.length);
     // Reject what can never be learned before claiming ids, so a fixed event can be sent again.
     const candidates: number[] = [];
@@ -188,44 +215,56 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
 
     const est = model.config.estimator;
     const started = performance.now();
+    const clickIdx = candidates.filter((e) => events[e].type === 'click');
+    const impIdx = candidates.filter((e) => events[e].type === 'impression');
+    // The batch's changes to the join book, staged: the book itself changes only after the commit.
+    const joins = this.models.joins.begin(now);
     const committed = await this.state.transaction(async (m) => {
-      // The dedupe records are the logs themselves: a click is claimed by inserting it into `clicks`
-      // (event_id is its key), an impression by opening its slate's join row (slate_id is its key).
-      const clickIdx = candidates.filter((e) => events[e].type === 'click');
-      const impIdx = candidates.filter((e) => events[e].type === 'impression');
-      const fresh = await this.state.recordClicks(
+      // A click is new unless the click log holds its id or it is on its way there (the archive); an
+      // impression is new unless its slate's join is open with items or closed (the join book). Both records are
+      // made durable by this batch's learning-log row.
+      const known = await this.state.knownClicks(
         m,
-        clickIdx.map((e) => events[e] as ClickEvent),
+        clickIdx.map((e) => events[e].eventId).filter((id) => !archive.has(id)),
       );
       const clicks: ClickEvent[] = [];
       for (const e of clickIdx) {
-        if (fresh.has(events[e].eventId)) {
+        const id = events[e].eventId;
+        if (!known.has(id) && !archive.has(id)) {
           outcomes[e] = { status: 'accepted' };
           clicks.push(events[e] as ClickEvent);
         } else outcomes[e] = { status: 'duplicate' };
       }
       const updates: LearningUpdate[] = [];
-      const { opened, closedJoins } = await this.join(
-        m,
+      const { opened, closedJoins } = this.join(
+        joins,
         impIdx.map((e) => events[e] as ImpressionEvent),
         clicks,
         updates,
         est,
-        now,
+        dueBy,
       );
       impIdx.forEach(
         (e, k) => (outcomes[e] = opened.has(k) ? { status: 'accepted' } : { status: 'duplicate' }),
       );
-      const batchId = updates.length
-        ? await this.state.appendLog(m, updates.length, encodeLearningBatch(model.dim, updates))
-        : null;
+      const batchId =
+        updates.length || !joins.empty || clicks.length
+          ? await this.state.appendLog(
+              m,
+              updates.length,
+              encodeLearningBatch(model.dim, updates),
+              asBuffer(encodeBatchJournal({ joins: joins.delta(), clicks })),
+            )
+          : null;
       await this.state.commitOffsets(m, offsets);
-      return { updates, batchId, learned: clicks.length + opened.size, closedJoins };
+      return { updates, clicks, batchId, learned: clicks.length + opened.size, closedJoins };
     });
 
-    // Committed: now, and only now, the in-memory model changes.
+    // Committed: now, and only now, the in-memory state changes.
     if (committed.batchId !== null) {
-      applyLearningUpdates(model, this.models.histories, this.models.folded, committed.updates);
+      joins.commit();
+      archive.append(committed.clicks);
+      applyLearningUpdates(model, this.models.histories, committed.updates);
       this.models.lastBatchId = committed.batchId;
       this.models.scheduleRebuild();
     }
@@ -234,11 +273,15 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       this.batchSize.observe(events.length);
       this.batchSeconds.observe((performance.now() - started) / 1000);
     }
+    let learned = 0;
     for (let e = 0; e < events.length; e++) {
       const o = outcomes[e];
-      this.events.inc({ source, outcome: o.status === 'accepted' ? 'learned' : o.status });
-      if (o.status === 'accepted') this.freshness.observe(Math.max(0, (done - events[e].ts) / 1000));
+      if (o.status === 'accepted') {
+        learned++;
+        this.freshness.observe(Math.max(0, (done - events[e].ts) / 1000));
+      } else this.events.inc({ source, outcome: o.status });
     }
+    if (learned) this.events.inc({ source, outcome: 'learned' }, learned);
     return {
       outcomes,
       learned: committed.learned,
@@ -251,63 +294,61 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   /**
    * Joins impressions and clicks in either order (they come from different topics and partitions):
    * - a click on an open slate is a positive at its logged position (position-based propensity);
-   * - a click that comes before its impression waits in the join row's `pending` list and is learned when the
+   * - a click that comes before its impression waits in the join's `pending` list and is learned when the
    *   impression arrives, exactly as if it had come after it;
    * - a click on a slate whose window already closed is learned at its logged position (late, not dropped);
    * - a click with no slate is organic.
-   * Then the windows that are due close: unclicked items become negatives, clicks still waiting for an
-   * impression that never came are learned as organic.
+   * Then the windows due by `dueBy` close: unclicked items become negatives, clicks still waiting for an
+   * impression that never came are learned as organic. Entries of the book are never changed in place: a
+   * changed join is staged as a copy.
    */
-  private async join(
-    m: EntityManager,
+  private join(
+    tx: JoinTx,
     impressions: ImpressionEvent[],
     clicks: ClickEvent[],
     updates: LearningUpdate[],
     est: EstimatorConfig,
-    now: number,
-  ): Promise<{ opened: Set<number>; closedJoins: number }> {
+    dueBy: number,
+  ): { opened: Set<number>; closedJoins: number } {
     const window = this.config.learning.joinWindowMs;
     const opened = new Set<number>();
-    let closedJoins = 0;
-    const slateIds = [
-      ...new Set([
-        ...impressions.map((i) => i.slateId),
-        ...clicks.flatMap((c) => (c.slateId ? [c.slateId] : [])),
-      ]),
-    ];
-    const joins = await this.state.lockJoins(m, slateIds);
-    // `existed`: the row was there before this batch (locked above), so it is updated, not inserted.
-    const dirty = new Map<string, SlateJoinRow & { closesAt: number; existed: boolean }>();
-    const positive = (
-      userId: string,
-      itemId: string,
-      items: readonly SlateItem[] | null,
-      row?: SlateJoinRow,
-    ) => {
-      const position = items?.find((it) => it.itemId === itemId)?.position;
-      if (position !== undefined && row && !row.clicked.includes(itemId)) row.clicked.push(itemId);
+    // A positive at the item's position in `entry` (organic when it is not there); marks it clicked.
+    const positiveIn = (userId: string, itemId: string, entry: JoinEntry) => {
+      const position = entry.items?.find((it) => it.itemId === itemId)?.position;
+      if (position !== undefined && !entry.clicked.includes(itemId)) entry.clicked.push(itemId);
       this.positive(userId, itemId, position, updates, est);
     };
 
     for (let k = 0; k < impressions.length; k++) {
       const imp = impressions[k];
-      const prev = joins.get(imp.slateId);
-      if (prev?.items || prev?.closed) continue; // this slate's impression was learned already: a duplicate
+      const prev = tx.state(imp.slateId);
+      if (prev?.kind === 'closed') {
+        if (prev.tombstone.items) continue; // learned already: a duplicate
+        // Its clicks waited a whole window and were learned as organic: the impression is still new. Its window
+        // opens now; the items those clicks were on are not negatives.
+        opened.add(k);
+        tx.put(imp.slateId, {
+          userId: imp.userId,
+          items: imp.items,
+          clicked: [...(prev.tombstone.clicked ?? [])],
+          pending: [],
+          closesAt: tx.now + window,
+        });
+        continue;
+      }
+      if (prev?.entry.items) continue; // learned already: a duplicate
       opened.add(k);
       // The window runs from when the impression is learned, not from its event time, so that a consumer
       // catching up on a backlog still joins the clicks that follow.
-      const row = {
-        slate_id: imp.slateId,
-        user_id: imp.userId,
+      const entry: JoinEntry = {
+        userId: imp.userId,
         items: imp.items,
-        clicked: prev?.clicked ?? [],
+        clicked: prev ? [...prev.entry.clicked] : [],
         pending: [],
-        closesAt: now + window,
-        existed: prev !== undefined || dirty.get(imp.slateId)?.existed === true,
+        closesAt: tx.now + window,
       };
-      for (const pc of prev?.pending ?? []) positive(pc.userId, pc.itemId, row.items, row);
-      joins.set(imp.slateId, row);
-      dirty.set(imp.slateId, row);
+      for (const pc of prev?.entry.pending ?? []) positiveIn(pc.userId, pc.itemId, entry);
+      tx.put(imp.slateId, entry);
     }
 
     for (const c of clicks) {
@@ -315,54 +356,33 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         this.positive(c.userId, c.itemId, undefined, updates, est);
         continue;
       }
-      const row = joins.get(c.slateId);
-      if (row?.closed) {
-        positive(c.userId, c.itemId, row.items); // late click: its window has closed, its negatives are learned
-      } else if (row?.items) {
-        positive(c.userId, c.itemId, row.items, row);
-        dirty.set(c.slateId, {
-          ...row,
-          closesAt: dirty.get(c.slateId)?.closesAt ?? NaN,
-          existed: dirty.get(c.slateId)?.existed ?? true,
-        });
-      } else if (row) {
-        row.pending.push({ userId: c.userId, itemId: c.itemId });
-        dirty.set(c.slateId, {
-          ...row,
-          closesAt: dirty.get(c.slateId)?.closesAt ?? NaN,
-          existed: dirty.get(c.slateId)?.existed ?? true,
-        });
+      const st = tx.state(c.slateId);
+      if (st?.kind === 'closed') {
+        // A late click: its window has closed (its negatives are learned); learned at its logged position.
+        const position = st.tombstone.items?.find((it) => it.itemId === c.itemId)?.position;
+        this.positive(c.userId, c.itemId, position, updates, est);
+      } else if (st) {
+        const entry = { ...st.entry, clicked: [...st.entry.clicked], pending: [...st.entry.pending] };
+        if (entry.items) positiveIn(c.userId, c.itemId, entry);
+        else entry.pending.push({ userId: c.userId, itemId: c.itemId });
+        tx.put(c.slateId, entry);
       } else {
-        const waiting = {
-          slate_id: c.slateId,
-          user_id: c.userId,
+        tx.put(c.slateId, {
+          userId: c.userId,
           items: null,
           clicked: [],
           pending: [{ userId: c.userId, itemId: c.itemId }],
-          closesAt: now + window,
-          existed: false,
-        };
-        joins.set(c.slateId, waiting);
-        dirty.set(c.slateId, waiting);
+          closesAt: tx.now + window,
+        });
       }
     }
-    // Rows only touched by clicks keep their deadline: read it back with the row when saving.
-    await this.state.saveJoins(
-      m,
-      [...dirty.values()].filter((r) => !Number.isNaN(r.closesAt)),
-    );
-    await this.state.updateJoinClicks(
-      m,
-      [...dirty.values()].filter((r) => Number.isNaN(r.closesAt)),
-    );
 
-    const closed = await this.state.closeDueJoins(m, now, CLOSE_LIMIT);
-    closedJoins = closed.length;
-    for (const row of closed) {
-      if (row.items) this.negatives(row, updates);
-      else for (const pc of row.pending) this.positive(pc.userId, pc.itemId, undefined, updates, est);
+    const closed = tx.closeDue(CLOSE_LIMIT, dueBy);
+    for (const [, entry] of closed) {
+      if (entry.items) this.negatives(entry, updates);
+      else for (const pc of entry.pending) this.positive(pc.userId, pc.itemId, undefined, updates, est);
     }
-    return { opened, closedJoins };
+    return { opened, closedJoins: closed.length };
   }
 
   /** A click as a least-squares target: Y/θ with θ the slot's examination probability, or organic. */
@@ -384,20 +404,20 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     updates.push({
       userId,
       itemId,
-      x: userVectorFor(model, userId),
+      x: this.vectors!.get(userId),
       target: estimatorTarget(est, 1, theta),
       weight: 1,
     });
   }
 
   /** A closed slate's unclicked items are negatives (target 0, weight 1: Rel-MF's Y = 0 term). */
-  private negatives(closed: SlateJoinRow, updates: LearningUpdate[]): void {
+  private negatives(closed: JoinEntry, updates: LearningUpdate[]): void {
     const model = this.models.learningModel();
     const clicked = new Set(closed.clicked);
-    const x = userVectorFor(model, closed.user_id);
+    const x = this.vectors!.get(closed.userId);
     for (const it of closed.items ?? []) {
       if (clicked.has(it.itemId) || !model.itemIndex.has(it.itemId)) continue;
-      updates.push({ userId: closed.user_id, itemId: it.itemId, x, target: 0, weight: 1 });
+      updates.push({ userId: closed.userId, itemId: it.itemId, x, target: 0, weight: 1 });
     }
   }
 }

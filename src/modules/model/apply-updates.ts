@@ -1,79 +1,106 @@
-import { foldInUser, type FactorModel } from '../../core/model';
+import type { FactorModel } from '../../core/model';
 import type { LearningUpdate } from '../../core/ingest/learning-log';
 
 const HISTORY = 100;
 
-/** Recent learning targets per user, for fold-in (in memory; rebuilt by log replay after a restart). */
+interface History {
+  items: number[];
+  targets: number[];
+  weights: number[];
+  /** Targets pushed so far: a folded-in vector computed at stamp s is current while the stamp is still s. */
+  stamp: number;
+}
+
+/**
+ * Recent learning targets per user, for fold-in (in memory; rebuilt by log replay after a restart). Pushing
+ * is O(1) amortised: a history grows to twice its cap before its oldest half is dropped in one splice, and
+ * readers take the newest `HISTORY` entries.
+ */
 export class UserHistories {
-  private readonly byUser = new Map<string, { items: number[]; targets: number[]; weights: number[] }>();
+  private readonly byUser = new Map<string, History>();
 
   push(userId: string, item: number, target: number, weight: number): void {
     let h = this.byUser.get(userId);
     if (!h) {
-      h = { items: [], targets: [], weights: [] };
+      h = { items: [], targets: [], weights: [], stamp: 0 };
       this.byUser.set(userId, h);
     }
     h.items.push(item);
     h.targets.push(target);
     h.weights.push(weight);
-    if (h.items.length > HISTORY) {
-      h.items.shift();
-      h.targets.shift();
-      h.weights.shift();
+    h.stamp++;
+    if (h.items.length >= 2 * HISTORY) {
+      const drop = h.items.length - HISTORY;
+      h.items.splice(0, drop);
+      h.targets.splice(0, drop);
+      h.weights.splice(0, drop);
     }
   }
 
-  get(userId: string) {
-    return this.byUser.get(userId);
+  /** The user's newest (at most 100) targets, and the stamp that identifies them; undefined: no history. */
+  get(userId: string): { items: number[]; targets: number[]; weights: number[]; stamp: number } | undefined {
+    const h = this.byUser.get(userId);
+    if (!h) return undefined;
+    if (h.items.length <= HISTORY) return h;
+    return {
+      items: h.items.slice(-HISTORY),
+      targets: h.targets.slice(-HISTORY),
+      weights: h.weights.slice(-HISTORY),
+      stamp: h.stamp,
+    };
+  }
+
+  get size(): number {
+    return this.byUser.size;
   }
 }
 
 /**
- * Apply one committed batch of learning updates to the in-memory model: the additive statistics first (with
- * the stored user vectors, so that live learning and log replay add the very same terms), then fold in every
- * touched user from their recent history against the refreshed item means, into `folded` (serving's overlay).
+ * Apply one committed batch of learning updates to the in-memory model: add the terms to the additive item
+ * statistics (with the stored user vectors, so that live learning and log replay add the very same terms) and
+ * note each target in its user's history. Folding users in is left to serving (`ModelService.servingUser`),
+ * which does it for the users who ask for a slate, against the system built with the snapshot: learning never
+ * pays for users who are not being served.
  *
  * Users are covariates of the online item update, fixed between batch trainings: an update uses the user's
  * trained vector, or the population default, never a folded-in one. That makes each event's contribution a
  * function of the event alone, so the statistics do not depend on how events were batched or ordered, and a
- * recovered model equals a clean single pass over the distinct events. Fold-in serves personal slates at once
- * without feeding back into the statistics between trainings.
+ * recovered model equals a clean single pass over the distinct events.
  */
 export function applyLearningUpdates(
   model: FactorModel,
   histories: UserHistories,
-  folded: Map<string, Float32Array>,
   updates: readonly LearningUpdate[],
 ): void {
   if (updates.length === 0) return;
   const x64 = new Float64Array(model.dim);
-  const touchedUsers = new Set<string>();
   for (const u of updates) {
     const i = model.addItem(u.itemId);
     for (let k = 0; k < x64.length; k++) x64[k] = u.x[k];
     model.stats.add(i, x64, 0, u.target, u.weight);
     model.markDirty(i);
     histories.push(u.userId, i, u.target, u.weight);
-    touchedUsers.add(u.userId);
   }
   model.generation++;
-  for (const userId of touchedUsers) {
-    const h = histories.get(userId)!;
-    // Against the current means without re-solving stale posteriors first: the overlay only serves, and the
-    // snapshot rebuild re-solves them within MODEL_REFRESH_MS anyway.
-    folded.set(
-      userId,
-      Float32Array.from(
-        foldInUser(model, { items: h.items, targets: h.targets, weights: h.weights }, undefined, {
-          refresh: false,
-        }),
-      ),
-    );
-  }
 }
 
-/** The user vector an update uses now: the user's estimate, else the population default; rounded to f32. */
-export function userVectorFor(model: FactorModel, userId: string): Float32Array {
-  const u = model.userIndex.get(userId);
-  return Float32Array.from(u === undefined ? model.defaultUser : model.userVector(u));
+/**
+ * The user vectors updates use, rounded to f32: the user's estimate, else the population default. One per
+ * user and batch (a batch's updates of one user share it; the vectors only change with a batch training).
+ */
+export class UserVectors {
+  private readonly byUser = new Map<string, Float32Array>();
+  private fallback?: Float32Array;
+
+  constructor(private readonly model: FactorModel) {}
+
+  get(userId: string): Float32Array {
+    let x = this.byUser.get(userId);
+    if (x) return x;
+    const u = this.model.userIndex.get(userId);
+    if (u === undefined) x = this.fallback ??= Float32Array.from(this.model.defaultUser);
+    else x = Float32Array.from(this.model.userVector(u));
+    this.byUser.set(userId, x);
+    return x;
+  }
 }

@@ -1,27 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { JoinBookImage, PendingClick, SlateItem } from '../../core/ingest/join-book';
 
-export interface SlateItem {
-  itemId: string;
-  position: number;
-  propensity: number;
-}
+export type { PendingClick, SlateItem } from '../../core/ingest/join-book';
 
-export interface PendingClick {
-  userId: string;
-  itemId: string;
-}
-
+/** A row of the pre-0.2 `slate_joins` table (read once, at an upgrade). */
 export interface SlateJoinRow {
   slate_id: string;
   user_id: string;
-  /** null while only clicks (no impression) have arrived. */
   items: SlateItem[] | null;
   clicked: string[];
   pending: PendingClick[];
-  /** The window has closed (negatives learned); kept so that late clicks find their positions. */
-  closed?: boolean;
+  closes_at: Date;
+  closed: boolean;
 }
 
 export interface OffsetCommit {
@@ -40,89 +32,41 @@ export class ModelStateRepository {
     return this.dataSource.transaction(work);
   }
 
-  /** Join rows of these slates, locked for this batch. */
-  async lockJoins(m: EntityManager, slateIds: string[]): Promise<Map<string, SlateJoinRow>> {
-    if (slateIds.length === 0) return new Map();
-    const rows: SlateJoinRow[] = await m.query(
-      `SELECT slate_id, user_id, items, clicked, pending, closed FROM slate_joins
-       WHERE slate_id = ANY($1::text[]) FOR UPDATE`,
-      [slateIds],
-    );
-    return new Map(rows.map((r) => [r.slate_id, r]));
-  }
-
   /**
-   * Save join rows (the batch holds the locks of those that existed). New rows take a plain INSERT: no
-   * `ON CONFLICT`, whose speculative insertion costs about half as much again per row; a row another writer
-   * inserted meanwhile fails the batch, which is retried and then finds it. Rows travel as one JSON document
-   * unpacked by `jsonb_to_recordset`: for thousands of rows that is several times faster than arrays of jsonb,
-   * whose text form the driver must escape element by element.
+   * The join rows an older version kept in `slate_joins`, as a join book: read at start when no checkpoint
+   * holds a book yet (the upgrade path). The first checkpoint that stores a book empties the table.
    */
-  async saveJoins(
-    m: EntityManager,
-    rows: (SlateJoinRow & { closesAt: number; existed: boolean })[],
-  ): Promise<void> {
-    const doc = (rs: typeof rows) =>
-      JSON.stringify(
-        rs.map((r) => ({
-          slate_id: r.slate_id,
-          user_id: r.user_id,
-          items: r.items,
-          clicked: r.clicked,
-          pending: r.pending,
-          closes_at: r.closesAt,
-        })),
-      );
-    const fresh = rows.filter((r) => !r.existed);
-    const existing = rows.filter((r) => r.existed);
-    if (fresh.length) {
-      await m.query(
-        `INSERT INTO slate_joins (slate_id, user_id, items, clicked, pending, closes_at)
-         SELECT slate_id, user_id, items, clicked, pending, to_timestamp(closes_at / 1000.0)
-         FROM jsonb_to_recordset($1::jsonb)
-           AS x(slate_id text, user_id text, items jsonb, clicked jsonb, pending jsonb, closes_at float8)`,
-        [doc(fresh)],
-      );
+  async legacyJoins(): Promise<JoinBookImage | null> {
+    const rows: SlateJoinRow[] = await this.dataSource.query(
+      `SELECT slate_id, user_id, items, clicked, pending, closes_at, closed FROM slate_joins`,
+    );
+    if (rows.length === 0) return null;
+    const image: JoinBookImage = { open: [], closed: [] };
+    for (const r of rows) {
+      const at = new Date(r.closes_at).getTime();
+      if (r.closed) image.closed.push([r.slate_id, { userId: r.user_id, items: r.items, closedAt: at }]);
+      else
+        image.open.push([
+          r.slate_id,
+          { userId: r.user_id, items: r.items, clicked: r.clicked, pending: r.pending, closesAt: at },
+        ]);
     }
-    if (existing.length) {
-      await m.query(
-        `UPDATE slate_joins j SET user_id = u.user_id, items = u.items, clicked = u.clicked,
-           pending = u.pending, closes_at = to_timestamp(u.closes_at / 1000.0)
-         FROM jsonb_to_recordset($1::jsonb)
-           AS u(slate_id text, user_id text, items jsonb, clicked jsonb, pending jsonb, closes_at float8)
-         WHERE j.slate_id = u.slate_id`,
-        [doc(existing)],
-      );
-    }
+    return image;
   }
 
-  /** Update the clicks of existing join rows (their deadline unchanged). */
-  async updateJoinClicks(m: EntityManager, rows: SlateJoinRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await m.query(
-      `UPDATE slate_joins j SET clicked = u.clicked, pending = u.pending
-       FROM jsonb_to_recordset($1::jsonb) AS u(slate_id text, clicked jsonb, pending jsonb)
-       WHERE j.slate_id = u.slate_id`,
-      [JSON.stringify(rows.map((r) => ({ slate_id: r.slate_id, clicked: r.clicked, pending: r.pending })))],
+  /** The ids among these that the click log already holds (a read: the batch's dedupe check). */
+  async knownClicks(m: EntityManager, eventIds: string[]): Promise<Set<string>> {
+    if (eventIds.length === 0) return new Set();
+    const rows: { event_id: string }[] = await m.query(
+      `SELECT event_id FROM clicks WHERE event_id = ANY($1::text[])`,
+      [eventIds],
     );
-  }
-
-  /** Close up to `limit` joins whose window has passed, returning them: exactly once, by the closed flag. */
-  async closeDueJoins(m: EntityManager, now: number, limit = 5000): Promise<SlateJoinRow[]> {
-    // TypeORM's postgres driver answers an UPDATE ... RETURNING with [rows, affectedCount].
-    const [rows]: [SlateJoinRow[], number] = await m.query(
-      `UPDATE slate_joins SET closed = true WHERE slate_id IN (
-         SELECT slate_id FROM slate_joins WHERE NOT closed AND closes_at <= $1 ORDER BY closes_at LIMIT $2
-         FOR UPDATE SKIP LOCKED)
-       RETURNING slate_id, user_id, items, clicked, pending`,
-      [new Date(now).toISOString(), limit],
-    );
-    return rows;
+    return new Set(rows.map((r) => r.event_id));
   }
 
   /**
-   * Keep every click as it came (the log that export, replay and retraining read). Its event id is the key,
-   * so this insert is also the dedupe decision: it returns the ids that were not there before.
+   * Keep clicks as they came (the log that export, replay and retraining read; written behind the learning
+   * path by `ClickArchive`, and at recovery). Idempotent: returns the ids that were not there before.
    */
   async recordClicks(
     m: EntityManager,
@@ -159,10 +103,11 @@ export class ModelStateRepository {
     return new Set(rows.map((r) => r.event_id));
   }
 
-  async appendLog(m: EntityManager, events: number, payload: Uint8Array): Promise<number> {
+  /** Log a batch: its learning updates, and its journal (join-book changes and accepted clicks, JSON). */
+  async appendLog(m: EntityManager, events: number, payload: Uint8Array, journal: Buffer): Promise<number> {
     const rows: { batch_id: string }[] = await m.query(
-      `INSERT INTO learning_log (events, payload) VALUES ($1, $2) RETURNING batch_id`,
-      [events, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)],
+      `INSERT INTO learning_log (events, payload, journal) VALUES ($1, $2, $3) RETURNING batch_id`,
+      [events, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), journal],
     );
     return Number(rows[0].batch_id);
   }
@@ -200,48 +145,64 @@ export class ModelStateRepository {
     return new Map(rows.map((r) => [r.partition, String(r.next_offset)]));
   }
 
-  async latestSnapshot(): Promise<{ lastBatchId: number; payload: Uint8Array } | null> {
-    const rows: { last_batch_id: string; payload: Buffer }[] = await this.dataSource.query(
-      `SELECT last_batch_id, payload FROM model_snapshots ORDER BY id DESC LIMIT 1`,
-    );
+  async latestSnapshot(): Promise<{
+    lastBatchId: number;
+    payload: Uint8Array;
+    joins: Buffer | null;
+  } | null> {
+    const rows: { last_batch_id: string; payload: Buffer; joins: Buffer | null }[] =
+      await this.dataSource.query(
+        `SELECT last_batch_id, payload, joins FROM model_snapshots ORDER BY id DESC LIMIT 1`,
+      );
     if (rows.length === 0) return null;
-    return { lastBatchId: Number(rows[0].last_batch_id), payload: new Uint8Array(rows[0].payload) };
+    return {
+      lastBatchId: Number(rows[0].last_batch_id),
+      payload: new Uint8Array(rows[0].payload),
+      joins: rows[0].joins,
+    };
   }
 
   /** Logged batches after `afterBatchId`, in order, a page at a time. */
   async *logAfter(
     afterBatchId: number,
     page = 200,
-  ): AsyncGenerator<{ batchId: number; payload: Uint8Array }> {
+  ): AsyncGenerator<{ batchId: number; payload: Uint8Array; journal: Buffer | null }> {
     let after = afterBatchId;
     for (;;) {
-      const rows: { batch_id: string; payload: Buffer }[] = await this.dataSource.query(
-        `SELECT batch_id, payload FROM learning_log WHERE batch_id > $1 ORDER BY batch_id LIMIT $2`,
-        [after, page],
-      );
+      const rows: { batch_id: string; payload: Buffer; journal: Buffer | null }[] =
+        await this.dataSource.query(
+          `SELECT batch_id, payload, journal FROM learning_log WHERE batch_id > $1 ORDER BY batch_id LIMIT $2`,
+          [after, page],
+        );
       if (rows.length === 0) return;
-      for (const r of rows) yield { batchId: Number(r.batch_id), payload: new Uint8Array(r.payload) };
+      for (const r of rows)
+        yield { batchId: Number(r.batch_id), payload: new Uint8Array(r.payload), journal: r.journal };
       after = Number(rows[rows.length - 1].batch_id);
     }
   }
 
-  /** Store a checkpoint and drop what it makes redundant, in one transaction. */
+  /**
+   * Store a checkpoint (the model and the join book) and drop what it makes redundant, in one transaction:
+   * the log it covers, older snapshots, and the join rows of an older version (now in the book).
+   */
   async writeCheckpoint(
     lastBatchId: number,
     formatVersion: number,
     payload: Uint8Array,
-    horizonHours: number,
+    joins: Buffer,
   ): Promise<void> {
     await this.dataSource.transaction(async (m) => {
       await m.query(
-        `INSERT INTO model_snapshots (last_batch_id, format_version, payload) VALUES ($1, $2, $3)`,
-        [lastBatchId, formatVersion, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)],
+        `INSERT INTO model_snapshots (last_batch_id, format_version, payload, joins) VALUES ($1, $2, $3, $4)`,
+        [
+          lastBatchId,
+          formatVersion,
+          Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+          joins,
+        ],
       );
       await m.query(`DELETE FROM learning_log WHERE batch_id <= $1`, [lastBatchId]);
-      await m.query(
-        `DELETE FROM slate_joins WHERE closed AND closes_at < now() - $1::float8 * interval '1 hour'`,
-        [horizonHours],
-      );
+      await m.query(`DELETE FROM slate_joins`);
       await m.query(
         `DELETE FROM model_snapshots WHERE id NOT IN (SELECT id FROM model_snapshots ORDER BY id DESC LIMIT 2)`,
       );

@@ -1,7 +1,17 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { buildServingSnapshot, decodeModel, FactorModel, type ServingSnapshot } from '../../core/model';
+import {
+  buildServingSnapshot,
+  decodeModel,
+  FactorModel,
+  foldInUser,
+  userSystemOf,
+  type ServingSnapshot,
+  type UserSystem,
+} from '../../core/model';
 import { decodeLearningBatch } from '../../core/ingest/learning-log';
+import { JoinBook } from '../../core/ingest/join-book';
+import { decodeBatchJournal, decodeJoinBookImage, type JournalClick } from '../../core/ingest/journal-codec';
 import { prepareSnapshotForWasm } from '../../core/policies/score-moments.wasm';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { ItemInput } from '../items/item';
@@ -9,6 +19,7 @@ import { ItemsRepository } from '../items/items.repository';
 import { ItemsService } from '../items/items.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { applyLearningUpdates, UserHistories } from './apply-updates';
+import { ClickArchive } from './click-archive';
 import { ModelStateRepository } from './model-state.repository';
 
 export interface ModelInfo {
@@ -19,6 +30,9 @@ export interface ModelInfo {
   users: number;
   builtAt: string;
 }
+
+/** Folded-in user vectors kept for serving at most (about 150 bytes each at d = 32). */
+const FOLDED_CACHE = 200_000;
 
 /**
  * Owns the learning state (a `FactorModel`) and the immutable `ServingSnapshot` that requests read.
@@ -33,8 +47,17 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   private snapshot!: ServingSnapshot;
   /** Recent targets per user (fold-in), shared with the learning path. */
   readonly histories = new UserHistories();
-  /** Folded-in user vectors, overlaid on the trained ones for serving. */
-  readonly folded = new Map<string, Float32Array>();
+  /**
+   * Folded-in user vectors computed for serving, by user: valid while the user's history stamp and the user
+   * system (rebuilt with each snapshot) are the ones they were computed with. Bounded (oldest dropped first).
+   */
+  private readonly folded = new Map<string, { stamp: number; system: UserSystem; x: Float32Array }>();
+  /** The shared user system of the current snapshot's item means (null until someone has a history). */
+  private userSystem: UserSystem | null = null;
+  /** The learning path's join state (open joins and tombstones), restored with the model. */
+  readonly joins: JoinBook;
+  /** The click log, written behind the learning path. */
+  readonly clickArchive: ClickArchive;
   /** Id of the last learning-log batch applied to the in-memory model. */
   lastBatchId = 0;
   /** Last batch id covered by the newest checkpoint (0: none yet). */
@@ -43,6 +66,8 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   /** Active items of the current snapshot (counted once per rebuild). */
   private activeItems = 0;
   private timer?: NodeJS.Timeout;
+  /** How long the last rebuild took (spaces the next one under heavy learning). */
+  private lastRebuildMs = 0;
   private readonly itemsGauge: Gauge;
 
   constructor(
@@ -52,6 +77,19 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     private readonly state: ModelStateRepository,
     metrics: MetricsService,
   ) {
+    this.joins = new JoinBook(config.learning.dedupeHorizonHours * 3_600_000);
+    this.clickArchive = new ClickArchive(state);
+    const joins = this.joins;
+    new Gauge({
+      name: 'reco_learning_joins',
+      help: 'Join book: slates waiting for clicks (open) and closed ones kept for the dedupe horizon.',
+      labelNames: ['state'] as const,
+      registers: [metrics.registry],
+      collect() {
+        this.set({ state: 'open' }, joins.openCount);
+        this.set({ state: 'closed' }, joins.closedCount);
+      },
+    });
     this.itemsGauge = new Gauge({
       name: 'reco_model_items',
       help: 'Items in the serving snapshot, by state.',
@@ -83,19 +121,32 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     for await (const page of this.items.listForModel()) {
       for (const it of page) this.upsertItem(model, it);
     }
+    const image = checkpoint?.joins ? decodeJoinBookImage(checkpoint.joins) : await this.state.legacyJoins();
+    if (image) this.joins.load(image);
     let replayed = 0;
+    const clicks: JournalClick[] = [];
     for await (const batch of this.state.logAfter(this.lastBatchId)) {
       const { updates } = decodeLearningBatch(batch.payload);
-      applyLearningUpdates(model, this.histories, this.folded, updates);
+      applyLearningUpdates(model, this.histories, updates);
+      if (batch.journal) {
+        const journal = decodeBatchJournal(batch.journal);
+        this.joins.apply(journal.joins);
+        for (const c of journal.clicks) clicks.push(c);
+      }
       this.lastBatchId = batch.batchId;
       replayed++;
     }
+    // The clicks of the replayed batches may not have reached the click log before a crash: write them now
+    // (idempotent), so that the log and the dedupe check are complete before anything new is learned.
+    for (let k = 0; k < clicks.length; k += 5000)
+      await this.state.recordClicks(this.state.dataSource.manager, clicks.slice(k, k + 5000));
     this.model = model;
     this.rebuild();
     this.logger.log({
       msg: 'model recovered',
       fromCheckpoint: checkpoint !== null,
       replayedBatches: replayed,
+      openJoins: this.joins.openCount,
     });
     this.itemsService.onChange((changed) => {
       for (const it of changed) this.upsertItem(this.model, it);
@@ -141,15 +192,32 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     };
   }
 
+  /**
+   * The vector to serve user `userId` with: folded in from their recent targets when they have any (against
+   * the item means of the last rebuild, computed on first use and cached until their history or the snapshot
+   * changes: O(history·d + d²) for the usual unit weights), else their trained vector, else undefined (the
+   * population prior).
+   */
+  servingUser(snap: ServingSnapshot, userId: string): Float32Array | undefined {
+    const h = this.histories.get(userId);
+    const system = this.userSystem;
+    if (!h || !system) return snap.users.get(userId);
+    const hit = this.folded.get(userId);
+    if (hit && hit.stamp === h.stamp && hit.system === system) return hit.x;
+    const x = Float32Array.from(foldInUser(this.model, h, undefined, { refresh: false, system }));
+    if (hit)
+      this.folded.delete(userId); // re-inserted last: the map's order is the eviction order
+    else if (this.folded.size >= FOLDED_CACHE) this.folded.delete(this.folded.keys().next().value!);
+    this.folded.set(userId, { stamp: h.stamp, system, x });
+    return x;
+  }
+
   /** Build the next snapshot now (learning calls this through `scheduleRebuild`). */
   rebuild(): void {
-    const built = buildServingSnapshot(this.model);
-    let next = built;
-    if (this.folded.size) {
-      const users = new Map(built.users);
-      for (const [id, v] of this.folded) users.set(id, v);
-      next = Object.freeze({ ...built, users });
-    }
+    const started = performance.now();
+    const next = buildServingSnapshot(this.model);
+    // The user system of these means, for fold-in at serving time (built here so that no request pays for it).
+    if (this.histories.size) this.userSystem = userSystemOf(this.model, false);
     // Lay the snapshot out for the SIMD scorer before it serves, so no request pays for it.
     prepareSnapshotForWasm(next);
     this.snapshot = next;
@@ -159,10 +227,19 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     this.activeItems = active;
     this.itemsGauge.set({ state: 'active' }, active);
     this.itemsGauge.set({ state: 'inactive' }, next.itemIds.length - active);
+    this.lastRebuildMs = performance.now() - started;
   }
 
+  /**
+   * Rebuild within `MODEL_REFRESH_MS`, or, when rebuilds have become expensive (a large catalogue under
+   * constant learning re-solves every touched item's posterior each time), no sooner than three times the last
+   * rebuild's duration after the change, so that rebuilding takes at most about a quarter of the thread that
+   * also learns and serves; never later than 1 s.
+   */
   scheduleRebuild(): void {
     if (this.timer) return;
+    const refresh = this.config.model.refreshMs;
+    const delay = Math.min(Math.max(refresh, 3 * this.lastRebuildMs), Math.max(refresh, 1000));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       try {
@@ -170,7 +247,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
       } catch (e) {
         this.logger.error({ err: e }, 'model rebuild failed; serving the previous snapshot');
       }
-    }, this.config.model.refreshMs);
+    }, delay);
   }
 
   private upsertItem(model: FactorModel, it: Pick<ItemInput, 'id' | 'group' | 'active'>): void {

@@ -74,7 +74,7 @@ export class SlatesService {
       served = serveSlate(
         snap,
         policy,
-        { user: snap.users.get(req.userId), size: req.size, candidates, exclude },
+        { user: this.model.servingUser(snap, req.userId), size: req.size, candidates, exclude },
         new Rng(seed),
       );
     } catch (e) {

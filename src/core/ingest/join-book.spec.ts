@@ -1,0 +1,109 @@
+import { JoinBook, type JoinDelta, type JoinEntry } from './join-book';
+
+const items = [
+  { itemId: 'a', position: 1, propensity: 0.5 },
+  { itemId: 'b', position: 2, propensity: 0.5 },
+];
+const entry = (closesAt: number, extra: Partial<JoinEntry> = {}): JoinEntry => ({
+  userId: 'u',
+  items,
+  clicked: [],
+  pending: [],
+  closesAt,
+  ...extra,
+});
+
+describe('JoinBook', () => {
+  it('keeps a batch staged until it commits: a failed batch leaves the book as it was', () => {
+    const book = new JoinBook(3_600_000);
+    const tx = book.begin(1000);
+    tx.put('s1', entry(2000));
+    expect(tx.state('s1')?.kind).toBe('open');
+    expect(book.state('s1')).toBeUndefined();
+    expect(book.openCount).toBe(0);
+    // the batch is dropped (its transaction failed): nothing happened
+    const tx2 = book.begin(1000);
+    expect(tx2.state('s1')).toBeUndefined();
+    tx.commit();
+    expect(book.state('s1')).toEqual({ kind: 'open', entry: entry(2000) });
+  });
+
+  it('closes due joins in deadline order, with the state the batch gave them, and keeps tombstones', () => {
+    const book = new JoinBook(3_600_000);
+    const open = book.begin(0);
+    open.put('s1', entry(100));
+    open.put('s2', entry(200));
+    open.put('s3', entry(300));
+    open.commit();
+    const tx = book.begin(250);
+    tx.put('s2', entry(200, { clicked: ['a'] })); // a click on s2 in this batch
+    tx.put('s1', entry(250 + 100, { userId: 'u1' })); // s1's deadline moved on by this batch
+    const closed = tx.closeDue(10);
+    expect(closed.map(([id]) => id)).toEqual(['s2']);
+    expect(closed[0][1].clicked).toEqual(['a']);
+    expect(tx.state('s2')?.kind).toBe('closed');
+    tx.commit();
+    expect(book.state('s2')).toEqual({
+      kind: 'closed',
+      tombstone: { userId: 'u', items, closedAt: 250 },
+    });
+    expect(book.openCount).toBe(2);
+    // s1 moved behind s3 in deadline order
+    expect([...book.due(10_000)].map(([id]) => id)).toEqual(['s3', 's1']);
+  });
+
+  it('honours the limit and closes everything with a later due-by clock (backfill)', () => {
+    const book = new JoinBook(3_600_000);
+    const open = book.begin(0);
+    for (let k = 0; k < 5; k++) open.put(`s${k}`, entry(1000 + k));
+    open.commit();
+    const tx = book.begin(10);
+    expect(tx.closeDue(3, Number.MAX_SAFE_INTEGER).map(([id]) => id)).toEqual(['s0', 's1', 's2']);
+    tx.commit();
+    expect(book.openCount).toBe(2);
+    // tombstones carry the batch's own clock, not the due-by clock
+    expect(book.state('s0')).toMatchObject({ kind: 'closed', tombstone: { closedAt: 10 } });
+  });
+
+  it('drops tombstones after the horizon', () => {
+    const book = new JoinBook(1000);
+    const tx = book.begin(0);
+    tx.put('s1', entry(0));
+    tx.closeDue(10);
+    tx.commit();
+    expect(book.closedCount).toBe(1);
+    book.begin(900).commit();
+    expect(book.closedCount).toBe(1);
+    book.begin(1001).commit();
+    expect(book.closedCount).toBe(0);
+    expect(book.state('s1')).toBeUndefined();
+  });
+
+  it('is rebuilt exactly from an image plus the deltas after it (recovery)', () => {
+    const live = new JoinBook(5000);
+    const deltas: JoinDelta[] = [];
+    let image = live.image();
+    for (let t = 0; t < 40; t++) {
+      const tx = live.begin(t * 100);
+      tx.put(`s${t}`, entry(t * 100 + 700, { userId: `u${t % 3}` }));
+      if (t % 3 === 0 && t > 0) {
+        const prev = tx.state(`s${t - 1}`);
+        if (prev?.kind === 'open')
+          tx.put(`s${t - 1}`, { ...prev.entry, clicked: [...prev.entry.clicked, 'b'] });
+      }
+      tx.closeDue(2);
+      deltas.push(tx.delta());
+      tx.commit();
+      if (t === 17) {
+        image = JSON.parse(JSON.stringify(live.image()));
+        deltas.length = 0;
+      }
+    }
+    const recovered = new JoinBook(5000);
+    recovered.load(image);
+    for (const d of JSON.parse(JSON.stringify(deltas)) as JoinDelta[]) recovered.apply(d);
+    expect(recovered.image()).toEqual(live.image());
+    expect(live.closedCount).toBeGreaterThan(0);
+    expect(live.openCount).toBeGreaterThan(0);
+  });
+});

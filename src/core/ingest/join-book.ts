@@ -1,0 +1,216 @@
+/**
+ * The join state of the learning path, in memory: slates waiting for their clicks (and clicks waiting for
+ * their slate) until their window closes, then a tombstone per closed slate for the dedupe horizon, so that a
+ * redelivered impression is recognised and a late click still finds its slate's positions.
+ *
+ * It is made durable the way the model is: every batch's changes go into that batch's learning-log row
+ * (`JoinDelta`, in the batch's transaction), and a checkpoint stores the whole book (`JoinBookImage`).
+ * Recovery loads the newest image and replays the deltas after it, in order. Changes are staged in a
+ * `JoinTx` and reach the book only when the batch has committed (`commit`), so a failed batch leaves it as
+ * it was.
+ *
+ * Pure: no I/O, no clock (every time is passed in), so replay is deterministic.
+ */
+
+export interface SlateItem {
+  itemId: string;
+  position: number;
+  propensity: number;
+}
+
+export interface PendingClick {
+  userId: string;
+  itemId: string;
+}
+
+/** An open join. */
+export interface JoinEntry {
+  userId: string;
+  /** null while only clicks (no impression) have arrived. */
+  items: SlateItem[] | null;
+  /** Items clicked while the window was open. */
+  clicked: string[];
+  /** Clicks that came before their impression. */
+  pending: PendingClick[];
+  /** When the window closes (ms since the epoch). */
+  closesAt: number;
+}
+
+/** A closed join, kept for the dedupe horizon. */
+export interface Tombstone {
+  userId: string;
+  /** null: the window closed on clicks whose impression had not come (they were learned as organic). */
+  items: SlateItem[] | null;
+  /** With items null: the items of those clicks (an impression that comes later does not make them negatives). */
+  clicked?: string[];
+  closedAt: number;
+}
+
+/** What one batch changed: the new state of every open join it touched, and the joins it closed. */
+export interface JoinDelta {
+  /** The batch's clock: closed joins' `closedAt`, and the horizon's reference. */
+  now: number;
+  open: [string, JoinEntry][];
+  closed: string[];
+}
+
+/** The whole book, for a checkpoint. */
+export interface JoinBookImage {
+  open: [string, JoinEntry][];
+  closed: [string, Tombstone][];
+}
+
+export type JoinState =
+  { kind: 'open'; entry: JoinEntry } | { kind: 'closed'; tombstone: Tombstone } | undefined;
+
+function tombstoneOf(e: JoinEntry, closedAt: number): Tombstone {
+  if (e.items) return { userId: e.userId, items: e.items, closedAt };
+  return { userId: e.userId, items: null, clicked: e.pending.map((p) => p.itemId), closedAt };
+}
+
+export class JoinBook {
+  /**
+   * Open joins, in the order their windows close: an entry whose deadline changes is moved to the end, and
+   * every deadline is "now + window", so the map's order is the deadline order while the window is fixed
+   * (an image is loaded sorted by deadline, so a changed window after a restart is absorbed there).
+   */
+  private readonly open = new Map<string, JoinEntry>();
+  /** Tombstones, in the order they closed (so the oldest expire from the front). */
+  private readonly closed = new Map<string, Tombstone>();
+
+  /** @param horizonMs how long a tombstone is kept after its join closed */
+  constructor(private readonly horizonMs: number) {}
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  get closedCount(): number {
+    return this.closed.size;
+  }
+
+  state(slateId: string): JoinState {
+    const entry = this.open.get(slateId);
+    if (entry) return { kind: 'open', entry };
+    const tombstone = this.closed.get(slateId);
+    return tombstone ? { kind: 'closed', tombstone } : undefined;
+  }
+
+  begin(now: number): JoinTx {
+    return new JoinTx(this, now);
+  }
+
+  /** Apply a committed batch's changes (live, after the commit; or replayed from the log at start). */
+  apply(delta: JoinDelta): void {
+    for (const [id, entry] of delta.open) {
+      this.open.delete(id); // re-inserted at the end: its deadline is the latest
+      this.closed.delete(id);
+      this.open.set(id, entry);
+    }
+    for (const id of delta.closed) {
+      const entry = this.open.get(id);
+      if (!entry) continue;
+      this.open.delete(id);
+      this.closed.set(id, tombstoneOf(entry, delta.now));
+    }
+    this.expire(delta.now);
+  }
+
+  /** Drop tombstones older than the horizon. */
+  expire(now: number): void {
+    for (const [id, t] of this.closed) {
+      if (t.closedAt >= now - this.horizonMs) break;
+      this.closed.delete(id);
+    }
+  }
+
+  /** Read-only views of the open joins and the tombstones (for encoding a checkpoint without copying). */
+  view(): { open: ReadonlyMap<string, JoinEntry>; closed: ReadonlyMap<string, Tombstone> } {
+    return { open: this.open, closed: this.closed };
+  }
+
+  image(): JoinBookImage {
+    return { open: [...this.open], closed: [...this.closed] };
+  }
+
+  /** Replace the content with an image (recovery). */
+  load(image: JoinBookImage): void {
+    this.open.clear();
+    this.closed.clear();
+    const open = [...image.open].sort((a, b) => a[1].closesAt - b[1].closesAt);
+    for (const [id, e] of open) this.open.set(id, e);
+    const closed = [...image.closed].sort((a, b) => a[1].closedAt - b[1].closedAt);
+    for (const [id, t] of closed) this.closed.set(id, t);
+  }
+
+  /** Open joins whose deadline is at or before `now`, in deadline order. */
+  *due(now: number): Generator<[string, JoinEntry]> {
+    for (const e of this.open) {
+      if (e[1].closesAt > now) return;
+      yield e;
+    }
+  }
+}
+
+/** One batch's staged changes: reads see them, the book does not until `commit`. */
+export class JoinTx {
+  private readonly staged = new Map<string, JoinEntry>();
+  private readonly closing: string[] = [];
+  private readonly closingSet = new Set<string>();
+
+  constructor(
+    private readonly book: JoinBook,
+    readonly now: number,
+  ) {}
+
+  state(slateId: string): JoinState {
+    if (this.closingSet.has(slateId)) {
+      const e = this.staged.get(slateId) ?? (this.book.state(slateId) as { entry: JoinEntry }).entry;
+      return { kind: 'closed', tombstone: tombstoneOf(e, this.now) };
+    }
+    const entry = this.staged.get(slateId);
+    return entry ? { kind: 'open', entry } : this.book.state(slateId);
+  }
+
+  /** Stage the new state of an open join (a copy: the book's entries are never mutated in place). */
+  put(slateId: string, entry: JoinEntry): void {
+    this.staged.set(slateId, entry);
+  }
+
+  /**
+   * Close up to `limit` joins whose deadline is at or before `dueBy` (default: the batch's clock; a backfill
+   * closes everything with a later one), with their staged state if this batch touched them, in deadline order.
+   */
+  closeDue(limit: number, dueBy = this.now): [string, JoinEntry][] {
+    const out: [string, JoinEntry][] = [];
+    for (const [id, entry] of this.book.due(dueBy)) {
+      if (out.length >= limit) break;
+      const staged = this.staged.get(id);
+      if (staged && staged.closesAt > dueBy) continue; // reopened by this batch (its impression came)
+      out.push([id, staged ?? entry]);
+    }
+    // Joins this batch created are due only if `dueBy` is past their deadline already (closing everything).
+    for (const [id, entry] of this.staged) {
+      if (out.length >= limit) break;
+      if (entry.closesAt <= dueBy && this.book.state(id)?.kind !== 'open') out.push([id, entry]);
+    }
+    for (const [id, entry] of out) {
+      this.closing.push(id);
+      this.closingSet.add(id);
+      this.staged.set(id, entry);
+    }
+    return out;
+  }
+
+  get empty(): boolean {
+    return this.staged.size === 0 && this.closing.length === 0;
+  }
+
+  delta(): JoinDelta {
+    return { now: this.now, open: [...this.staged], closed: this.closing };
+  }
+
+  commit(): void {
+    this.book.apply(this.delta());
+  }
+}
