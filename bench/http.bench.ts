@@ -6,7 +6,7 @@
  * server: the ratio of the two throughputs is the cost of choosing and logging a slate.
  */
 import autocannon from 'autocannon';
-import { emit, flagValue, formatTable, hasFlag, log, machine } from './lib/report';
+import { type Cell, emit, flagValue, formatTable, hasFlag, log, machine } from './lib/report';
 import { importItems, startService, tempDatabase } from './lib/service';
 
 interface Run {
@@ -16,10 +16,20 @@ interface Run {
   errors: number;
   non2xx: number;
   requests: number;
+  /** Service CPU (all threads) per request, in ms; null where it cannot be read (no /proc). */
+  cpu_ms_per_request: number | null;
 }
 
-async function load(opts: autocannon.Options): Promise<Run> {
+async function load(opts: autocannon.Options, cpuSeconds: () => number | undefined): Promise<Run> {
+  const cpu0 = cpuSeconds();
+  const t0 = process.hrtime.bigint() / 1000n;
   const r = await autocannon(opts);
+  const t1 = process.hrtime.bigint() / 1000n;
+  const cpu1 = cpuSeconds();
+  // The phase in the clock of a child's .cpuprofile (both monotonic), for bench/lib/cpuprofile-summary.
+  log(
+    `  ${r.requests.total} requests; profile window: --from ${t0} --to ${t1} --requests ${r.requests.total}`,
+  );
   return {
     rps: r.requests.average,
     p50_ms: r.latency.p50,
@@ -27,6 +37,10 @@ async function load(opts: autocannon.Options): Promise<Run> {
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
     requests: r.requests.total,
+    cpu_ms_per_request:
+      cpu0 !== undefined && cpu1 !== undefined && r.requests.total > 0
+        ? (1000 * (cpu1 - cpu0)) / r.requests.total
+        : null,
   };
 }
 
@@ -69,11 +83,11 @@ async function main(): Promise<void> {
       ],
     };
     log('warm-up (3 s each)');
-    await load({ ...slateOpts, duration: 3 });
-    await load({ url: `${svc.baseUrl}/v1/ping`, connections, duration: 3 });
+    await load({ ...slateOpts, duration: 3 }, svc.cpuSeconds);
+    await load({ url: `${svc.baseUrl}/v1/ping`, connections, duration: 3 }, svc.cpuSeconds);
     // Cold start: every item still at its group prior, so every item can win every draw (the sampler's worst case).
     log(`POST /v1/slates for ${seconds} s, cold catalogue`);
-    const cold = await load(slateOpts);
+    const cold = await load(slateOpts, svc.cpuSeconds);
     // A catalogue with history: organic clicks with a Zipf-like popularity, learned through POST /v1/events.
     log(`learning ${warmClicks} clicks`);
     for (let start = 0; start < warmClicks; start += 1000) {
@@ -97,15 +111,25 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 1000));
     log(`POST /v1/slates for ${seconds} s, after ${warmClicks} clicks`);
-    const slates = await load(slateOpts);
+    const slates = await load(slateOpts, svc.cpuSeconds);
     log(`GET /v1/ping for ${seconds} s`);
-    const empty = await load({ url: `${svc.baseUrl}/v1/ping`, connections, duration: seconds });
+    const empty = await load(
+      { url: `${svc.baseUrl}/v1/ping`, connections, duration: seconds },
+      svc.cpuSeconds,
+    );
     const data = {
       slates_rps: slates.rps,
       empty_rps: empty.rps,
       ratio: slates.rps / empty.rps,
       p99_ms: slates.p99_ms,
       errors: slates.errors + slates.non2xx,
+      // Service CPU per request: steadier than req/s when other work shares the machine.
+      slates_cpu_ms: slates.cpu_ms_per_request,
+      empty_cpu_ms: empty.cpu_ms_per_request,
+      cpu_ratio:
+        slates.cpu_ms_per_request && empty.cpu_ms_per_request
+          ? empty.cpu_ms_per_request / slates.cpu_ms_per_request
+          : null,
       setting: {
         items,
         slate_size: 10,
@@ -125,7 +149,7 @@ async function main(): Promise<void> {
       [
         `bench:http, ${items} items, size 10, default policy, ${connections} connections, ${seconds} s each; ${data.machine}`,
         formatTable(
-          ['route', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx'],
+          ['route', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'service CPU ms/req'],
           [
             [
               `POST /v1/slates (after ${warmClicks} clicks)`,
@@ -134,6 +158,7 @@ async function main(): Promise<void> {
               slates.p99_ms,
               slates.errors,
               slates.non2xx,
+              cpuCell(slates),
             ],
             [
               'POST /v1/slates (cold: all items at their prior)',
@@ -142,17 +167,31 @@ async function main(): Promise<void> {
               cold.p99_ms,
               cold.errors,
               cold.non2xx,
+              cpuCell(cold),
             ],
-            ['GET /v1/ping (baseline)', empty.rps, empty.p50_ms, empty.p99_ms, empty.errors, empty.non2xx],
+            [
+              'GET /v1/ping (baseline)',
+              empty.rps,
+              empty.p50_ms,
+              empty.p99_ms,
+              empty.errors,
+              empty.non2xx,
+              cpuCell(empty),
+            ],
           ],
         ),
-        `ratio slates/empty: ${data.ratio.toFixed(3)}`,
+        `ratio slates/empty: ${data.ratio.toFixed(3)}` +
+          (data.cpu_ratio === null ? '' : `; by service CPU per request: ${data.cpu_ratio.toFixed(3)}`),
       ].join('\n'),
     );
   } finally {
     await svc.stop();
     await db.drop();
   }
+}
+
+function cpuCell(r: Run): Cell {
+  return r.cpu_ms_per_request === null ? '-' : r.cpu_ms_per_request;
 }
 
 main().catch((e: unknown) => {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -28,7 +29,9 @@ export class AppModule {
             level: config.log.level,
             // Probes and scrapes would drown the request log.
             autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
-            customProps: () => ({ service: 'reco' }),
+            // A base binding, not pino-http's customProps: those cost a child logger per request and a
+            // stringify per response, even at levels where the request log is off.
+            base: { pid: process.pid, hostname: hostname(), service: 'reco' },
           },
         }),
         TypeOrmModule.forRootAsync({

@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { AppModule } from './app.module';
 import { toApiError } from './common/filters/all-exceptions.filter';
+import { jsonBody, sizeInBytes } from './common/http/json-body';
 import type { AppConfig } from './config/config';
 import { openDatabase, type DatabaseHandle } from './database/database';
 import { runMigrationsLocked } from './database/migrate';
@@ -35,8 +36,9 @@ export async function createRecoApp(config: AppConfig): Promise<RecoApp> {
     app.useLogger(app.get(Logger));
 
     app.use(httpMetricsMiddleware(app.get(MetricsService)));
-    // Body parsers by route: JSON (small) everywhere, NDJSON (large) for the catalogue import.
-    const json = express.json({ limit: config.http.bodyLimit });
+    // Body parsers by route: JSON (small) everywhere, NDJSON (large) for the catalogue import. JSON bodies take
+    // a lean path in the common case and express.json otherwise (see jsonBody).
+    const json = jsonBody(sizeInBytes(config.http.bodyLimit), express.json({ limit: config.http.bodyLimit }));
     const ndjson = express.text({ type: NDJSON_TYPES, limit: config.http.importBodyLimit });
     app.use((req: Request, res: Response, next: NextFunction) =>
       req.path === IMPORT_PATH ? ndjson(req, res, next) : json(req, res, next),

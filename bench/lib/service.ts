@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -30,8 +31,29 @@ export async function tempDatabase(
 export interface Service {
   readonly baseUrl: string;
   readonly child: ChildProcess;
+  /**
+   * CPU seconds the service process has used so far (all its threads: user + system), or undefined where
+   * /proc is not available. On a shared machine, CPU per request is steadier than requests per second.
+   */
+  cpuSeconds(): number | undefined;
   stop(): Promise<void>;
 }
+
+/** utime + stime of a process from /proc/<pid>/stat, in seconds (Linux; undefined elsewhere). */
+function procCpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14 and 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+// USER_HZ: 100 on every Linux configuration Node supports.
+const CLOCK_TICKS = 100;
 
 /** A free TCP port on loopback (the kernel picks it; closed again before the service binds it). */
 async function freePort(): Promise<number> {
@@ -73,6 +95,7 @@ export async function startService(env: Record<string, string>): Promise<Service
   return {
     baseUrl,
     child,
+    cpuSeconds: () => procCpuSeconds(child.pid),
     async stop() {
       if (child.exitCode !== null) return;
       const done = new Promise((r) => child.on('exit', r));

@@ -56,7 +56,10 @@ describe('slates API (real PostgreSQL)', () => {
       expect(it.inSlateProbability).toBeGreaterThanOrEqual(it.propensity);
     }
     expect(s.policy.name).toBe('in_slate_ts');
-    expect(s.propensityKind).toBe('monte_carlo');
+    // A cold catalogue (every item at the same prior): the candidates are exchangeable, so the
+    // propensities are exactly 1/n (no simulation).
+    expect(s.propensityKind).toBe('exact');
+    for (const it of s.items) expect(it.propensity).toBeCloseTo(1 / ids.length, 12);
     expect(s.slateId).toMatch(/^[0-9a-f-]{36}$/);
     expect(s.warnings).toBeUndefined();
   });
@@ -139,6 +142,16 @@ describe('slates API (real PostgreSQL)', () => {
     expect(badId.status).toBe(400);
     const missing = await t.http.get('/v1/slates/00000000-0000-4000-8000-000000000000');
     expect(missing.status).toBe(404);
+  });
+
+  it('reports Monte Carlo propensities once the catalogue has learned', async () => {
+    const r = await t.http.post('/v1/events').send({
+      events: [{ eventId: 'slates-e2e-1', type: 'click', userId: 'u7', itemId: 'item-1', ts: Date.now() }],
+    });
+    expect(r.body.accepted).toBe(1);
+    t.reco.app.get(ModelService).rebuild();
+    const s = (await t.http.post('/v1/slates').send({ userId: 'u7', size: 3 })).body as SlateBody;
+    expect(s.propensityKind).toBe('monte_carlo');
   });
 
   it('makes catalogue changes visible to serving within the refresh interval', async () => {

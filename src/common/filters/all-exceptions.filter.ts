@@ -45,7 +45,11 @@ export function toApiError(
     return { status, body: apiError(status, codeForStatus(status), message), unexpected: status >= 500 };
   }
   const bp = exception as BodyParserError;
-  if (bp && typeof bp.type === 'string') {
+  // Body parsers tag their errors with a type, except the ones they pass through with a 4xx status (a corrupt
+  // gzip body is zlib's error with status 400): before any route, a 4xx is the client's.
+  const fromBodyParser =
+    typeof bp?.type === 'string' || (where === 'body' && typeof (bp?.status ?? bp?.statusCode) === 'number');
+  if (bp && fromBodyParser) {
     const status = bp.status ?? bp.statusCode ?? 400;
     if (bp.type === 'entity.too.large') {
       return {

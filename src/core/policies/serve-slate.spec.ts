@@ -322,6 +322,66 @@ describe('Thompson propensities (Monte Carlo) agree with brute-force simulation'
   });
 });
 
+describe('Thompson propensities on exchangeable candidates are exactly 1/n', () => {
+  // Every candidate at one score distribution (a cold catalogue at one prior): both Thompson policies
+  // then put each candidate at each position with probability exactly 1/n (see thompsonPropensities).
+  const n = 7;
+  const k = 3;
+  const snap = snapshotFromScores(new Array<number>(n).fill(0.3), new Array<number>(n).fill(0.5));
+
+  for (const name of ['in_slate_ts', 'slate_ts'] as const) {
+    it(`${name}: reports exact 1/n, and 2·10^5 brute-force slates agree within 5σ`, () => {
+      const policy = parsePolicyConfig({ name });
+      const m = slatePropensities(snap, policy, { size: k }, new Rng(41));
+      expect(m.kind).toBe('exact');
+      expect(m.simulatedSlates).toBe(0);
+      const dense = expectStochasticMatrix(m, n);
+      for (const p of dense) expect(p).toBeCloseTo(1 / n, 15);
+
+      const served = serveSlate(snap, policy, { size: k }, new Rng(42));
+      expect(served.propensityKind).toBe('exact');
+      for (const it of served.items) {
+        expect(it.propensity).toBeCloseTo(1 / n, 15);
+        expect(it.inSlateProbability).toBeCloseTo(k / n, 15);
+      }
+
+      // The claim itself, against the plain policy on the full score vectors (every item sampled).
+      const B = 200_000;
+      const z = new NormalStream(new Rng(43));
+      const counts = new Float64Array(n * k);
+      const mf = new Array<number>(n).fill(Math.fround(0.3));
+      const sf = new Array<number>(n).fill(Math.sqrt(Math.fround(0.5)));
+      for (let b = 0; b < B; b++)
+        bruteForceSlate(mf, sf, k, name === 'in_slate_ts' ? k : 1, z).forEach(
+          (item, j) => counts[item * k + j]++,
+        );
+      const sigma = Math.sqrt(((1 / n) * (1 - 1 / n)) / B);
+      for (let i = 0; i < n * k; i++) expect(Math.abs(counts[i] / B - 1 / n)).toBeLessThan(5 * sigma);
+    });
+  }
+
+  it('stays Monte Carlo as soon as one candidate differs', () => {
+    const vars = new Array<number>(n).fill(0.5);
+    vars[4] = 0.6;
+    const near = snapshotFromScores(new Array<number>(n).fill(0.3), vars);
+    for (const name of ['in_slate_ts', 'slate_ts'] as const) {
+      const served = serveSlate(near, parsePolicyConfig({ name }), { size: k }, new Rng(44));
+      expect(served.propensityKind).toBe('monte_carlo');
+      expect(served.simulatedSlates).toBe(257);
+    }
+  });
+
+  it('uses the exact form on a large cold catalogue too (threshold-mode sampler), deterministically', () => {
+    const big = snapshotFromScores(new Array<number>(5000).fill(-0.2), new Array<number>(5000).fill(1.3));
+    const policy = parsePolicyConfig({ name: 'in_slate_ts' });
+    const a = serveSlate(big, policy, { size: 10 }, new Rng(45));
+    expect(a.propensityKind).toBe('exact');
+    expect(new Set(a.items.map((i) => i.index)).size).toBe(10);
+    for (const it of a.items) expect(it.propensity).toBeCloseTo(1 / 5000, 15);
+    expect(serveSlate(big, policy, { size: 10 }, new Rng(45))).toEqual(a);
+  });
+});
+
 describe('cold start under Thompson sampling', () => {
   // 60 established items with narrow posteriors, means spread over [−1, 2]; two new items:
   // one wide (prior sd 1.5 at mean 0), one narrow and poor (mean −1.5, sd 0.02).

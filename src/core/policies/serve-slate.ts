@@ -9,7 +9,7 @@ import { scoreCandidates } from './score-kernel';
 import { resolveSlateRequest, type ResolvedRequest, type SlateRequest } from './slate-request';
 import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
 import { selectInSlateTs, selectSlateTs, thompsonPropensities } from './thompson-policies';
-import { ThompsonTopK } from './thompson-sampler';
+import { scanSpec, ThompsonTopK } from './thompson-sampler';
 
 /** One served item. */
 export interface ServedItem {
@@ -52,6 +52,25 @@ export interface ServeOptions {
  */
 export function scoreRequest(snapshot: ServingSnapshot, req: ResolvedRequest): ScoredCandidates {
   return scoreCandidates(snapshot, req.user, req.rows, true);
+}
+
+/**
+ * Score a request and build its Thompson sampler; the sampler's first pass over the candidates is
+ * fused into the SIMD scoring pass (one pass over n instead of two).
+ */
+function scoreWithSampler(
+  snapshot: ServingSnapshot,
+  req: ResolvedRequest,
+): { sc: ScoredCandidates; sampler: ThompsonTopK } {
+  const spec = scanSpec(req.rows.length, req.k);
+  const sc = scoreCandidates(
+    snapshot,
+    req.user,
+    req.rows,
+    true,
+    spec.collect ? { ...spec, k: req.k } : undefined,
+  );
+  return { sc, sampler: new ThompsonTopK(sc.mean, sc.sd, req.k, { shared: true, scan: sc.scan }) };
 }
 
 function needsSampler(
@@ -121,9 +140,10 @@ export function serveSlate(
   options: ServeOptions = {},
 ): ServedSlate & { matrix?: SlatePropensities } {
   const req = resolveSlateRequest(snapshot, request);
-  const sc = scoreRequest(snapshot, req);
   const k = req.k;
-  const sampler = needsSampler(policy) ? new ThompsonTopK(sc.mean, sc.sd, k) : null;
+  const { sc, sampler } = needsSampler(policy)
+    ? scoreWithSampler(snapshot, req)
+    : { sc: scoreRequest(snapshot, req), sampler: null };
   const sel = select(policy, sc, k, rng, sampler);
   const matrix = propensities(policy, sc, k, rng.fork(), sampler, sel);
   const items: ServedItem[] = [];
@@ -153,7 +173,8 @@ export function serveSlate(
 /**
  * The full (item × position) propensity matrix of a request, for off-policy evaluation: exact for
  * greedy, UCB, ε-greedy and random; for the Thompson policies a Monte Carlo estimate from
- * `policy.propensitySlates` simulated slates drawn with `rng`.
+ * `policy.propensitySlates` simulated slates drawn with `rng` (exactly 1/n when every candidate has the
+ * same score distribution).
  */
 export function slatePropensities(
   snapshot: ServingSnapshot,
@@ -162,7 +183,8 @@ export function slatePropensities(
   rng: Rng,
 ): SlatePropensities {
   const req = resolveSlateRequest(snapshot, request);
-  const sc = scoreRequest(snapshot, req);
-  const sampler = needsSampler(policy) ? new ThompsonTopK(sc.mean, sc.sd, req.k) : null;
+  const { sc, sampler } = needsSampler(policy)
+    ? scoreWithSampler(snapshot, req)
+    : { sc: scoreRequest(snapshot, req), sampler: null };
   return propensities(policy, sc, req.k, rng, sampler, null);
 }

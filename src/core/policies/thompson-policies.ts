@@ -1,5 +1,6 @@
 import { NormalStream, type Rng } from '../random';
 import { nextStamp, scratchInt32 } from './internal/scratch';
+import { randomPropensities } from './random-policy';
 import { makePropensities, type SlatePropensities } from './slate-propensities';
 import type { ScoredCandidates, Selection } from './policy-types';
 import { type ThompsonTopK } from './thompson-sampler';
@@ -75,6 +76,14 @@ export function selectSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Selec
  * terms, but never more variance than D/k independent slates).
  * slate_ts: one draw per slate.
  * Counts are exact integers per slate, so every position's column sums to 1 and the marginals to k.
+ *
+ * Exact instead when the candidates are exchangeable (`sampler.exchangeable`: every candidate has the
+ * same score distribution, sd > 0, e.g. a cold catalogue at one prior): then both policies put every
+ * candidate at every position with probability exactly 1/n. Proof: the k draws' joint law is invariant
+ * under any relabelling π of the candidates, ties have probability 0, and both slates depend only on
+ * the draws' rankings (in-slate TS's rank-major list only looks at ranks and at which items are
+ * taken), so slate(π·X) = π(slate(X)) and P(i at j) = P(π(i) at j) for every π; the n values of
+ * position j's column are equal and sum to 1. (Tested against brute-force simulation.)
  */
 export function thompsonPropensities(
   sc: ScoredCandidates,
@@ -86,6 +95,7 @@ export function thompsonPropensities(
   served?: Int32Array,
 ): SlatePropensities {
   const n = sc.n;
+  if (sampler.exchangeable) return randomPropensities(sc, k); // the uniform policy's: 1/n everywhere
   const stream = new NormalStream(rng);
   // rowOf[c] is c's row when rowStamp[c] === gen (scratch arrays: no allocation, no clearing).
   const rowStamp = scratchInt32('propensity.rowStamp', n);

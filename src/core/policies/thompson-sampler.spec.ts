@@ -1,6 +1,8 @@
 import { NormalStream, Rng } from '../random';
 import { normalSfFast, normalSfPrecise } from './internal/gaussian';
-import { ThompsonTopK, thompsonTopKReference } from './thompson-sampler';
+import { scoreCandidates } from './score-kernel';
+import { syntheticSnapshot } from './testing/synthetic-snapshot';
+import { scanCandidates, scanSpec, ThompsonTopK, thompsonTopKReference } from './thompson-sampler';
 
 /** Frequency of (candidate, rank) over many draws. */
 function topKFrequencies(
@@ -114,6 +116,7 @@ describe('ThompsonTopK (exact pruned top-k of a posterior draw)', () => {
       const sd = Float64Array.from({ length: n }, (_, i) => 1 + 0.1 * (i % groups));
       const fast = new ThompsonTopK(mean, sd, k);
       expect(Number.isNaN(fast.threshold)).toBe(false);
+      expect(fast.exchangeable).toBe(groups === 1); // one prior: the exchangeable threshold mode
       const draws = 15_000;
       const r1 = new NormalStream(new Rng(11));
       const r2 = new NormalStream(new Rng(12));
@@ -173,6 +176,56 @@ describe('ThompsonTopK (exact pruned top-k of a posterior draw)', () => {
       else expect(Number.isNaN(fast.threshold)).toBe(false);
     }
   });
+});
+
+describe('the candidate scan fused into the SIMD scoring pass', () => {
+  for (const [n, dim, k, cold] of [
+    [3000, 32, 10, 0.01],
+    [500, 5, 3, 0.3],
+    [2000, 8, 1, 1],
+    [1200, 16, 50, 0.05],
+  ] as const) {
+    it(`equals the JS scan exactly, and so gives the same sampler (n ${n}, d ${dim}, k ${k})`, () => {
+      const snap = syntheticSnapshot({ items: n, dim, seed: n + k, coldFraction: cold });
+      const rows = Int32Array.from({ length: n }, (_, i) => i);
+      const spec = scanSpec(n, k);
+      expect(spec.collect).toBe(true);
+      const sc = scoreCandidates(snap, snap.users.get('u2')!, rows, true, { ...spec, k });
+      expect(sc.scan).toBeDefined(); // Node 20 has WebAssembly SIMD: the fused path must be the one tested
+      const fused = sc.scan!;
+      const js = scanCandidates(sc.mean, sc.sd, k, spec.topCount, true);
+      expect(fused.uMax).toBe(js.uMax);
+      expect(Array.from(fused.low)).toEqual(Array.from(js.low));
+      expect(Array.from(fused.topMeans)).toEqual(Array.from(js.topMeans));
+      expect(fused.count).toBe(js.count);
+      expect(Array.from(fused.idx.subarray(0, fused.count))).toEqual(
+        Array.from(js.idx.subarray(0, js.count)),
+      );
+      for (const key of ['u', 'm', 'sd'] as const)
+        expect(Array.from(fused[key].subarray(0, fused.count))).toEqual(
+          Array.from(js[key].subarray(0, js.count)),
+        );
+      // Copies: the sampler with the fused scan compacts its buffers in place.
+      const mean = sc.mean.slice();
+      const sd = sc.sd.slice();
+      const a = new ThompsonTopK(mean, sd, k, { scan: fused });
+      const b = new ThompsonTopK(mean, sd, k);
+      expect(a.threshold).toBe(b.threshold);
+      expect(a.walkSetSize).toBe(b.walkSetSize);
+      const ia = new Int32Array(k);
+      const va = new Float64Array(k);
+      const ib = new Int32Array(k);
+      const vb = new Float64Array(k);
+      const ra = new NormalStream(new Rng(9));
+      const rb = new NormalStream(new Rng(9));
+      for (let t = 0; t < 20; t++) {
+        a.draw(ra, ia, va);
+        b.draw(rb, ib, vb);
+        expect(ia).toEqual(ib);
+        expect(va).toEqual(vb);
+      }
+    });
+  }
 });
 
 describe('normalSfPrecise', () => {

@@ -1,6 +1,105 @@
-import type { NormalStream } from '../random';
+import { robertRate, type NormalStream } from '../random';
 import { normalSfFast, normalSfInverse, normalSfPrecise } from './internal/gaussian';
-import { nextStamp, scratchInt32 } from './internal/scratch';
+import { nextStamp, scratchFloat64, scratchInt32 } from './internal/scratch';
+
+/** The cut b on z for n candidates: n·Q(b) ≈ 1 (see `ThompsonTopK`). */
+export function thompsonCut(n: number): number {
+  // n·Q(b) ≈ 1 balances exceedance work (≈ n·Q(b) per draw) against a longer walk; b ≥ 2 keeps the
+  // tail sampler efficient and the body rejection rate ≤ 2.3%.
+  return Math.min(8, Math.max(2, normalSfInverse(Math.min(0.5, 1 / n))));
+}
+
+/**
+ * The sampler's one pass over the candidates (what its constructor needs from all n of them), with
+ * U_c = m_c + b·sd_c, b = `thompsonCut(n)`:
+ *   - `uMax` = max U;
+ *   - `low` = the k largest lower values m − b·sd, descending (L = low[k − 1]);
+ *   - `topMeans` = the `topMeans.length` largest means, descending (−∞ padded; M = the last);
+ *   - `idx[0..count)`, `u[0..count)` (only when `collected`): every c with U_c ≥ max(M, L) taken at c's
+ *     turn over the running values, with its m and sd in `m`, `sd` (so bucketing reads them in order
+ *     instead of gathering mean[c], sd[c] with a cache miss each). Both only rise to their final values, so this is a superset of
+ *     {U ≥ max(M, L)} (the sampler filters it): one pass instead of a second one recomputing U.
+ * The SIMD scoring kernel computes exactly this (same float64 operations in the same order) while it
+ * scores; `scanCandidates` is the JS version and its twin in the tests.
+ */
+export interface CandidateScan {
+  readonly uMax: number;
+  readonly low: Float64Array;
+  readonly topMeans: Float64Array;
+  readonly collected: boolean;
+  readonly count: number;
+  readonly idx: Int32Array;
+  readonly u: Float64Array;
+  readonly m: Float64Array;
+  readonly sd: Float64Array;
+}
+
+/** Sizes of the scan the sampler will want for n candidates and slate size k (default target). */
+export function scanSpec(n: number, k: number): { b: number; topCount: number; collect: boolean } {
+  const mu = k + 4 * Math.sqrt(k) + 4;
+  const collect = n >= 2 * mu;
+  return { b: thompsonCut(n), topCount: collect ? Math.ceil(3 * mu) : 1, collect };
+}
+
+/** The JS scan (see `CandidateScan`); idx and u live in the shared scratch pool. */
+export function scanCandidates(
+  mean: Float64Array,
+  sd: Float64Array,
+  k: number,
+  topCount: number,
+  collect: boolean,
+): CandidateScan {
+  const n = mean.length;
+  const b = thompsonCut(n);
+  let uMax = -Infinity;
+  const low = new Float64Array(k).fill(-Infinity);
+  const topMeans = new Float64Array(topCount).fill(-Infinity);
+  const tm = topCount - 1;
+  const idx = scratchInt32('thompson.members', collect ? n : 0);
+  const us = scratchFloat64('thompson.membersU', collect ? n : 0);
+  const ms = scratchFloat64('thompson.membersM', collect ? n : 0);
+  const sds = scratchFloat64('thompson.membersSd', collect ? n : 0);
+  let count = 0;
+  let runM = -Infinity; // topMeans[tm] so far
+  let lowK = -Infinity; // low[k − 1] so far
+  let runF = -Infinity; // max(running M, running L)
+  // The hot loop keeps its state in locals (V8 reloads typed-array slots otherwise).
+  for (let c = 0; c < n; c++) {
+    const m = mean[c];
+    const s = sd[c];
+    const w = b * s;
+    const u = m + w;
+    if (u > uMax) uMax = u;
+    if (m - w > lowK) {
+      const l = m - w;
+      let j = k - 1;
+      while (j > 0 && low[j - 1] < l) {
+        low[j] = low[j - 1];
+        j--;
+      }
+      low[j] = l;
+      lowK = low[k - 1];
+      if (lowK > runF) runF = lowK;
+    }
+    if (m > runM) {
+      let j = tm;
+      while (j > 0 && topMeans[j - 1] < m) {
+        topMeans[j] = topMeans[j - 1];
+        j--;
+      }
+      topMeans[j] = m;
+      runM = topMeans[tm];
+      if (runM > runF) runF = runM;
+    }
+    if (u >= runF && collect) {
+      idx[count] = c;
+      us[count] = u;
+      ms[count] = m;
+      sds[count++] = s;
+    }
+  }
+  return { uMax, low, topMeans, collected: collect, count, idx, u: us, m: ms, sd: sds };
+}
 
 /**
  * Exact top-k of one Thompson draw without sampling every candidate.
@@ -9,6 +108,7 @@ import { nextStamp, scratchInt32 } from './internal/scratch';
  * Split each z_c by a cut b (chosen per request so that n·Q(b) ≈ 1, Q the normal upper tail):
  *   - "exceedances" (z_c > b) happen independently with the same probability q = Q(b) for every
  *     candidate, so their set is a Bernoulli(q) process over 0..n−1, drawn with geometric skips
+ *     (⌊E/λ⌋ with E ~ Exp(1) and λ = −log(1 − q): P(skip ≥ g) = (1 − q)^g)
  *     (≈ n·q ≈ 1 per draw); their z is drawn from the tail z > b;
  *   - every other candidate has z_c ≤ b, hence X_c ≤ U_c = m_c + b · sd_c.
  * Candidates are visited by decreasing U (bucketed once per request); a candidate whose U is below the
@@ -54,10 +154,11 @@ export class ThompsonTopK {
   private readonly mean: Float64Array;
   private readonly sd: Float64Array;
   private readonly logOneMinusQ: number;
-  private ord = new Int32Array(0);
-  private ordU = new Float64Array(0);
-  private ordM = new Float64Array(0);
-  private ordSd = new Float64Array(0);
+  private readonly lambdaB: number;
+  private ord: Int32Array = new Int32Array(0);
+  private ordU: Float64Array = new Float64Array(0);
+  private ordM: Float64Array = new Float64Array(0);
+  private ordSd: Float64Array = new Float64Array(0);
   private bucketStart = new Int32Array(1);
   private bucketMax = new Float64Array(0);
   private readonly cutLow: number;
@@ -69,16 +170,26 @@ export class ThompsonTopK {
   private readonly topIdx: Int32Array;
   private readonly topVal: Float64Array;
   private size = 0;
+  private readonly shared: boolean;
+  // Exchangeable threshold mode: T = m + a·sd for every candidate, log(1 − Q(a)) (NaN when not used).
+  private exchA = NaN;
+  private exchLogOneMinusQ = NaN;
+  /**
+   * Every candidate has the same score distribution (same mean and sd, sd > 0): the candidates are
+   * exchangeable, so every Thompson policy's propensities are exactly 1/n (see thompson-policies.ts).
+   */
+  readonly exchangeable: boolean;
 
   // Threshold mode: bands of candidates with U ≥ T, by a = (T − m)/sd.
-  private hIdx = new Int32Array(0);
-  private hA = new Float64Array(0);
-  private hM = new Float64Array(0);
-  private hSd = new Float64Array(0);
+  private hIdx: Int32Array = new Int32Array(0);
+  private hA: Float64Array = new Float64Array(0);
   private hStart = new Int32Array(1);
   private hA0 = new Float64Array(0);
   private hLogOneMinusQ0 = new Float64Array(0);
-  private hNone = new Float64Array(0); // P(no proposal in the band) = (1 − q0)^size
+  // No proposal in the band iff E ≥ λ0·size (E ~ Exp(1), λ0 = −log(1 − q0)): P = (1 − q0)^size.
+  private hNoneE = new Float64Array(0);
+  // Robert's tail rate per band, robertRate(a0) (precomputed: a square root per proposal otherwise).
+  private hLambda = new Float64Array(0);
 
   /**
    * @param mean score means m_c
@@ -86,118 +197,168 @@ export class ThompsonTopK {
    * @param k how many of the top samples each draw returns (1 ≤ k ≤ n)
    * @param options.mode 'walk' forces walk mode (tests); default: threshold mode when it applies
    * @param options.targetExceedances μ, the expected |E| (default k + 4√k + 4)
+   * @param options.shared keep the per-request work arrays in the module's shared scratch pool instead
+   *   of allocating them (serving: the sampler is then valid only until the next shared one is built)
+   * @param options.scan the first pass over the candidates, already done (by the SIMD scoring kernel,
+   *   `scanSpec` gives its parameters); must equal `scanCandidates(mean, sd, …)`, which is used otherwise
    */
   constructor(
     mean: Float64Array,
     sd: Float64Array,
     k: number,
-    options: { targetExceedances?: number; mode?: 'walk' | 'auto' } = {},
+    options: {
+      targetExceedances?: number;
+      mode?: 'walk' | 'auto';
+      shared?: boolean;
+      scan?: CandidateScan;
+    } = {},
   ) {
     const n = mean.length;
     this.n = n;
     this.k = k;
     this.mean = mean;
     this.sd = sd;
-    // n·Q(b) ≈ 1 balances exceedance work (≈ n·Q(b) per draw) against a longer walk; b ≥ 2 keeps the
-    // tail sampler efficient and the body rejection rate ≤ 2.3%.
-    const b = Math.min(8, Math.max(2, normalSfInverse(Math.min(0.5, 1 / n))));
+    const b = thompsonCut(n);
     this.cut = b;
     this.logOneMinusQ = Math.log1p(-normalSfPrecise(b)); // the exceedance rate must be exact
+    this.lambdaB = robertRate(b);
     this.topIdx = new Int32Array(k);
     this.topVal = new Float64Array(k);
     this.stamp = scratchInt32('thompson.stamp', n);
 
     const mu = options.targetExceedances ?? k + 4 * Math.sqrt(k) + 4;
     const tryThreshold = options.mode !== 'walk' && n >= 2 * mu;
-    // Pass 1: max U, L = k-th largest of m − b·sd, and (threshold mode) M = the ⌈3μ⌉-th largest mean:
-    // at t = M at least 3μ candidates have P(X > t) ≥ ½, so the threshold usually sits above M and only
-    // candidates with U ≥ M matter for choosing it (small descending buffers, rare inserts).
-    let uMax = -Infinity;
-    const low = new Float64Array(k).fill(-Infinity);
-    const topMeans = new Float64Array(tryThreshold ? Math.ceil(3 * mu) : 1).fill(-Infinity);
-    const tm = topMeans.length - 1;
-    for (let c = 0; c < n; c++) {
-      const m = mean[c];
-      const w = b * sd[c];
-      if (m + w > uMax) uMax = m + w;
-      const l = m - w;
-      if (l > low[k - 1]) {
-        let j = k - 1;
-        while (j > 0 && low[j - 1] < l) {
-          low[j] = low[j - 1];
-          j--;
-        }
-        low[j] = l;
-      }
-      if (m > topMeans[tm]) {
-        let j = tm;
-        while (j > 0 && topMeans[j - 1] < m) {
-          topMeans[j] = topMeans[j - 1];
-          j--;
-        }
-        topMeans[j] = m;
-      }
-    }
+    this.shared = options.shared === true;
+    const topCount = tryThreshold ? Math.ceil(3 * mu) : 1;
+    const pre = options.scan;
+    const scan =
+      pre && pre.low.length === k && pre.topMeans.length === topCount && pre.collected === tryThreshold
+        ? pre
+        : scanCandidates(mean, sd, k, topCount, tryThreshold);
+    const { low, topMeans } = scan;
+    const tm = topCount - 1;
+    // Exchangeable (every candidate at one (m, sd)) needs all means equal, so the top ⌈3μ⌉ means too:
+    // only then check every candidate (a second pass that stops at the first difference).
+    let same = n > 0 && topMeans[0] === topMeans[Math.min(tm, n - 1)];
+    const m0 = n > 0 ? mean[0] : 0;
+    const s0 = n > 0 ? sd[0] : 0;
+    for (let c = 1; same && c < n; c++) if (mean[c] !== m0 || sd[c] !== s0) same = false;
+    this.exchangeable = n > 0 && same && s0 > 0;
+    const uMax = scan.uMax;
+    const runM = topMeans[tm];
     this.cutLow = low[k - 1];
     this.uMax = uMax;
-    if (tryThreshold && topMeans[tm] > this.cutLow) {
-      this.bucketAbove(topMeans[tm]);
+    if (tryThreshold && this.exchangeable) {
+      // One class: every candidate exceeds T = m + a·sd with the same probability Q(a), chosen so that
+      // n·Q(a) = μ. E is then a Bernoulli(Q(a)) process over the n positions (geometric skips at the
+      // exact rate), each member with z ~ N(0, 1 | z > a): no bucketing, no bands, no per-item work.
+      const a = normalSfInverse(mu / n);
+      this.exchA = a;
+      this.exchLogOneMinusQ = Math.log1p(-normalSfPrecise(a));
+      this.thr = m0 + a * s0;
+      return;
+    }
+    if (tryThreshold) {
+      const floor = Math.max(runM, this.cutLow);
+      this.bucketMembers(scan.idx, scan.u, scan.m, scan.sd, scan.count, floor);
       this.thr = this.planThreshold(mu);
-      if (this.thr === this.thr) return;
+      // Planned, or the set already is walk mode's A = {U ≥ L} (then walk it).
+      if (this.thr === this.thr || floor === this.cutLow) return;
     }
     // Walk mode's A = {U ≥ L} (everything else only matters in the rare fallback); threshold mode can
-    // still be planned on it when the cheaper set above was too small.
+    // still be planned on it when the cheaper set above M was too small.
     this.bucketAbove(this.cutLow);
     if (tryThreshold) this.thr = this.planThreshold(mu);
   }
 
-  /** Collect the candidates with U ≥ floor and bucket them by U, highest first (a counting sort). */
+  // Work arrays: the shared scratch pool when `shared` (serving: one sampler per request), else owned.
+  private int32(name: string, n: number): Int32Array {
+    return this.shared ? scratchInt32(name, n).subarray(0, n) : new Int32Array(n);
+  }
+  private float64(name: string, n: number): Float64Array {
+    return this.shared ? scratchFloat64(name, n).subarray(0, n) : new Float64Array(n);
+  }
+
+  /** Collect the candidates with U ≥ floor (one pass) and bucket them. */
   private bucketAbove(floor: number): void {
-    const { mean, sd, n, uMax } = this;
+    const { mean, sd, n } = this;
     const b = this.cut;
     // A scratch array, not a growing number[]: pushing 100k members cost ~1 ms per request (cold
     // catalogues put every candidate in this set).
     const members = scratchInt32('thompson.members', n);
+    const membersU = scratchFloat64('thompson.membersU', n);
+    const membersM = scratchFloat64('thompson.membersM', n);
+    const membersSd = scratchFloat64('thompson.membersSd', n);
     let inA = 0;
     let outsideMaxU = -Infinity;
     for (let c = 0; c < n; c++) {
       const u = mean[c] + b * sd[c];
-      if (u >= floor) members[inA++] = c;
-      else if (u > outsideMaxU) outsideMaxU = u;
+      if (u >= floor) {
+        members[inA] = c;
+        membersU[inA] = u;
+        membersM[inA] = mean[c];
+        membersSd[inA++] = sd[c];
+      } else if (u > outsideMaxU) outsideMaxU = u;
     }
+    this.bucketMembers(members, membersU, membersM, membersSd, inA, floor);
+    this.outsideMaxU = outsideMaxU;
+  }
+
+  /**
+   * Bucket the listed candidates with U ≥ floor by U, highest first (a counting sort). Candidates not
+   * listed must have U < floor. `outsideMaxU` is set to the floor (an upper bound on their U, which is
+   * all the walk needs; `bucketAbove` then tightens it).
+   */
+  private bucketMembers(
+    members: Int32Array,
+    membersU: Float64Array,
+    membersM: Float64Array,
+    membersSd: Float64Array,
+    count: number,
+    floor: number,
+  ): void {
+    const uMax = this.uMax;
     const B = 128;
     const width = (uMax - floor) / B;
     const scale = width > 0 ? 1 / width : 0;
-    const bucketOfA = new Int32Array(inA);
+    const bucketOfA = this.int32('thompson.bucketOf', count);
     const counts = new Int32Array(B + 1);
-    for (let t = 0; t < inA; t++) {
-      const c = members[t];
-      const bk = Math.min(B - 1, Math.floor((uMax - (mean[c] + b * sd[c])) * scale));
-      bucketOfA[t] = bk;
+    // Filter (in place) and bucket in one pass.
+    let inA = 0;
+    for (let t = 0; t < count; t++) {
+      const u = membersU[t];
+      if (u < floor) continue;
+      const f = Math.floor((uMax - u) * scale);
+      const bk = f > B - 1 ? B - 1 : f;
+      members[inA] = members[t];
+      membersU[inA] = u;
+      membersM[inA] = membersM[t];
+      membersSd[inA] = membersSd[t];
+      bucketOfA[inA++] = bk;
       counts[bk + 1]++;
     }
     for (let t = 0; t < B; t++) counts[t + 1] += counts[t];
     this.bucketStart = counts.slice();
-    const ord = new Int32Array(inA);
+    const ord = this.int32('thompson.ord', inA);
     const bucketMax = new Float64Array(B).fill(-Infinity);
     // Locals, not `this.` fields, in the O(n) loops (V8 reloads fields on every iteration).
-    const ordU = (this.ordU = new Float64Array(inA));
-    const ordM = (this.ordM = new Float64Array(inA));
-    const ordSd = (this.ordSd = new Float64Array(inA));
+    const ordU = (this.ordU = this.float64('thompson.ordU', inA));
+    const ordM = (this.ordM = this.float64('thompson.ordM', inA));
+    const ordSd = (this.ordSd = this.float64('thompson.ordSd', inA));
     for (let t = 0; t < inA; t++) {
       const c = members[t];
       const bk = bucketOfA[t];
       const w = counts[bk]++;
-      const u = mean[c] + b * sd[c];
+      const u = membersU[t];
       ord[w] = c;
       ordU[w] = u;
-      ordM[w] = mean[c];
-      ordSd[w] = sd[c];
+      ordM[w] = membersM[t];
+      ordSd[w] = membersSd[t];
       if (u > bucketMax[bk]) bucketMax[bk] = u;
     }
     this.ord = ord;
     this.bucketMax = bucketMax;
-    this.outsideMaxU = outsideMaxU;
+    this.outsideMaxU = floor;
     this.setFloor = floor;
   }
 
@@ -273,42 +434,60 @@ export class ThompsonTopK {
     const b = this.cut;
     const W = 0.3;
     const J = Math.ceil((b + 3) / W) + 1;
-    const bandOf = (a: number): number => Math.min(J - 1, Math.max(0, Math.floor((b - a) / W)));
+    // One pass over H computes each member's a and band (runs of identical (m, sd), e.g. cold items at
+    // one prior, reuse them), a second scatters by band: a and its band used to be recomputed in both.
     const members = scratchInt32('thompson.bandMembers', ord.length);
-    let h = 0;
-    for (let bk = 0; bk < B; bk++) {
-      if (bucketStart[bk + 1] === bucketStart[bk]) continue;
-      if (bucketMax[bk] < T) break;
-      for (let j = bucketStart[bk]; j < bucketStart[bk + 1]; j++) if (ordU[j] >= T) members[h++] = j;
-    }
-    const aOf = (j: number): number =>
-      ordSd[j] > 0 ? (T - ordM[j]) / ordSd[j] : ordM[j] > T ? -Infinity : Infinity;
+    const memberA = scratchFloat64('thompson.bandA', ord.length);
+    const memberBand = scratchInt32('thompson.bandOf', ord.length);
     const counts = new Int32Array(J + 1);
-    for (let i = 0; i < h; i++) counts[bandOf(aOf(members[i])) + 1]++;
+    const invW = 1 / W;
+    let h = 0;
+    let lastM = NaN;
+    let lastSd = NaN;
+    let lastA = 0;
+    let lastBand = 0;
+    for (let bk = 0; bk < B; bk++) {
+      const end = bucketStart[bk + 1];
+      if (end === bucketStart[bk]) continue;
+      if (bucketMax[bk] < T) break;
+      for (let j = bucketStart[bk]; j < end; j++) {
+        if (ordU[j] < T) continue;
+        const m = ordM[j];
+        const sdj = ordSd[j];
+        if (m !== lastM || sdj !== lastSd) {
+          lastM = m;
+          lastSd = sdj;
+          lastA = sdj > 0 ? (T - m) / sdj : m > T ? -Infinity : Infinity;
+          const f = Math.floor((b - lastA) * invW); // band 0 holds a ∈ (b − W, b]
+          lastBand = f < 0 ? 0 : f > J - 1 ? J - 1 : f;
+        }
+        members[h] = j;
+        memberA[h] = lastA;
+        memberBand[h++] = lastBand;
+        counts[lastBand + 1]++;
+      }
+    }
     for (let t = 0; t < J; t++) counts[t + 1] += counts[t];
     this.hStart = counts.slice();
-    const hIdx = (this.hIdx = new Int32Array(h));
-    const hA = (this.hA = new Float64Array(h));
-    const hM = (this.hM = new Float64Array(h));
-    const hSd = (this.hSd = new Float64Array(h));
+    const hIdx = (this.hIdx = this.int32('thompson.hIdx', h));
+    const hA = (this.hA = this.float64('thompson.hA', h));
     const hA0 = (this.hA0 = new Float64Array(J).fill(Infinity));
     for (let i = 0; i < h; i++) {
       const j = members[i];
-      const a = aOf(j);
-      const t = bandOf(a);
+      const a = memberA[i];
+      const t = memberBand[i];
       const w = counts[t]++;
       hIdx[w] = ord[j];
       hA[w] = a;
-      hM[w] = ordM[j];
-      hSd[w] = ordSd[j];
       if (a < hA0[t]) hA0[t] = a;
     }
     // Proposal rate of each band: Q(a0), to double precision (the rate must be exact, not the loop).
     this.hLogOneMinusQ0 = Float64Array.from(this.hA0, (a0) =>
       a0 === Infinity ? 0 : Math.log1p(-normalSfPrecise(a0)),
     );
-    this.hNone = Float64Array.from(this.hLogOneMinusQ0, (lq, t) =>
-      Math.exp(lq * (this.hStart[t + 1] - this.hStart[t])),
+    this.hLambda = Float64Array.from(this.hA0, (a0) => (a0 >= 0.4 && a0 < Infinity ? robertRate(a0) : 0));
+    this.hNoneE = Float64Array.from(this.hLogOneMinusQ0, (lq, t) =>
+      lq === 0 ? 0 : -lq * (this.hStart[t + 1] - this.hStart[t]),
     );
     return T;
   }
@@ -324,13 +503,30 @@ export class ThompsonTopK {
 
   /** Threshold mode (see the class comment). */
   drawThreshold(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off = 0): void {
-    const k = this.k;
     const id = nextStamp();
     const stamp = this.stamp;
     const T = this.thr;
     this.size = 0;
     let accepted = 0;
-    const { hIdx, hA, hM, hSd, hStart, hA0, hLogOneMinusQ0, hNone } = this;
+    const { mean, sd, n } = this;
+    if (this.exchA === this.exchA) {
+      // Exchangeable candidates (see the constructor): every proposal is an exceedance.
+      const a = this.exchA;
+      const rate = -this.exchLogOneMinusQ;
+      const m0 = mean[0];
+      const s0 = sd[0];
+      for (let pos = -1; ;) {
+        pos += 1 + Math.floor(rng.exponential() / rate);
+        if (pos >= n) break;
+        stamp[pos] = id;
+        accepted++;
+        this.offer(pos, m0 + s0 * rng.normalAbove(a));
+      }
+      this.finishThreshold(rng, id, accepted, outIdx, outVal, off);
+      return;
+    }
+    // A proposal reads its candidate's m and sd through hIdx (~2μ per draw), so banding does not copy them.
+    const { hIdx, hA, hStart, hA0, hLogOneMinusQ0, hNoneE, hLambda } = this;
     for (let t = 0; t < hA0.length; t++) {
       const end = hStart[t + 1];
       if (end === hStart[t]) continue;
@@ -344,45 +540,59 @@ export class ThompsonTopK {
             const c = hIdx[pos];
             stamp[c] = id;
             accepted++;
-            this.offer(c, hM[pos] + hSd[pos] * z);
+            this.offer(c, mean[c] + sd[c] * z);
           }
         }
         continue;
       }
-      // The first skip G = ⌊log u / log(1 − q0)⌋ reaches past the band iff u ≤ (1 − q0)^size: test that
-      // first and most bands cost one uniform, no logarithm.
-      let u = rng.nextOpen();
-      if (u <= hNone[t]) continue;
-      for (let pos = hStart[t] - 1; ; u = rng.nextOpen()) {
-        // Rate 1 (lq = −∞): every member is proposed.
-        pos += lq === -Infinity ? 1 : 1 + Math.floor(Math.log(u) / lq);
+      // Geometric skips as G = ⌊E/λ0⌋, E ~ Exp(1) from the ziggurat (no logarithm). The first reaches
+      // past the band iff E ≥ λ0·size: test that first and most bands cost one exponential.
+      let e = rng.exponential();
+      if (e >= hNoneE[t]) continue;
+      const rate = -lq;
+      const lambda0 = hLambda[t];
+      for (let pos = hStart[t] - 1; ; e = rng.exponential()) {
+        pos += 1 + Math.floor(e / rate); // a0 ≥ 0.5 here, so the rate is finite
         if (pos >= end) break;
-        const z = rng.normalAbove(a0); // a0 = −∞ gives a plain N(0, 1)
+        const z = rng.normalTail(a0, lambda0); // a0 ≥ 0.5 here
         if (z > hA[pos]) {
           const c = hIdx[pos];
           stamp[c] = id;
           accepted++;
-          this.offer(c, hM[pos] + hSd[pos] * z);
+          this.offer(c, mean[c] + sd[c] * z);
         }
       }
     }
     // Everything else has a > b: proposals at rate Q(b) over all positions (skipping H's members).
-    const { mean, sd, n } = this;
     const b = this.cut;
-    const lqb = this.logOneMinusQ;
+    const rateB = -this.logOneMinusQ;
+    const lambdaB = this.lambdaB;
     for (let pos = -1; ;) {
-      pos += 1 + Math.floor(Math.log(rng.nextOpen()) / lqb);
+      pos += 1 + Math.floor(rng.exponential() / rateB);
       if (pos >= n) break;
       if (mean[pos] + b * sd[pos] >= T) continue; // U ≥ T: a band member, handled above
-      const z = rng.normalAbove(b);
+      const z = rng.normalTail(b, lambdaB); // b ≥ 2
       if (mean[pos] + sd[pos] * z > T) {
         stamp[pos] = id;
         accepted++;
         this.offer(pos, mean[pos] + sd[pos] * z);
       }
     }
-    if (accepted < k) {
+    this.finishThreshold(rng, id, accepted, outIdx, outVal, off);
+  }
+
+  private finishThreshold(
+    rng: NormalStream,
+    id: number,
+    accepted: number,
+    outIdx: Int32Array,
+    outVal: Float64Array,
+    off: number,
+  ): void {
+    if (accepted < this.k) {
       // Fewer than k above T: the others, each conditioned on X ≤ T, fill the rest (exact, O(n), rare).
+      const { mean, sd, n, stamp } = this;
+      const T = this.thr;
       this.fallbacks++;
       for (let c = 0; c < n; c++) {
         if (stamp[c] === id) continue;
@@ -405,9 +615,9 @@ export class ThompsonTopK {
     let sampled = 0;
 
     // 1. Exceedances z > b: a Bernoulli(q) process over candidate positions, by geometric skips.
-    const lq = this.logOneMinusQ;
+    const rate = -this.logOneMinusQ;
     for (let pos = -1; ;) {
-      pos += 1 + Math.floor(Math.log(rng.nextOpen()) / lq);
+      pos += 1 + Math.floor(rng.exponential() / rate);
       if (pos >= this.n) break;
       stamp[pos] = id;
       this.offer(pos, this.mean[pos] + this.sd[pos] * rng.normalAbove(b));

@@ -1,2 +1,2 @@
 export { Rng, hashString } from './rng';
-export { NormalStream } from './normal-stream';
+export { NormalStream, robertRate } from './normal-stream';

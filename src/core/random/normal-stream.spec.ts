@@ -107,4 +107,33 @@ describe('NormalStream', () => {
       expect(Math.abs(mean2 - (1 + a * lambda))).toBeLessThan(0.02 * (1 + a * lambda));
     });
   }
+
+  it('draws Exp(1) by its ziggurat: Kolmogorov–Smirnov, moments, and the mass beyond the base strip', () => {
+    const s = new NormalStream(new Rng(21));
+    const n = 200_000;
+    const xs = new Float64Array(n);
+    for (let i = 0; i < n; i++) xs[i] = s.exponential();
+    let m = 0;
+    let m2 = 0;
+    for (const x of xs) {
+      m += x / n;
+      m2 += (x * x) / n;
+    }
+    expect(Math.abs(m - 1)).toBeLessThan(5 / Math.sqrt(n)); // Var = 1
+    expect(Math.abs(m2 - 2)).toBeLessThan(5 * Math.sqrt(20 / n)); // Var(x²) = 24 − 4
+    xs.sort();
+    let d = 0;
+    for (let i = 0; i < n; i++) {
+      const f = 1 - Math.exp(-xs[i]);
+      d = Math.max(d, Math.abs(f - i / n), Math.abs((i + 1) / n - f));
+    }
+    expect(d).toBeLessThan(1.95 / Math.sqrt(n)); // KS at α = 0.001
+    expect(xs[0]).toBeGreaterThanOrEqual(0);
+    // Beyond the base strip's edge (7.697): the tail branch, P = e^−x.
+    const big = 4_000_000;
+    let tail = 0;
+    for (let i = 0; i < big; i++) if (s.exponential() > 7.8) tail++;
+    const p = Math.exp(-7.8);
+    expect(Math.abs(tail - big * p)).toBeLessThan(5 * Math.sqrt(big * p));
+  });
 });

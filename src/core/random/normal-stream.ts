@@ -70,9 +70,28 @@ export class NormalStream {
   }
 
   /**
+   * Standard exponential Exp(1), exact ziggurat (Marsaglia & Tsang 2000, 256 layers): one 32-bit draw
+   * and a compare in ~98.9% of calls, against a logarithm of a uniform (~4× slower here). The layer
+   * index takes the low 8 bits and the abscissa the other 24, so layer and value are independent.
+   */
+  exponential(): number {
+    for (;;) {
+      const u = this.nextInt32();
+      const iz = u & 255;
+      const j = u >>> 8;
+      if (j < KE[iz]) return j * WE[iz];
+      // Base strip beyond RE: RE + Exp(1) (memoryless tail).
+      if (iz === 0) return RE - Math.log(this.nextOpen());
+      const x = j * WE[iz];
+      if (FE[iz] + this.next() * (FE[iz - 1] - FE[iz]) < Math.exp(-x)) return x;
+    }
+  }
+
+  /**
    * Standard normal conditioned on z > a, any a. For a < 0.4 plain rejection (acceptance ≥ 0.34);
    * above, Robert's (1995) translated-exponential proposal a + Exp(λ), λ = (a + √(a² + 4))/2, accepted
-   * with probability exp(−(x − λ)²/2) (acceptance ≥ 0.76).
+   * with probability exp(−(x − λ)²/2) (acceptance ≥ 0.76), i.e. iff 2·E > (x − λ)² with E ~ Exp(1).
+   * Both exponentials come from the ziggurat (no logarithm in the common case).
    */
   normalAbove(a: number): number {
     if (a < 0.4) {
@@ -80,11 +99,15 @@ export class NormalStream {
       while (z <= a) z = this.normal();
       return z;
     }
-    const lambda = 0.5 * (a + Math.sqrt(a * a + 4));
+    return this.normalTail(a, robertRate(a));
+  }
+
+  /** `normalAbove(a)` for a ≥ 0.4, with λ = `robertRate(a)` precomputed (hot loops reuse it). */
+  normalTail(a: number, lambda: number): number {
     for (;;) {
-      const x = a - Math.log(this.nextOpen()) / lambda;
+      const x = a + this.exponential() / lambda;
       const d = x - lambda;
-      if (-2 * Math.log(this.nextOpen()) > d * d) return x;
+      if (2 * this.exponential() > d * d) return x;
     }
   }
 
@@ -92,6 +115,11 @@ export class NormalStream {
   normalBelow(a: number): number {
     return -this.normalAbove(-a);
   }
+}
+
+/** Robert's optimal rate for the tail z > a: λ = (a + √(a² + 4))/2. */
+export function robertRate(a: number): number {
+  return 0.5 * (a + Math.sqrt(a * a + 4));
 }
 
 const LAYERS = 128;
@@ -121,5 +149,35 @@ export const FN = new Float64Array(LAYERS);
     tn = dn;
     FN[i] = Math.exp(-0.5 * dn * dn);
     WN[i] = dn / M31;
+  }
+})();
+
+const E_LAYERS = 256;
+const RE = 7.69711747013105; // start of the exponential tail
+const VE = 3.949659822581572e-3; // area of each layer
+const M24 = 16777216;
+/** j < KE[i] → inside layer i's rectangle (j the 24-bit abscissa). */
+export const KE = new Float64Array(E_LAYERS);
+/** j · WE[i] = x. */
+export const WE = new Float64Array(E_LAYERS);
+/** exp(−x_i) at the layer edges. */
+export const FE = new Float64Array(E_LAYERS);
+
+(function buildExponentialTables(): void {
+  let de = RE;
+  let te = de;
+  const q = VE / Math.exp(-de);
+  KE[0] = (de / q) * M24;
+  KE[1] = 0;
+  WE[0] = q / M24;
+  WE[E_LAYERS - 1] = de / M24;
+  FE[0] = 1;
+  FE[E_LAYERS - 1] = Math.exp(-de);
+  for (let i = E_LAYERS - 2; i >= 1; i--) {
+    de = -Math.log(VE / de + Math.exp(-de));
+    KE[i + 1] = (de / te) * M24;
+    te = de;
+    FE[i] = Math.exp(-de);
+    WE[i] = de / M24;
   }
 })();

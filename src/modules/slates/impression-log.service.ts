@@ -27,6 +27,7 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
   private failures = 0;
   private readonly sinks: ImpressionSink[] = [];
   private readonly written: Counter;
+  private readonly dropped: Counter;
   private readonly pending: Gauge;
 
   constructor(
@@ -37,6 +38,11 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
     this.written = new Counter({
       name: 'reco_impressions_logged_total',
       help: 'Served slates written to the impression log.',
+      registers: [metrics.registry],
+    });
+    this.dropped = new Counter({
+      name: 'reco_impressions_dropped_total',
+      help: 'Served slates the database refused (invalid data), dropped from the log.',
       registers: [metrics.registry],
     });
     this.pending = new Gauge({
@@ -86,15 +92,46 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
   }
 
   private async writeBatch(batch: Impression[]): Promise<void> {
-    await this.repo.insertMany(batch);
-    this.written.inc(batch.length);
+    const stored = await this.insert(batch);
+    this.written.inc(stored.length);
+    if (stored.length === 0) return;
     for (const sink of this.sinks) {
       try {
-        await sink(batch);
+        await sink(stored);
       } catch (e) {
         this.logger.error({ err: e }, 'impression sink failed');
       }
     }
+  }
+
+  /**
+   * Insert a batch; if PostgreSQL refuses the data of a row (the request schema should have caught it), insert
+   * the rows one by one and drop the refused ones, logged and counted. Retrying a batch that can never be
+   * written would hold back every later slate, and the buffer would grow without bound. Any other failure
+   * (connection, server) rejects, and the whole batch is retried.
+   */
+  private async insert(batch: Impression[]): Promise<Impression[]> {
+    try {
+      await this.repo.insertMany(batch);
+      return batch;
+    } catch (e) {
+      if (!isRowDataError(e)) throw e;
+    }
+    const stored: Impression[] = [];
+    for (const impression of batch) {
+      try {
+        await this.repo.insertMany([impression]);
+        stored.push(impression);
+      } catch (e) {
+        if (!isRowDataError(e)) throw e;
+        this.dropped.inc();
+        this.logger.error(
+          { err: e, slateId: impression.slateId },
+          'served slate refused by the database, dropped',
+        );
+      }
+    }
+    return stored;
   }
 
   private schedule(delayMs: number): void {
@@ -124,4 +161,11 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
     }, delayMs);
     this.timer.unref?.();
   }
+}
+
+/** A PostgreSQL data exception (SQLSTATE class 22) or integrity violation (class 23): the row, not the server. */
+function isRowDataError(e: unknown): boolean {
+  const err = e as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = err?.code ?? err?.driverError?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }

@@ -1,7 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { z } from 'zod';
 import { AppException } from '../../common/http/app-exception';
+import { sendJson } from '../../common/http/send-json';
 import { ZodPipe } from '../../common/validation/zod.pipe';
 import { SlateRequestDto, SlateResponseDto, StoredSlateDto } from './dto/slate.schema';
 import { SlatesService } from './slates.service';
@@ -22,8 +24,10 @@ export class SlatesController {
       'that the policy puts it at its position. The slate is logged as an impression.',
   })
   @ApiOkResponse({ type: SlateResponseDto })
-  serve(@Body() body: SlateRequestDto) {
-    return this.slates.serve(body);
+  serve(@Body() body: SlateRequestDto, @Res() res: Response): void {
+    // The hot route writes its own response (see sendJson); errors still reach the exception filter, since
+    // serve() throws before anything is written.
+    sendJson(res, 200, this.slates.serve(body));
   }
 
   @Get(':slateId')

@@ -20,6 +20,21 @@ export function scratchInt32(name: string, n: number): Int32Array {
   return a;
 }
 
+const floatPool = new Map<string, Float64Array>();
+
+/**
+ * A Float64Array of length ≥ n shared under `name`, for per-request work arrays that are fully written
+ * before being read (no stamps needed). Contents are arbitrary on return.
+ */
+export function scratchFloat64(name: string, n: number): Float64Array {
+  let a = floatPool.get(name);
+  if (!a || a.length < n) {
+    a = new Float64Array(Math.max(n, 2 * (a?.length ?? 0)));
+    floatPool.set(name, a);
+  }
+  return a;
+}
+
 /** A stamp never returned before (wraps after 2^31 − 2 calls by clearing every scratch array). */
 export function nextStamp(): number {
   if (++stamp === 0x7fffffff) {

@@ -1,12 +1,19 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { MAX_SLATE_SIZE } from '../../../core/policies/slate-request';
+import {
+  isStorableJson,
+  isStorableString,
+  NOT_STORABLE_MESSAGE,
+} from '../../../common/validation/storable-text';
 import { ItemIdSchema } from '../../items/dto/item.schema';
 
 export const UserIdSchema = z
   .string()
   .min(1, { error: 'must not be empty' })
   .max(256, { error: 'must be at most 256 characters' })
+  // Logged with the slate (write-behind): a string PostgreSQL refuses would block the log, not this request.
+  .refine(isStorableString, { error: NOT_STORABLE_MESSAGE })
   .describe('The user the slate is for (any stable id; unknown users get the population prior).');
 
 export const SlateRequestSchema = z.strictObject({
@@ -33,6 +40,7 @@ export const SlateRequestSchema = z.strictObject({
     .describe('Never serve these items (e.g. already bought).'),
   context: z
     .record(z.string(), z.unknown())
+    .refine(isStorableJson, { error: `strings ${NOT_STORABLE_MESSAGE}` })
     .optional()
     .describe(
       'Free-form request context (page, device, ...): logged with the impression, not used by the policy.',
