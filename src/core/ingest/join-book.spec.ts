@@ -65,6 +65,25 @@ describe('JoinBook', () => {
     expect(book.state('s0')).toMatchObject({ kind: 'closed', tombstone: { closedAt: 10 } });
   });
 
+  it('asks for the tombstones it does not hold, and decides with the ones it is given', () => {
+    const book = new JoinBook(1000);
+    const open = book.begin(0);
+    open.put('open', entry(5000));
+    open.commit();
+    const tx = book.begin(10);
+    tx.put('staged', entry(6000));
+    expect(tx.unknown(['open', 'staged', 'old', 'old', 'new'])).toEqual(['old', 'new']);
+    tx.remember(new Map([['old', { userId: 'u', items, closedAt: 1 }]]));
+    expect(tx.state('old')).toEqual({ kind: 'closed', tombstone: { userId: 'u', items, closedAt: 1 } });
+    expect(tx.state('new')).toBeUndefined();
+    // the batch's own closes are handed over as tombstones to store
+    tx.put('waiting', entry(0, { items: null, pending: [{ userId: 'u', itemId: 'x' }] }));
+    tx.closeDue(10);
+    expect(tx.tombstones()).toEqual([
+      ['waiting', { userId: 'u', items: null, clicked: ['x'], closedAt: 10 }],
+    ]);
+  });
+
   it('drops tombstones after the horizon', () => {
     const book = new JoinBook(1000);
     const tx = book.begin(0);

@@ -1,7 +1,9 @@
 /**
  * The join state of the learning path, in memory: slates waiting for their clicks (and clicks waiting for
- * their slate) until their window closes, then a tombstone per closed slate for the dedupe horizon, so that a
- * redelivered impression is recognised and a late click still finds its slate's positions.
+ * their slate) until their window closes. A closed slate leaves a tombstone, so that a redelivered impression
+ * is recognised and a late click still finds its slate's positions: the book keeps recent ones (its
+ * `horizonMs`), the durable store keeps them for the dedupe horizon and a batch reads the ones it needs
+ * (`JoinTx.unknown`, `JoinTx.remember`); the book's memory is about rate × (window + horizonMs).
  *
  * It is made durable the way the model is: every batch's changes go into that batch's learning-log row
  * (`JoinDelta`, in the batch's transaction), and a checkpoint stores the whole book (`JoinBookImage`).
@@ -133,6 +135,11 @@ export class JoinBook {
     return { open: [...this.open], closed: [...this.closed] };
   }
 
+  /** Add tombstones kept elsewhere (recovery), oldest first; joins the book has open stay open. */
+  loadTombstones(tombstones: Iterable<[string, Tombstone]>): void {
+    for (const [id, t] of tombstones) if (!this.open.has(id)) this.closed.set(id, t);
+  }
+
   /** Replace the content with an image (recovery). */
   load(image: JoinBookImage): void {
     this.open.clear();
@@ -157,6 +164,8 @@ export class JoinTx {
   private readonly staged = new Map<string, JoinEntry>();
   private readonly closing: string[] = [];
   private readonly closingSet = new Set<string>();
+  /** Tombstones read from the durable store for this batch (joins that closed before the book's memory). */
+  private readonly known = new Map<string, Tombstone>();
 
   constructor(
     private readonly book: JoinBook,
@@ -169,7 +178,28 @@ export class JoinTx {
       return { kind: 'closed', tombstone: tombstoneOf(e, this.now) };
     }
     const entry = this.staged.get(slateId);
-    return entry ? { kind: 'open', entry } : this.book.state(slateId);
+    if (entry) return { kind: 'open', entry };
+    const inBook = this.book.state(slateId);
+    if (inBook) return inBook;
+    const t = this.known.get(slateId);
+    return t ? { kind: 'closed', tombstone: t } : undefined;
+  }
+
+  /** The ids among these that neither this batch nor the book knows (look for their tombstones). */
+  unknown(slateIds: Iterable<string>): string[] {
+    const out = new Set<string>();
+    for (const id of slateIds) if (!this.staged.has(id) && !this.book.state(id)) out.add(id);
+    return [...out];
+  }
+
+  /** Tombstones of older closed joins, read from the durable store, for this batch's decisions. */
+  remember(tombstones: ReadonlyMap<string, Tombstone>): void {
+    for (const [id, t] of tombstones) this.known.set(id, t);
+  }
+
+  /** The tombstones of the joins this batch closes (to be stored with the batch). */
+  tombstones(): [string, Tombstone][] {
+    return this.closing.map((id) => [id, tombstoneOf(this.staged.get(id)!, this.now)]);
   }
 
   /** Stage the new state of an open join (a copy: the book's entries are never mutated in place). */

@@ -16,7 +16,7 @@ import { applyLearningUpdates, UserVectors } from '../model/apply-updates';
 import type { JoinEntry, JoinTx } from '../../core/ingest/join-book';
 import { ModelStateRepository, type OffsetCommit } from '../model/model-state.repository';
 import { encodeBatchJournal, encodeJoinBookImage } from '../../core/ingest/journal-codec';
-import { ModelService } from '../model/model.service';
+import { ModelService, RECENT_TOMBSTONES_MS } from '../model/model.service';
 
 /** A deadline after every join window (9999-12-31; PostgreSQL's timestamptz ends in year 294276). */
 const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
@@ -158,7 +158,8 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       return {
         last,
         payload: encodeModel(this.models.learningModel()),
-        joins: asBuffer(encodeJoinBookImage(this.models.joins.view())),
+        // open joins only: tombstones are in slate_tombstones
+        joins: asBuffer(encodeJoinBookImage({ open: this.models.joins.view().open, closed: new Map() })),
         clicksMark: this.models.clickArchive.mark(),
       };
     });
@@ -167,7 +168,13 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       .then(async (c) => {
         if (!c) return;
         await this.models.clickArchive.flushed(c.clicksMark);
-        await this.state.writeCheckpoint(c.last, MODEL_FORMAT_VERSION, c.payload, c.joins);
+        await this.state.writeCheckpoint(
+          c.last,
+          MODEL_FORMAT_VERSION,
+          c.payload,
+          c.joins,
+          this.config.learning.dedupeHorizonHours,
+        );
         this.models.checkpointBatchId = c.last;
         this.logger.log({
           msg: 'model checkpoint written',
@@ -235,6 +242,21 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
           clicks.push(events[e] as ClickEvent);
         } else outcomes[e] = { status: 'duplicate' };
       }
+      // Tombstones the book may not hold: a click's slate it does not know (a late click, or one before its
+      // impression), and an impression older than what the book surely covers (if it was learned before, it
+      // closed at least a window after its event time, and the book keeps closed joins RECENT_TOMBSTONES_MS).
+      const covered = now - this.config.learning.joinWindowMs - RECENT_TOMBSTONES_MS;
+      joins.remember(
+        await this.state.tombstones(
+          m,
+          joins.unknown([
+            ...impIdx.flatMap((e) =>
+              events[e].ts < covered ? [(events[e] as ImpressionEvent).slateId] : [],
+            ),
+            ...clicks.flatMap((c) => (c.slateId ? [c.slateId] : [])),
+          ]),
+        ),
+      );
       const updates: LearningUpdate[] = [];
       const { opened, closedJoins } = this.join(
         joins,
@@ -256,6 +278,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
               asBuffer(encodeBatchJournal({ joins: joins.delta(), clicks })),
             )
           : null;
+      await this.state.saveTombstones(m, joins.tombstones());
       await this.state.commitOffsets(m, offsets);
       return { updates, clicks, batchId, learned: clicks.length + opened.size, closedJoins };
     });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { JoinBookImage, PendingClick, SlateItem } from '../../core/ingest/join-book';
+import type { JoinBookImage, PendingClick, SlateItem, Tombstone } from '../../core/ingest/join-book';
 
 export type { PendingClick, SlateItem } from '../../core/ingest/join-book';
 
@@ -14,6 +14,21 @@ export interface SlateJoinRow {
   pending: PendingClick[];
   closes_at: Date;
   closed: boolean;
+}
+
+interface TombstoneRow {
+  slate_id: string;
+  user_id: string;
+  items: SlateItem[] | null;
+  clicked: string[];
+  closed_at: Date;
+}
+
+function tombstoneOfRow(r: TombstoneRow): Tombstone {
+  const closedAt = new Date(r.closed_at).getTime();
+  return r.items
+    ? { userId: r.user_id, items: r.items, closedAt }
+    : { userId: r.user_id, items: null, clicked: r.clicked, closedAt };
 }
 
 export interface OffsetCommit {
@@ -38,7 +53,7 @@ export class ModelStateRepository {
    */
   async legacyJoins(): Promise<JoinBookImage | null> {
     const rows: SlateJoinRow[] = await this.dataSource.query(
-      `SELECT slate_id, user_id, items, clicked, pending, closes_at, closed FROM slate_joins`,
+      `SELECT slate_id, user_id, items, clicked, pending, closes_at, closed FROM slate_joins WHERE NOT closed`,
     );
     if (rows.length === 0) return null;
     const image: JoinBookImage = { open: [], closed: [] };
@@ -52,6 +67,56 @@ export class ModelStateRepository {
         ]);
     }
     return image;
+  }
+
+  /** The tombstones of these slates (closed joins within the dedupe horizon). */
+  async tombstones(m: EntityManager, slateIds: string[]): Promise<Map<string, Tombstone>> {
+    if (slateIds.length === 0) return new Map();
+    const rows: {
+      slate_id: string;
+      user_id: string;
+      items: SlateItem[] | null;
+      clicked: string[];
+      closed_at: Date;
+    }[] = await m.query(
+      `SELECT slate_id, user_id, items, clicked, closed_at FROM slate_tombstones WHERE slate_id = ANY($1::text[])`,
+      [slateIds],
+    );
+    return new Map(rows.map((r) => [r.slate_id, tombstoneOfRow(r)]));
+  }
+
+  /** Tombstones of joins closed since `sinceMs`, oldest first (the join book's recent ones, at start). */
+  async recentTombstones(sinceMs: number): Promise<[string, Tombstone][]> {
+    const rows: TombstoneRow[] = await this.dataSource.query(
+      `SELECT slate_id, user_id, items, clicked, closed_at FROM slate_tombstones
+       WHERE closed_at >= to_timestamp($1 / 1000.0) ORDER BY closed_at`,
+      [sinceMs],
+    );
+    return rows.map((r) => [r.slate_id, tombstoneOfRow(r)]);
+  }
+
+  /** Record the batch's closed joins (an impression reopened after its clicks' window closed is recorded again). */
+  async saveTombstones(m: EntityManager, closed: [string, Tombstone][]): Promise<void> {
+    if (closed.length === 0) return;
+    await m.query(
+      `INSERT INTO slate_tombstones (slate_id, user_id, items, clicked, closed_at)
+       SELECT slate_id, user_id, items, clicked, to_timestamp(closed_at / 1000.0)
+       FROM json_to_recordset($1::json)
+         AS x(slate_id text, user_id text, items jsonb, clicked jsonb, closed_at float8)
+       ON CONFLICT (slate_id) DO UPDATE SET user_id = EXCLUDED.user_id, items = EXCLUDED.items,
+         clicked = EXCLUDED.clicked, closed_at = EXCLUDED.closed_at`,
+      [
+        JSON.stringify(
+          closed.map(([id, t]) => ({
+            slate_id: id,
+            user_id: t.userId,
+            items: t.items,
+            clicked: t.clicked ?? [],
+            closed_at: t.closedAt,
+          })),
+        ),
+      ],
+    );
   }
 
   /** The ids among these that the click log already holds (a read: the batch's dedupe check). */
@@ -190,6 +255,7 @@ export class ModelStateRepository {
     formatVersion: number,
     payload: Uint8Array,
     joins: Buffer,
+    horizonHours: number,
   ): Promise<void> {
     await this.dataSource.transaction(async (m) => {
       await m.query(
@@ -203,6 +269,9 @@ export class ModelStateRepository {
       );
       await m.query(`DELETE FROM learning_log WHERE batch_id <= $1`, [lastBatchId]);
       await m.query(`DELETE FROM slate_joins`);
+      await m.query(`DELETE FROM slate_tombstones WHERE closed_at < now() - $1::float8 * interval '1 hour'`, [
+        horizonHours,
+      ]);
       await m.query(
         `DELETE FROM model_snapshots WHERE id NOT IN (SELECT id FROM model_snapshots ORDER BY id DESC LIMIT 2)`,
       );

@@ -31,6 +31,13 @@ export interface ModelInfo {
   builtAt: string;
 }
 
+/**
+ * How long the join book keeps a closed join in memory (after a restart too: recent tombstones are loaded
+ * from slate_tombstones): an impression whose event time is less than a window plus this ago is deduplicated
+ * by memory alone.
+ */
+export const RECENT_TOMBSTONES_MS = 3_600_000;
+
 /** Folded-in user vectors kept for serving at most (about 150 bytes each at d = 32). */
 const FOLDED_CACHE = 200_000;
 
@@ -77,7 +84,8 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     private readonly state: ModelStateRepository,
     metrics: MetricsService,
   ) {
-    this.joins = new JoinBook(config.learning.dedupeHorizonHours * 3_600_000);
+    // Recent tombstones only: older ones are in slate_tombstones, read by the batches that need them.
+    this.joins = new JoinBook(RECENT_TOMBSTONES_MS);
     this.clickArchive = new ClickArchive(state);
     const joins = this.joins;
     new Gauge({
@@ -123,6 +131,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     }
     const image = checkpoint?.joins ? decodeJoinBookImage(checkpoint.joins) : await this.state.legacyJoins();
     if (image) this.joins.load(image);
+    this.joins.loadTombstones(await this.state.recentTombstones(Date.now() - RECENT_TOMBSTONES_MS));
     let replayed = 0;
     const clicks: JournalClick[] = [];
     for await (const batch of this.state.logAfter(this.lastBatchId)) {
