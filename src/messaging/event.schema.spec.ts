@@ -20,6 +20,29 @@ describe('event schemas', () => {
     expect(b.ts).toBe(1795780000000);
   });
 
+  it('refuses ids PostgreSQL could not store, naming the field (a poison message, not a stalled batch)', () => {
+    const r = RecoEventSchema.safeParse({
+      eventId: 'e',
+      type: 'click',
+      userId: 'a\u0000b',
+      itemId: 'i',
+      ts: 1,
+    });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0].path).toEqual(['userId']);
+    expect(r.error!.issues[0].message).toMatch(/U\+0000/);
+    const imp = RecoEventSchema.safeParse({
+      eventId: 'e\ud800',
+      type: 'impression',
+      slateId: '8c1f4a52-5bde-4bd7-9d3b-1f0a5f3e2c11',
+      userId: 'u',
+      ts: 1,
+      items: [{ itemId: 'i', position: 1, propensity: 1 }],
+    });
+    expect(imp.success).toBe(false);
+    expect(imp.error!.issues[0].path).toEqual(['eventId']);
+  });
+
   it('names unknown types, missing fields and bad values', () => {
     const r1 = RecoEventSchema.safeParse({ eventId: 'e', type: 'purchase', userId: 'u', ts: 1 });
     expect(r1.success).toBe(false);

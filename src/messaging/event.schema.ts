@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isStorableString, NOT_STORABLE_MESSAGE } from '../common/validation/storable-text';
 
 /**
  * The events reco learns from, one schema for every way in (Kafka topics, POST /v1/events, replayed files).
@@ -8,6 +9,8 @@ const EventIdSchema = z
   .string()
   .min(1, { error: 'must not be empty' })
   .max(200, { error: 'must be at most 200 characters' })
+  // Stored in the click log: a value PostgreSQL refuses would hold up every click after it.
+  .refine(isStorableString, { error: NOT_STORABLE_MESSAGE })
   .describe('Unique id of the event: a redelivered or retried event with the same id is learned once.');
 
 const IdSchema = (what: string) =>
@@ -15,6 +18,7 @@ const IdSchema = (what: string) =>
     .string()
     .min(1, { error: 'must not be empty' })
     .max(256, { error: 'must be at most 256 characters' })
+    .refine(isStorableString, { error: NOT_STORABLE_MESSAGE })
     .describe(what);
 
 const TimestampSchema = z
