@@ -223,15 +223,17 @@ export class FactorModel {
   }
 
   /** Re-solve the posteriors of dirty items only. Returns how many were solved. */
-  refreshPosteriors(): number {
+  refreshPosteriors(limit = Infinity): number {
     const list = this.dirtyList;
-    for (let j = 0; j < list.length; j++) {
+    const count = Math.min(limit, list.length);
+    for (let j = 0; j < count; j++) {
       const i = list[j];
       this.solveItem(i);
       this.dirty[i] = 0;
     }
-    this.dirtyList = [];
-    return list.length;
+    // At most `limit` items at a time (a caller spreading a large refresh over several turns of its loop).
+    this.dirtyList = count === list.length ? [] : list.slice(count);
+    return count;
   }
 
   /** Re-solve every item's posterior (after a prior change or a load). */

@@ -4,11 +4,13 @@ import type { ServingSnapshot } from './serving-snapshot';
 /**
  * Build the immutable view serving reads: posterior means and marginal variances as Float32 (half the memory
  * and bandwidth of the scan; scores need nothing finer), user vectors as Float32 views into one buffer.
- * Re-solves stale posteriors first. The snapshot shares no memory with the model, so learning can go on while
+ * Re-solves stale posteriors first (unless told not to). The snapshot shares no memory with the model, so learning can go on while
  * serving reads it. Version: `<model.version>.<generation>`.
  */
-export function buildServingSnapshot(model: FactorModel): ServingSnapshot {
-  model.refreshPosteriors();
+export function buildServingSnapshot(model: FactorModel, opts: { refresh?: boolean } = {}): ServingSnapshot {
+  // refresh: false serves the posteriors as they are (a caller that refreshed them in slices already; items
+  // that turned stale meanwhile keep their last posterior until the next build).
+  if (opts.refresh !== false) model.refreshPosteriors();
   const n = model.n;
   const d = model.dim;
   const ni = model.numItems;

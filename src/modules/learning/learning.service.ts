@@ -54,6 +54,9 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly freshness: Histogram;
   private readonly batchSize: Histogram;
   private readonly batchSeconds: Histogram;
+  /** The timer's run of closing batches, if one is going on. */
+  private closing?: Promise<void>;
+  private destroyed = false;
   /** The checkpoint being written, if any. */
   private checkpointing?: Promise<void>;
   /** The user vectors of the batch being learned (batches run one at a time). */
@@ -94,9 +97,14 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   onApplicationBootstrap(): void {
     const tick = Math.min(5000, Math.max(250, Math.floor(this.config.learning.joinWindowMs / 4)));
     this.closeTimer = setInterval(() => {
-      this.learn([], 'timer').catch((e: unknown) =>
-        this.logger.warn({ err: e }, 'closing join windows failed'),
-      );
+      if (this.closing) return;
+      // A backlog of due windows closes batch after batch (other batches queue between them), not one batch
+      // of CLOSE_LIMIT per tick.
+      this.closing = (async () => {
+        while ((await this.learn([], 'timer')).closedJoins >= CLOSE_LIMIT && !this.destroyed);
+      })()
+        .catch((e: unknown) => this.logger.warn({ err: e }, 'closing join windows failed'))
+        .finally(() => (this.closing = undefined));
     }, tick);
     this.closeTimer.unref();
     this.checkpointTimer = setInterval(() => {
@@ -106,8 +114,10 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.destroyed = true;
     clearInterval(this.closeTimer);
     clearInterval(this.checkpointTimer);
+    await this.closing;
     await this.chain.catch(() => undefined);
     await this.checkpointing?.catch(() => undefined);
     // Clicks not yet in the click log are in the learning log: a failure here loses nothing (recovery).

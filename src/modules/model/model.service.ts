@@ -38,6 +38,9 @@ export interface ModelInfo {
  */
 export const RECENT_TOMBSTONES_MS = 3_600_000;
 
+/** Item posteriors re-solved per turn of the event loop during a rebuild (~60 µs each at d = 32 here). */
+const REFRESH_SLICE = 1500;
+
 /** Folded-in user vectors kept for serving at most (about 150 bytes each at d = 32). */
 const FOLDED_CACHE = 200_000;
 
@@ -73,6 +76,8 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   /** Active items of the current snapshot (counted once per rebuild). */
   private activeItems = 0;
   private timer?: NodeJS.Timeout;
+  /** A change came while a rebuild was scheduled or running (the scheduled one may not include it). */
+  private rebuildPending = false;
   /** How long the last rebuild took (spaces the next one under heavy learning). */
   private lastRebuildMs = 0;
   private readonly itemsGauge: Gauge;
@@ -221,10 +226,33 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     return x;
   }
 
-  /** Build the next snapshot now (learning calls this through `scheduleRebuild`). */
+  /**
+   * Build the next snapshot, with the posterior re-solves spread over turns of the event loop (slices of
+   * `REFRESH_SLICE` items, about 0.1 s here), so that a request or a learning batch never waits behind a whole
+   * rebuild. The items stale when it starts are re-solved; items that turn stale meanwhile wait for the next.
+   */
+  private async rebuildInSlices(): Promise<void> {
+    let busy = 0;
+    for (let left = this.model.dirtyCount; left > 0;) {
+      const t = performance.now();
+      left -= this.model.refreshPosteriors(Math.min(REFRESH_SLICE, left));
+      busy += performance.now() - t;
+      if (left > 0) await new Promise((r) => setImmediate(r));
+    }
+    const t = performance.now();
+    this.swap(buildServingSnapshot(this.model, { refresh: false }));
+    this.lastRebuildMs = busy + performance.now() - t;
+    if (this.model.dirtyCount > 0) this.rebuildPending = true;
+  }
+
+  /** Build the next snapshot now, in one go (start-up, tests; learning goes through `scheduleRebuild`). */
   rebuild(): void {
     const started = performance.now();
-    const next = buildServingSnapshot(this.model);
+    this.swap(buildServingSnapshot(this.model));
+    this.lastRebuildMs = performance.now() - started;
+  }
+
+  private swap(next: ServingSnapshot): void {
     // The user system of these means, for fold-in at serving time (built here so that no request pays for it).
     if (this.histories.size) this.userSystem = userSystemOf(this.model, false);
     // Lay the snapshot out for the SIMD scorer before it serves, so no request pays for it.
@@ -236,7 +264,6 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     this.activeItems = active;
     this.itemsGauge.set({ state: 'active' }, active);
     this.itemsGauge.set({ state: 'inactive' }, next.itemIds.length - active);
-    this.lastRebuildMs = performance.now() - started;
   }
 
   /**
@@ -246,16 +273,24 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
    * also learns and serves; never later than 1 s.
    */
   scheduleRebuild(): void {
-    if (this.timer) return;
+    if (this.timer) {
+      this.rebuildPending = true; // a change during a rebuild: another one follows it
+      return;
+    }
     const refresh = this.config.model.refreshMs;
     const delay = Math.min(Math.max(refresh, 3 * this.lastRebuildMs), Math.max(refresh, 1000));
     this.timer = setTimeout(() => {
-      this.timer = undefined;
-      try {
-        this.rebuild();
-      } catch (e) {
-        this.logger.error({ err: e }, 'model rebuild failed; serving the previous snapshot');
-      }
+      this.rebuildInSlices()
+        .catch((e: unknown) =>
+          this.logger.error({ err: e }, 'model rebuild failed; serving the previous snapshot'),
+        )
+        .finally(() => {
+          this.timer = undefined;
+          if (this.rebuildPending) {
+            this.rebuildPending = false;
+            this.scheduleRebuild();
+          }
+        });
     }, delay);
   }
 
