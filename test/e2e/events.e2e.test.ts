@@ -104,6 +104,40 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     expect(Number(snaps[0].n)).toBe(1);
   });
 
+  it('learns an impression that comes after its clicks waited a whole window (not a duplicate)', async () => {
+    const slateId = '6f1d2c3b-4a59-4e7f-8a9b-0c1d2e3f4a5b';
+    const click = await a.http.post('/v1/events').send({
+      events: [
+        { eventId: 'late-imp-c', type: 'click', slateId, userId: 'lu', itemId: 'it-2', ts: Date.now() },
+      ],
+    });
+    expect(click.body.accepted).toBe(1);
+    await waitForJoinsClosed(a); // the click waited JOIN_WINDOW_MS, then was learned as organic
+    const impression = {
+      eventId: 'late-imp-i',
+      type: 'impression',
+      slateId,
+      userId: 'lu',
+      ts: Date.now(),
+      items: ['it-2', 'it-3', 'it-4'].map((itemId, k) => ({ itemId, position: k + 1, propensity: 0.5 })),
+    };
+    const first = await a.http.post('/v1/events').send({ events: [impression] });
+    expect(first.body.results[0].status).toBe('accepted');
+    const again = await a.http
+      .post('/v1/events')
+      .send({ events: [{ ...impression, eventId: 'late-imp-i2' }] });
+    expect(again.body.results[0].status).toBe('duplicate'); // the same slate: learned once
+    await waitForJoinsClosed(a);
+    const rows: { items: unknown; clicked: string[] }[] = await a.reco.db.dataSource.query(
+      'SELECT items, clicked FROM slate_tombstones WHERE slate_id = $1',
+      [slateId],
+    );
+    // closed with its items; the item of the early click is not among its negatives
+    expect(rows).toHaveLength(1);
+    expect(rows[0].items).toHaveLength(3);
+    expect(rows[0].clicked).toEqual(['it-2']);
+  });
+
   it('learns from served slates in-process and lets a click personalise the next slate', async () => {
     const served = await a.http.post('/v1/slates').send({ userId: 'fresh-user', size: 3 });
     expect(served.status).toBe(200);

@@ -45,7 +45,7 @@ describe('JoinBook', () => {
     tx.commit();
     expect(book.state('s2')).toEqual({
       kind: 'closed',
-      tombstone: { userId: 'u', items, closedAt: 250 },
+      tombstone: { userId: 'u', items, clicked: ['a'], closedAt: 250 },
     });
     expect(book.openCount).toBe(2);
     // s1 moved behind s3 in deadline order
@@ -73,8 +73,11 @@ describe('JoinBook', () => {
     const tx = book.begin(10);
     tx.put('staged', entry(6000));
     expect(tx.unknown(['open', 'staged', 'old', 'old', 'new'])).toEqual(['old', 'new']);
-    tx.remember(new Map([['old', { userId: 'u', items, closedAt: 1 }]]));
-    expect(tx.state('old')).toEqual({ kind: 'closed', tombstone: { userId: 'u', items, closedAt: 1 } });
+    tx.remember(new Map([['old', { userId: 'u', items, clicked: [], closedAt: 1 }]]));
+    expect(tx.state('old')).toEqual({
+      kind: 'closed',
+      tombstone: { userId: 'u', items, clicked: [], closedAt: 1 },
+    });
     expect(tx.state('new')).toBeUndefined();
     // the batch's own closes are handed over as tombstones to store
     tx.put('waiting', entry(0, { items: null, pending: [{ userId: 'u', itemId: 'x' }] }));

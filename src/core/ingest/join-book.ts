@@ -43,7 +43,10 @@ export interface Tombstone {
   userId: string;
   /** null: the window closed on clicks whose impression had not come (they were learned as organic). */
   items: SlateItem[] | null;
-  /** With items null: the items of those clicks (an impression that comes later does not make them negatives). */
+  /**
+   * Items clicked within the window; with items null, the items of the clicks that waited (an impression that
+   * comes later does not make them negatives).
+   */
   clicked?: string[];
   closedAt: number;
 }
@@ -66,8 +69,8 @@ export type JoinState =
   { kind: 'open'; entry: JoinEntry } | { kind: 'closed'; tombstone: Tombstone } | undefined;
 
 function tombstoneOf(e: JoinEntry, closedAt: number): Tombstone {
-  if (e.items) return { userId: e.userId, items: e.items, closedAt };
-  return { userId: e.userId, items: null, clicked: e.pending.map((p) => p.itemId), closedAt };
+  const clicked = e.items ? e.clicked : e.pending.map((p) => p.itemId);
+  return { userId: e.userId, items: e.items, clicked, closedAt };
 }
 
 export class JoinBook {

@@ -12,7 +12,7 @@ import type { JoinBookImage, JoinDelta, JoinEntry, SlateItem, Tombstone } from '
  *            clicks × (eventId, ?slateId, userId, itemId, ?u16 position, f64 ts)
  *   entry:   userId, items, u32 clicked × itemId, u32 pending × (userId, itemId), f64 closesAt
  *   items:   u32 count (0xffffffff: null) × (itemId, u16 position, f64 propensity)
- *   tombstone: userId, items, (items null: u32 clicked × itemId), f64 closedAt
+ *   tombstone: userId, items, u32 clicked × itemId, f64 closedAt
  */
 
 /** A click as the journal keeps it (the learning path's click event, without its type). */
@@ -192,17 +192,14 @@ function readEntry(r: Reader): JoinEntry {
 function writeTombstone(w: Writer, t: Tombstone): void {
   w.str(t.userId);
   writeItems(w, t.items);
-  if (!t.items) {
-    w.u32(t.clicked?.length ?? 0);
-    for (const c of t.clicked ?? []) w.str(c);
-  }
+  w.u32(t.clicked?.length ?? 0);
+  for (const c of t.clicked ?? []) w.str(c);
   w.f64(t.closedAt);
 }
 
 function readTombstone(r: Reader): Tombstone {
   const userId = r.str();
   const items = readItems(r);
-  if (items) return { userId, items, closedAt: r.f64() };
   const clicked: string[] = [];
   for (let k = r.u32(); k > 0; k--) clicked.push(r.str());
   return { userId, items, clicked, closedAt: r.f64() };

@@ -26,9 +26,7 @@ interface TombstoneRow {
 
 function tombstoneOfRow(r: TombstoneRow): Tombstone {
   const closedAt = new Date(r.closed_at).getTime();
-  return r.items
-    ? { userId: r.user_id, items: r.items, closedAt }
-    : { userId: r.user_id, items: null, clicked: r.clicked, closedAt };
+  return { userId: r.user_id, items: r.items, clicked: r.clicked, closedAt };
 }
 
 export interface OffsetCommit {
