@@ -25,7 +25,9 @@ function fakeState(failFirst = 0) {
   return {
     state: state as unknown as ModelStateRepository,
     stored,
-    hold: () => (gate = new Promise<void>((r) => (release = r))),
+    hold: (): void => {
+      gate = new Promise<void>((r) => (release = r));
+    },
     open: () => {
       gate = undefined;
       release?.();
