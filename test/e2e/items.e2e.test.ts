@@ -74,6 +74,14 @@ describe('items API (real PostgreSQL)', () => {
 
     const r4 = await t.http.put('/v1/items/x4').send([1, 2]);
     expect(r4.status).toBe(400);
+
+    // text PostgreSQL cannot store: a 400 naming the field, not a 500 from the database
+    const r5 = await t.http.put('/v1/items/x5').send({ group: 'a\u0000b' });
+    expect(r5.status).toBe(400);
+    expect(r5.body.error.issues[0].path).toBe('body.group');
+    const r6 = await t.http.put('/v1/items/x6').send({ attributes: { note: 'x\ud800' } });
+    expect(r6.status).toBe(400);
+    expect(r6.body.error.issues[0].path).toBe('body.attributes');
   });
 
   it('imports NDJSON: bad lines reported by number, good lines kept, idempotent on re-import', async () => {

@@ -1,5 +1,10 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
+import {
+  isStorableJson,
+  isStorableString,
+  NOT_STORABLE_MESSAGE,
+} from '../../../common/validation/storable-text';
 
 export const ItemIdSchema = z
   .string()
@@ -13,10 +18,15 @@ const ItemGroupSchema = z
   .string()
   .min(1, { error: 'must not be empty' })
   .max(128, { error: 'must be at most 128 characters' })
+  .refine(isStorableString, { error: NOT_STORABLE_MESSAGE })
   .nullable()
   .describe('Group (e.g. category); new items of a group start from the group prior. null: no group.');
 
-const AttributesSchema = z.record(z.string(), z.unknown()).describe('Free-form attributes (a JSON object).');
+const AttributesSchema = z
+  .record(z.string(), z.unknown())
+  // stored as jsonb: strings PostgreSQL cannot store (keys included) would fail the write with a 500
+  .refine(isStorableJson, { error: `strings in attributes ${NOT_STORABLE_MESSAGE}` })
+  .describe('Free-form attributes (a JSON object).');
 
 /** Body of PUT /v1/items/:id. */
 export const PutItemSchema = z
