@@ -10,7 +10,14 @@ export const NOT_STORABLE_MESSAGE = 'must not contain U+0000 or unpaired surroga
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export function isStorableString(s: string): boolean {
-  return !s.includes('\u0000') && !UNPAIRED_SURROGATE.test(s);
+  // One pass over the code units (ids are checked per event on the ingestion path): the regex only when a
+  // surrogate is present at all.
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 0) return false;
+    if (c >= 0xd800 && c <= 0xdfff) return !s.includes('\u0000') && !UNPAIRED_SURROGATE.test(s);
+  }
+  return true;
 }
 
 /** True if every string in a JSON-like value (object keys included) is storable. */
