@@ -5,7 +5,7 @@ import type { JoinBookImage, PendingClick, SlateItem, Tombstone } from '../../co
 
 export type { PendingClick, SlateItem } from '../../core/ingest/join-book';
 
-/** A row of the pre-0.2 `slate_joins` table (read once, at an upgrade). */
+/** A row of `slate_joins`, where joins lived before migration 1764259200000 (read once, at an upgrade). */
 export interface SlateJoinRow {
   slate_id: string;
   user_id: string;
