@@ -299,7 +299,8 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       archive.append(committed.clicks);
       applyLearningUpdates(model, this.models.histories, committed.updates);
       this.models.lastBatchId = committed.batchId;
-      this.models.scheduleRebuild();
+      // Only updates change what serving reads (a batch that only opened joins does not).
+      if (committed.updates.length) this.models.scheduleRebuild();
     }
     const done = Date.now();
     if (events.length) {
