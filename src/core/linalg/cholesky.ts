@@ -24,9 +24,20 @@ export function choleskyInPlace(a: Float64Array, n: number): boolean {
     const inv = 1 / ljj;
     for (let i = j + 1; i < n; i++) {
       const ri = i * n;
-      let t = a[ri + j];
-      for (let k = 0; k < j; k++) t -= a[ri + k] * a[rj + k];
-      a[ri + j] = t * inv;
+      // four independent accumulators: the dot product's additions need not wait for each other
+      let t0 = a[ri + j];
+      let t1 = 0;
+      let t2 = 0;
+      let t3 = 0;
+      let k = 0;
+      for (; k + 3 < j; k += 4) {
+        t0 -= a[ri + k] * a[rj + k];
+        t1 -= a[ri + k + 1] * a[rj + k + 1];
+        t2 -= a[ri + k + 2] * a[rj + k + 2];
+        t3 -= a[ri + k + 3] * a[rj + k + 3];
+      }
+      for (; k < j; k++) t0 -= a[ri + k] * a[rj + k];
+      a[ri + j] = (t0 + t1 + (t2 + t3)) * inv;
     }
   }
   return true;
@@ -67,9 +78,15 @@ export function choleskyInverseDiagonal(
     let sq = z * z;
     for (let i = k + 1; i < n; i++) {
       const ri = i * n;
-      let s = 0;
-      for (let j = k; j < i; j++) s -= l[ri + j] * work[j];
-      z = s / l[ri + i];
+      let s0 = 0;
+      let s1 = 0;
+      let j = k;
+      for (; j + 1 < i; j += 2) {
+        s0 -= l[ri + j] * work[j];
+        s1 -= l[ri + j + 1] * work[j + 1];
+      }
+      if (j < i) s0 -= l[ri + j] * work[j];
+      z = (s0 + s1) / l[ri + i];
       work[i] = z;
       sq += z * z;
     }
