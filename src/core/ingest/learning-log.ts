@@ -92,24 +92,32 @@ export function decodeLearningBatch(bytes: Uint8Array): { dim: number; updates: 
   };
   if (magic === MAGIC2) return decodeV2(bytes, view, count, dim, dec);
   for (let k = 0; k < count; k++) {
-    const idsOut: string[] = [];
-    for (let p = 0; p < 2; p++) {
-      need(2);
-      const len = view.getUint16(o, true);
-      need(2 + len);
-      idsOut.push(dec.decode(bytes.subarray(o + 2, o + 2 + len)));
-      o += 2 + len;
-    }
+    const [userId, afterUser] = readId(bytes, view, o, dec);
+    const [itemId, afterItem] = readId(bytes, view, afterUser, dec);
+    o = afterItem;
     need(16 + 4 * dim);
     const target = view.getFloat64(o, true);
     const weight = view.getFloat64(o + 8, true);
     o += 16;
     const x = new Float32Array(dim);
     for (let j = 0; j < dim; j++, o += 4) x[j] = view.getFloat32(o, true);
-    updates.push({ userId: idsOut[0], itemId: idsOut[1], x, target, weight });
+    updates.push({ userId, itemId, x, target, weight });
   }
   if (o !== bytes.length) throw new LearningLogFormatError(`${bytes.length - o} trailing bytes`);
   return { dim, updates };
+}
+
+/** A u16-length-prefixed UTF-8 id at `o`, and the offset after it (both layouts write ids this way). */
+function readId(
+  bytes: Uint8Array,
+  view: DataView,
+  o: number,
+  dec: { decode(b: Uint8Array): string },
+): [string, number] {
+  if (o + 2 > bytes.length) throw new LearningLogFormatError('batch is truncated');
+  const len = view.getUint16(o, true);
+  if (o + 2 + len > bytes.length) throw new LearningLogFormatError('batch is truncated');
+  return [dec.decode(bytes.subarray(o + 2, o + 2 + len)), o + 2 + len];
 }
 
 function decodeV2(
@@ -135,14 +143,9 @@ function decodeV2(
   }
   const updates: LearningUpdate[] = [];
   for (let k = 0; k < count; k++) {
-    const idsOut: string[] = [];
-    for (let p = 0; p < 2; p++) {
-      need(2);
-      const len = view.getUint16(o, true);
-      need(2 + len);
-      idsOut.push(dec.decode(bytes.subarray(o + 2, o + 2 + len)));
-      o += 2 + len;
-    }
+    const [userId, afterUser] = readId(bytes, view, o, dec);
+    const [itemId, afterItem] = readId(bytes, view, afterUser, dec);
+    o = afterItem;
     need(20);
     const vi = view.getUint32(o, true);
     if (vi >= nVectors)
@@ -150,7 +153,7 @@ function decodeV2(
     const target = view.getFloat64(o + 4, true);
     const weight = view.getFloat64(o + 12, true);
     o += 20;
-    updates.push({ userId: idsOut[0], itemId: idsOut[1], x: vectors[vi], target, weight });
+    updates.push({ userId, itemId, x: vectors[vi], target, weight });
   }
   if (o !== bytes.length) throw new LearningLogFormatError(`${bytes.length - o} trailing bytes`);
   return { dim, updates };

@@ -23,9 +23,6 @@ const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
 /** Join windows closed per batch at most (a backlog of due windows closes over several batches). */
 const CLOSE_LIMIT = 5000;
 
-/** A view of the bytes for the driver (no copy). */
-const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-
 export type EventOutcome =
   { status: 'accepted' } | { status: 'duplicate' } | { status: 'rejected'; reason: string; field?: string };
 
@@ -169,7 +166,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         last,
         payload: encodeModel(this.models.learningModel()),
         // open joins only: tombstones are in slate_tombstones
-        joins: asBuffer(encodeJoinBookImage({ open: this.models.joins.view().open, closed: new Map() })),
+        joins: encodeJoinBookImage({ open: this.models.joins.view().open, closed: new Map() }),
         clicksMark: this.models.clickArchive.mark(),
       };
     });
@@ -285,7 +282,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
               m,
               updates.length,
               encodeLearningBatch(model.dim, updates),
-              asBuffer(encodeBatchJournal({ joins: joins.delta(), clicks })),
+              encodeBatchJournal({ joins: joins.delta(), clicks }),
             )
           : null;
       await this.state.saveTombstones(m, joins.tombstones());

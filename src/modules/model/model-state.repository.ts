@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JoinBookImage, PendingClick, SlateItem, Tombstone } from '../../core/ingest/join-book';
+import type { JournalClick } from '../../core/ingest/journal-codec';
 
 export type { PendingClick, SlateItem } from '../../core/ingest/join-book';
 
@@ -13,8 +14,10 @@ export interface SlateJoinRow {
   clicked: string[];
   pending: PendingClick[];
   closes_at: Date;
-  closed: boolean;
 }
+
+/** Bytes as the driver sends a bytea parameter (a view, no copy). */
+const bytea = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 interface TombstoneRow {
   slate_id: string;
@@ -51,18 +54,17 @@ export class ModelStateRepository {
    */
   async legacyJoins(): Promise<JoinBookImage | null> {
     const rows: SlateJoinRow[] = await this.dataSource.query(
-      `SELECT slate_id, user_id, items, clicked, pending, closes_at, closed FROM slate_joins WHERE NOT closed`,
+      `SELECT slate_id, user_id, items, clicked, pending, closes_at FROM slate_joins WHERE NOT closed`,
     );
     if (rows.length === 0) return null;
     const image: JoinBookImage = { open: [], closed: [] };
+    // Closed rows moved to slate_tombstones in the migration that introduced the book.
     for (const r of rows) {
-      const at = new Date(r.closes_at).getTime();
-      if (r.closed) image.closed.push([r.slate_id, { userId: r.user_id, items: r.items, closedAt: at }]);
-      else
-        image.open.push([
-          r.slate_id,
-          { userId: r.user_id, items: r.items, clicked: r.clicked, pending: r.pending, closesAt: at },
-        ]);
+      const closesAt = new Date(r.closes_at).getTime();
+      image.open.push([
+        r.slate_id,
+        { userId: r.user_id, items: r.items, clicked: r.clicked, pending: r.pending, closesAt },
+      ]);
     }
     return image;
   }
@@ -131,17 +133,7 @@ export class ModelStateRepository {
    * Keep clicks as they came (the log that export, replay and retraining read; written behind the learning
    * path by `ClickArchive`, and at recovery). Idempotent: returns the ids that were not there before.
    */
-  async recordClicks(
-    m: EntityManager,
-    clicks: {
-      eventId: string;
-      slateId?: string;
-      userId: string;
-      itemId: string;
-      position?: number;
-      ts: number;
-    }[],
-  ): Promise<Set<string>> {
+  async recordClicks(m: EntityManager, clicks: readonly JournalClick[]): Promise<Set<string>> {
     if (clicks.length === 0) return new Set();
     const rows: { event_id: string }[] = await m.query(
       `INSERT INTO clicks (event_id, slate_id, user_id, item_id, position, ts)
@@ -167,10 +159,15 @@ export class ModelStateRepository {
   }
 
   /** Log a batch: its learning updates, and its journal (join-book changes and accepted clicks, JSON). */
-  async appendLog(m: EntityManager, events: number, payload: Uint8Array, journal: Buffer): Promise<number> {
+  async appendLog(
+    m: EntityManager,
+    events: number,
+    payload: Uint8Array,
+    journal: Uint8Array,
+  ): Promise<number> {
     const rows: { batch_id: string }[] = await m.query(
       `INSERT INTO learning_log (events, payload, journal) VALUES ($1, $2, $3) RETURNING batch_id`,
-      [events, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), journal],
+      [events, bytea(payload), bytea(journal)],
     );
     return Number(rows[0].batch_id);
   }
@@ -252,18 +249,13 @@ export class ModelStateRepository {
     lastBatchId: number,
     formatVersion: number,
     payload: Uint8Array,
-    joins: Buffer,
+    joins: Uint8Array,
     horizonHours: number,
   ): Promise<void> {
     await this.dataSource.transaction(async (m) => {
       await m.query(
         `INSERT INTO model_snapshots (last_batch_id, format_version, payload, joins) VALUES ($1, $2, $3, $4)`,
-        [
-          lastBatchId,
-          formatVersion,
-          Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-          joins,
-        ],
+        [lastBatchId, formatVersion, bytea(payload), bytea(joins)],
       );
       await m.query(`DELETE FROM learning_log WHERE batch_id <= $1`, [lastBatchId]);
       await m.query(`DELETE FROM slate_joins`);
