@@ -92,6 +92,12 @@ export const envSchema = z.object({
   MODEL_REFRESH_MS: wholeNumber(1, 1000, 200, 'a whole number of milliseconds').describe(
     'Delay between a model or catalogue change and its visibility to serving; stretched (never past 1 s) to three times the last rebuild when rebuilds are slow, so they take at most about a quarter of the CPU.',
   ),
+  MODEL_SOLVE_THREAD: z
+    .enum(['worker', 'main'], { error: 'must be one of worker, main' })
+    .default('worker')
+    .describe(
+      'Where item posteriors are re-solved for a snapshot rebuild: a worker thread (learning and serving keep the event loop) or the main thread, in slices between turns of the event loop.',
+    ),
   IMPRESSION_FLUSH_MS: wholeNumber(1, 10000, 50, 'a whole number of milliseconds').describe(
     'Served slates are written to PostgreSQL in batches at least this often.',
   ),

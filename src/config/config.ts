@@ -19,7 +19,7 @@ export interface AppConfig {
     | { mode: 'http' };
   readonly log: { level: Env['LOG_LEVEL'] };
   readonly serving: { defaultPolicy: PolicyConfig; impressionFlushMs: number };
-  readonly model: { dim: number; refreshMs: number };
+  readonly model: { dim: number; refreshMs: number; solveThread: 'worker' | 'main' };
   readonly learning: {
     joinWindowMs: number;
     dedupeHorizonHours: number;
@@ -90,7 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       : { mode: 'http' },
     log: { level: e.LOG_LEVEL },
     serving: { defaultPolicy: Object.freeze(e.DEFAULT_POLICY), impressionFlushMs: e.IMPRESSION_FLUSH_MS },
-    model: { dim: e.MODEL_DIM, refreshMs: e.MODEL_REFRESH_MS },
+    model: { dim: e.MODEL_DIM, refreshMs: e.MODEL_REFRESH_MS, solveThread: e.MODEL_SOLVE_THREAD },
     learning: {
       joinWindowMs: e.JOIN_WINDOW_MS,
       dedupeHorizonHours: e.DEDUPE_HORIZON_HOURS,

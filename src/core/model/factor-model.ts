@@ -2,6 +2,7 @@ import { estimateGroupPriors, globalPriors } from './group-prior';
 import { grow, ItemStats } from './item-stats';
 import { type ModelConfig, type ModelConfigInput, parseModelConfig } from './model-config';
 import { itemPosterior, SolveWorkspace } from './posterior';
+import { jobStride, type PosteriorJob, type PosteriorResult } from './posterior-job';
 import { ModelInputError } from './errors';
 import { popularityPropensity } from '../propensity/popularity';
 
@@ -77,6 +78,8 @@ export class FactorModel {
 
   private dirty: Uint8Array = new Uint8Array(0);
   private dirtyList: number[] = [];
+  /** Bumped whenever posteriors are solved here, so a detached job older than them is not installed. */
+  private solveEpoch = 0;
   private readonly ws: SolveWorkspace;
 
   constructor(config: ModelConfig) {
@@ -226,6 +229,7 @@ export class FactorModel {
   refreshPosteriors(limit = Infinity): number {
     const list = this.dirtyList;
     const count = Math.min(limit, list.length);
+    if (count > 0) this.solveEpoch++;
     for (let j = 0; j < count; j++) {
       const i = list[j];
       this.solveItem(i);
@@ -238,9 +242,63 @@ export class FactorModel {
 
   /** Re-solve every item's posterior (after a prior change or a load). */
   refreshAll(): void {
+    this.solveEpoch++;
     for (let i = 0; i < this.numItems; i++) this.solveItem(i);
     this.dirty.fill(0);
     this.dirtyList = [];
+  }
+
+  /**
+   * Detach the re-solves of up to `limit` stale items as a job (see `PosteriorJob`) that any thread can run;
+   * those items count as fresh from now on, so an update after this call makes them stale again. Give the
+   * result back to `applyPosteriorJob`. Null when nothing is stale.
+   */
+  takePosteriorJob(limit = Infinity): PosteriorJob | null {
+    const list = this.dirtyList;
+    const count = Math.min(limit, list.length);
+    if (count === 0) return null;
+    const n = this.n;
+    const ps = this.stats.psize;
+    const stride = jobStride(n);
+    const items = new Int32Array(count);
+    const data = new Float64Array(count * stride);
+    const { xx, xy } = this.stats;
+    for (let j = 0; j < count; j++) {
+      const i = list[j];
+      items[j] = i;
+      this.dirty[i] = 0;
+      const o = j * stride;
+      data.set(xx.subarray(i * ps, (i + 1) * ps), o);
+      data.set(xy.subarray(i * n, (i + 1) * n), o + ps);
+      const po = (this.itemGroup[i] + 1) * n;
+      data.set(this.priorMean.subarray(po, po + n), o + ps + n);
+      data.set(this.priorVar.subarray(po, po + n), o + ps + 2 * n);
+    }
+    this.dirtyList = count === list.length ? [] : list.slice(count);
+    return { n, noiseVar: this.config.noiseVar, items, data, epoch: this.solveEpoch };
+  }
+
+  /**
+   * Install a job's solutions. Returns the items whose precision was not positive definite (their previous
+   * posterior stays; with non-negative weights this only happens on corrupted statistics). If posteriors were
+   * re-solved here meanwhile (`refreshAll`, `refreshPosteriors`), the job may be older than them: its items are
+   * marked stale instead, and solved again.
+   */
+  applyPosteriorJob(job: PosteriorJob, res: PosteriorResult): string[] {
+    const n = this.n;
+    const failed: string[] = [];
+    const stale = job.epoch !== this.solveEpoch;
+    for (let j = 0; j < res.items.length; j++) {
+      const i = res.items[j];
+      if (i >= this.numItems) continue;
+      if (stale) this.markDirty(i);
+      else if (res.failed[j]) failed.push(this.itemIds[i]);
+      else {
+        this.itemMean.set(res.mean.subarray(j * n, (j + 1) * n), i * n);
+        this.itemVar.set(res.variance.subarray(j * n, (j + 1) * n), i * n);
+      }
+    }
+    return failed;
   }
 
   private solveItem(i: number): void {

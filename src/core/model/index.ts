@@ -3,6 +3,7 @@ export { ModelInputError, ModelFormatError } from './errors';
 export { modelConfigSchema, parseModelConfig, type ModelConfig, type ModelConfigInput } from './model-config';
 export { ItemStats } from './item-stats';
 export { itemPosterior, SolveWorkspace } from './posterior';
+export { jobStride, solvePosteriorJob, type PosteriorJob, type PosteriorResult } from './posterior-job';
 export { globalPriors, estimateGroupPriors, type PriorSettings } from './group-prior';
 export { FactorModel, type ItemSpec, type ModelMeta, type PropensityRecord } from './factor-model';
 export {

@@ -36,17 +36,51 @@ export function itemPosterior(
   outOff: number,
   ws: SolveWorkspace,
 ): boolean {
-  const n = stats.n;
+  return posteriorOf(
+    stats.xx,
+    item * stats.psize,
+    stats.xy,
+    item * stats.n,
+    priorMean,
+    priorOff,
+    priorVar,
+    priorOff,
+    noiseVar,
+    outMean,
+    outVar,
+    outOff,
+    ws,
+  );
+}
+
+/**
+ * `itemPosterior` on raw arrays: the packed xx at `xxOff` (n(n+1)/2 numbers, n = ws.n) and xy at `xyOff`
+ * (n numbers), wherever they live (the model's statistics, or a copy sent to a worker thread).
+ */
+export function posteriorOf(
+  xx: Float64Array,
+  xxOff: number,
+  xy: Float64Array,
+  xyOff: number,
+  priorMean: Float64Array,
+  priorMeanOff: number,
+  priorVar: Float64Array,
+  priorVarOff: number,
+  noiseVar: number,
+  outMean: Float64Array,
+  outVar: Float64Array | null,
+  outOff: number,
+  ws: SolveWorkspace,
+): boolean {
+  const n = ws.n;
   const a = ws.a;
   const b = ws.b;
   const inv = 1 / noiseVar;
-  unpackLowerScaled(stats.xx, item * stats.psize, n, inv, a);
-  const xy = stats.xy;
-  const xo = item * n;
+  unpackLowerScaled(xx, xxOff, n, inv, a);
   for (let k = 0; k < n; k++) {
-    const lam = 1 / priorVar[priorOff + k];
+    const lam = 1 / priorVar[priorVarOff + k];
     a[k * n + k] += lam;
-    b[k] = priorMean[priorOff + k] * lam + xy[xo + k] * inv;
+    b[k] = priorMean[priorMeanOff + k] * lam + xy[xyOff + k] * inv;
   }
   if (!choleskyInPlace(a, n)) return false;
   choleskySolveInPlace(a, n, b);

@@ -21,6 +21,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { applyLearningUpdates, UserHistories } from './apply-updates';
 import { ClickArchive } from './click-archive';
 import { ModelStateRepository } from './model-state.repository';
+import { PosteriorSolver } from './posterior-solver';
 
 export interface ModelInfo {
   version: string;
@@ -37,9 +38,6 @@ export interface ModelInfo {
  * by memory alone.
  */
 export const RECENT_TOMBSTONES_MS = 3_600_000;
-
-/** Item posteriors re-solved per turn of the event loop during a rebuild (~60 µs each at d = 32 here). */
-const REFRESH_SLICE = 1500;
 
 /** Folded-in user vectors kept for serving at most (about 150 bytes each at d = 32). */
 const FOLDED_CACHE = 200_000;
@@ -81,6 +79,9 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   /** How long the last rebuild took (spaces the next one under heavy learning). */
   private lastRebuildMs = 0;
   private readonly itemsGauge: Gauge;
+  /** Re-solves item posteriors for rebuilds (worker thread or main thread, `MODEL_SOLVE_THREAD`). */
+  private readonly solver: PosteriorSolver;
+  private closing = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -92,6 +93,9 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     // Recent tombstones only: older ones are in slate_tombstones, read by the batches that need them.
     this.joins = new JoinBook(RECENT_TOMBSTONES_MS);
     this.clickArchive = new ClickArchive(state);
+    this.solver = new PosteriorSolver(config.model.solveThread, (e) =>
+      this.logger.error({ err: e, msg: 'posterior worker failed; solving on the main thread from now on' }),
+    );
     const joins = this.joins;
     new Gauge({
       name: 'reco_learning_joins',
@@ -170,8 +174,10 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     this.logger.log({ msg: 'model ready', ...this.info() });
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
+    this.closing = true;
     clearTimeout(this.timer);
+    await this.solver.close();
   }
 
   /**
@@ -227,22 +233,41 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Build the next snapshot, with the posterior re-solves spread over turns of the event loop (slices of
-   * `REFRESH_SLICE` items, about 0.1 s here), so that a request or a learning batch never waits behind a whole
-   * rebuild. The items stale when it starts are re-solved; items that turn stale meanwhile wait for the next.
+   * Build the next snapshot with the posterior re-solves detached from the model (`takePosteriorJob`) and run
+   * by the solver: on its worker thread, or on this one in slices between turns of the event loop
+   * (`MODEL_SOLVE_THREAD`), so that a request or a learning batch never waits behind a whole rebuild. The items
+   * stale when it starts are re-solved; items that turn stale meanwhile wait for the next.
    */
-  private async rebuildInSlices(): Promise<void> {
+  private async rebuildDetached(): Promise<void> {
+    const model = this.model;
     let busy = 0;
-    for (let left = this.model.dirtyCount; left > 0;) {
-      const t = performance.now();
-      left -= this.model.refreshPosteriors(Math.min(REFRESH_SLICE, left));
-      busy += performance.now() - t;
-      if (left > 0) await new Promise((r) => setImmediate(r));
-    }
-    const t = performance.now();
-    this.swap(buildServingSnapshot(this.model, { refresh: false }));
+    let t = performance.now();
+    const job = model.takePosteriorJob();
+    if (job) {
+      const items = job.items.slice(); // the solver may move job.items to its worker
+      let res;
+      try {
+        res = await this.solver.solve(job);
+        // The solves' time counts towards the spacing of rebuilds on whichever thread they ran: on a worker they
+        // still take a core that PostgreSQL, Kafka and the other requests share.
+        busy += performance.now() - t;
+      } catch (e) {
+        for (const i of items) model.markDirty(i); // solved nowhere: stale again, for the next rebuild
+        this.rebuildPending = !this.closing;
+        throw e;
+      }
+      t = performance.now();
+      const failed = model.applyPosteriorJob(job, res);
+      if (failed.length)
+        this.logger.error({
+          msg: 'posterior precision not positive definite (corrupted statistics?); previous posteriors kept',
+          items: failed.slice(0, 10),
+          count: failed.length,
+        });
+    } else t = performance.now();
+    this.swap(buildServingSnapshot(model, { refresh: false }));
     this.lastRebuildMs = busy + performance.now() - t;
-    if (this.model.dirtyCount > 0) this.rebuildPending = true;
+    if (model.dirtyCount > 0) this.rebuildPending = true;
   }
 
   /** Build the next snapshot now, in one go (start-up, tests; learning goes through `scheduleRebuild`). */
@@ -280,10 +305,11 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     const refresh = this.config.model.refreshMs;
     const delay = Math.min(Math.max(refresh, 3 * this.lastRebuildMs), Math.max(refresh, 1000));
     this.timer = setTimeout(() => {
-      this.rebuildInSlices()
-        .catch((e: unknown) =>
-          this.logger.error({ err: e }, 'model rebuild failed; serving the previous snapshot'),
-        )
+      this.rebuildDetached()
+        .catch((e: unknown) => {
+          if (!this.closing)
+            this.logger.error({ err: e }, 'model rebuild failed; serving the previous snapshot');
+        })
         .finally(() => {
           this.timer = undefined;
           if (this.rebuildPending) {
