@@ -1,9 +1,11 @@
 /**
- * npm run bench:http [-- --seconds 30 --items 10000 --connections 16 --json --database-url URL]
+ * npm run bench:http [-- --seconds 30 --items 10000 --connections 16 --learn-rate 2000 --json --database-url URL]
  *
  * `reco serve` as a child process on a throwaway PostgreSQL database (every served slate is logged), then
  * autocannon (in this process) against POST /v1/slates and, in the same run, against GET /v1/ping on the same
- * server: the ratio of the two throughputs is the cost of choosing and logging a slate.
+ * server: the ratio of the two throughputs is the cost of choosing and logging a slate. A third slates phase
+ * runs while the service learns clicks posted to POST /v1/events (its latencies show what snapshot rebuilds
+ * cost serving; compare MODEL_SOLVE_THREAD=worker with =main).
  */
 import autocannon from 'autocannon';
 import { type Cell, emit, flagValue, formatTable, hasFlag, log, machine } from './lib/report';
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
   const items = Number(flagValue('items', '10000'));
   const connections = Number(flagValue('connections', '16'));
   const warmClicks = Number(flagValue('warm-clicks', '20000'));
+  const learnRate = Number(flagValue('learn-rate', '2000'));
   const adminUrl = flagValue(
     'database-url',
     process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -112,6 +115,39 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1000));
     log(`POST /v1/slates for ${seconds} s, after ${warmClicks} clicks`);
     const slates = await load(slateOpts, svc.cpuSeconds);
+    // Serving while the same process learns: clicks posted at `--learn-rate` per second (organic, Zipf-like) in
+    // batches every 100 ms; each batch marks items stale and the snapshot is rebuilt within MODEL_REFRESH_MS.
+    // Where the posterior re-solves run (MODEL_SOLVE_THREAD) shows in this phase's latencies.
+    log(`POST /v1/slates for ${seconds} s while learning ${learnRate} clicks/s`);
+    let learning = true;
+    let learnedClicks = 0;
+    const learner = (async () => {
+      for (let b = 0; learning; b++) {
+        const started = Date.now();
+        const per = Math.max(1, Math.round(learnRate / 10));
+        const events = Array.from({ length: per }, (_, j) => {
+          const item = Math.min(items - 1, Math.floor(Math.exp(Math.random() * Math.log(items))) - 1);
+          return {
+            eventId: `learn-${b}-${j}`,
+            type: 'click',
+            userId: users[(b * per + j) % users.length],
+            itemId: `item-${Math.max(0, item)}`,
+            ts: Date.now(),
+          };
+        });
+        const r = await fetch(`${svc.baseUrl}/v1/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ events }),
+        });
+        if (r.status !== 200) throw new Error(`events: ${r.status} ${await r.text()}`);
+        learnedClicks += per;
+        await new Promise((res) => setTimeout(res, Math.max(0, 100 - (Date.now() - started))));
+      }
+    })();
+    const whileLearning = await load(slateOpts, svc.cpuSeconds).finally(() => (learning = false));
+    await learner;
+    const learnedPerS = learnedClicks / seconds;
     log(`GET /v1/ping for ${seconds} s`);
     const empty = await load(
       { url: `${svc.baseUrl}/v1/ping`, connections, duration: seconds },
@@ -140,8 +176,13 @@ async function main(): Promise<void> {
       },
       cold_slates_rps: cold.rps,
       cold_p99_ms: cold.p99_ms,
+      learning_slates_rps: whileLearning.rps,
+      learning_p99_ms: whileLearning.p99_ms,
+      learning_clicks_per_s: learnedPerS,
+      solve_thread: process.env.MODEL_SOLVE_THREAD ?? 'worker (default)',
       slates,
       cold,
+      while_learning: whileLearning,
       empty,
       machine: machine(),
     };
@@ -170,6 +211,15 @@ async function main(): Promise<void> {
               cpuCell(cold),
             ],
             [
+              `POST /v1/slates (while learning ${Math.round(learnedPerS)} clicks/s)`,
+              whileLearning.rps,
+              whileLearning.p50_ms,
+              whileLearning.p99_ms,
+              whileLearning.errors,
+              whileLearning.non2xx,
+              cpuCell(whileLearning),
+            ],
+            [
               'GET /v1/ping (baseline)',
               empty.rps,
               empty.p50_ms,
@@ -180,6 +230,7 @@ async function main(): Promise<void> {
             ],
           ],
         ),
+        `posterior solves on: ${data.solve_thread} (MODEL_SOLVE_THREAD)`,
         `ratio slates/empty: ${data.ratio.toFixed(3)}` +
           (data.cpu_ratio === null ? '' : `; by service CPU per request: ${data.cpu_ratio.toFixed(3)}`),
       ].join('\n'),
