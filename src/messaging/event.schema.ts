@@ -1,6 +1,21 @@
 import { z } from 'zod';
 import { isStorableString, NOT_STORABLE_MESSAGE } from '../common/validation/storable-text';
 
+/*
+ * The limits below are exported for the hand-written fast path (fast-event.ts), which mirrors this schema rule
+ * by rule; its differential spec checks the two agree. Change a rule here and that spec must change with it.
+ */
+/** Longest eventId (Unicode code points, as zod counts a string's length). */
+export const EVENT_ID_MAX_LENGTH = 200;
+/** Longest userId / itemId (code points). */
+export const ID_MAX_LENGTH = 256;
+/** Positions are 1-based, at most this. */
+export const MAX_POSITION = 100;
+/** An impression lists at least one and at most this many items. */
+export const MAX_IMPRESSION_ITEMS = 100;
+/** Longest modelVersion (code points). */
+export const MODEL_VERSION_MAX_LENGTH = 200;
+
 /**
  * The events reco learns from, one schema for every way in (Kafka topics, POST /v1/events, replayed files).
  * `reco schemas` (and docs/events.schema.json) exports them as JSON Schema for producers in other languages.
@@ -8,7 +23,7 @@ import { isStorableString, NOT_STORABLE_MESSAGE } from '../common/validation/sto
 const EventIdSchema = z
   .string()
   .min(1, { error: 'must not be empty' })
-  .max(200, { error: 'must be at most 200 characters' })
+  .max(EVENT_ID_MAX_LENGTH, { error: `must be at most ${EVENT_ID_MAX_LENGTH} characters` })
   // Stored in the click log: a value PostgreSQL refuses would hold up every click after it.
   .refine(isStorableString, { error: NOT_STORABLE_MESSAGE })
   .describe('Unique id of the event: a redelivered or retried event with the same id is learned once.');
@@ -17,20 +32,17 @@ const IdSchema = (what: string) =>
   z
     .string()
     .min(1, { error: 'must not be empty' })
-    .max(256, { error: 'must be at most 256 characters' })
+    .max(ID_MAX_LENGTH, { error: `must be at most ${ID_MAX_LENGTH} characters` })
     .refine(isStorableString, { error: NOT_STORABLE_MESSAGE })
     .describe(what);
 
+/** The ISO form of `ts` (exported so the fast path tests strings with this very schema's pattern). */
+export const IsoTimestampSchema = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' });
+
 const TimestampSchema = z
-  .union(
-    [
-      z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
-      z.number().int().nonnegative(),
-    ],
-    {
-      error: 'must be an ISO 8601 date-time string or epoch milliseconds',
-    },
-  )
+  .union([IsoTimestampSchema, z.number().int().nonnegative()], {
+    error: 'must be an ISO 8601 date-time string or epoch milliseconds',
+  })
   .transform((v) => (typeof v === 'number' ? v : Date.parse(v)))
   .describe('When it happened: ISO 8601 date-time, or epoch milliseconds.');
 
@@ -43,8 +55,8 @@ export const ClickEventSchema = z.strictObject({
   position: z
     .number()
     .int({ error: 'must be a whole number' })
-    .min(1, { error: 'must be between 1 and 100' })
-    .max(100, { error: 'must be between 1 and 100' })
+    .min(1, { error: `must be between 1 and ${MAX_POSITION}` })
+    .max(MAX_POSITION, { error: `must be between 1 and ${MAX_POSITION}` })
     .optional()
     .describe('1-based position in the slate, if known (the served slate is the reference).'),
   ts: TimestampSchema,
@@ -60,7 +72,7 @@ export const ImpressionEventSchema = z.strictObject({
     .array(
       z.strictObject({
         itemId: IdSchema('An item of the slate.'),
-        position: z.number().int().min(1).max(100),
+        position: z.number().int().min(1).max(MAX_POSITION),
         propensity: z
           .number()
           .gt(0, { error: 'must be in (0, 1]' })
@@ -69,9 +81,9 @@ export const ImpressionEventSchema = z.strictObject({
       }),
     )
     .min(1, { error: 'must list at least one item' })
-    .max(100, { error: 'must list at most 100 items' }),
+    .max(MAX_IMPRESSION_ITEMS, { error: `must list at most ${MAX_IMPRESSION_ITEMS} items` }),
   policy: z.record(z.string(), z.unknown()).optional(),
-  modelVersion: z.string().max(200).optional(),
+  modelVersion: z.string().max(MODEL_VERSION_MAX_LENGTH).optional(),
   experiment: z.strictObject({ key: z.string(), variant: z.string() }).optional(),
 });
 

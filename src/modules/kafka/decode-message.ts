@@ -1,5 +1,6 @@
 import { MAX_EVENT_BYTES, RecoEventSchema, type RecoEvent } from '../../messaging/event.schema';
 import { zodIssues } from '../../common/validation/zod-issues';
+import { fastParseEvent } from '../../messaging/fast-event';
 
 export type Decoded = { ok: true; event: RecoEvent } | { ok: false; reason: string };
 
@@ -18,20 +19,25 @@ export function decodeEventMessage(value: Buffer | null, expectedType?: RecoEven
   } catch (e) {
     return { ok: false, reason: `not valid JSON: ${(e as Error).message}` };
   }
-  const parsed = RecoEventSchema.safeParse(json);
-  if (!parsed.success) {
+  // The hand-written happy path first (no copy, a fraction of zod's time); zod decides, and explains, the rest.
+  let event = fastParseEvent(json);
+  if (!event) {
+    const parsed = RecoEventSchema.safeParse(json);
+    if (!parsed.success) {
+      return {
+        ok: false,
+        reason: `schema: ${zodIssues(parsed.error)
+          .map((i) => `${i.path}: ${i.message}`)
+          .join('; ')}`,
+      };
+    }
+    event = parsed.data;
+  }
+  if (expectedType && event.type !== expectedType) {
     return {
       ok: false,
-      reason: `schema: ${zodIssues(parsed.error)
-        .map((i) => `${i.path}: ${i.message}`)
-        .join('; ')}`,
+      reason: `type "${event.type}" does not belong on this topic (expected ${expectedType})`,
     };
   }
-  if (expectedType && parsed.data.type !== expectedType) {
-    return {
-      ok: false,
-      reason: `type "${parsed.data.type}" does not belong on this topic (expected ${expectedType})`,
-    };
-  }
-  return { ok: true, event: parsed.data };
+  return { ok: true, event };
 }
