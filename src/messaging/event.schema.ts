@@ -81,7 +81,26 @@ export const ImpressionEventSchema = z.strictObject({
       }),
     )
     .min(1, { error: 'must list at least one item' })
-    .max(MAX_IMPRESSION_ITEMS, { error: `must list at most ${MAX_IMPRESSION_ITEMS} items` }),
+    .max(MAX_IMPRESSION_ITEMS, { error: `must list at most ${MAX_IMPRESSION_ITEMS} items` })
+    // A slate shows an item once, and one item per position: a repeat would be learned twice or at two positions.
+    .superRefine((items, ctx) => {
+      const byId = new Map<string, number>();
+      const byPosition = new Map<number, number>();
+      items.forEach((it, k) => {
+        const sameId = byId.get(it.itemId);
+        if (sameId !== undefined)
+          ctx.addIssue({ code: 'custom', path: [k, 'itemId'], message: `repeats items[${sameId}].itemId` });
+        else byId.set(it.itemId, k);
+        const samePosition = byPosition.get(it.position);
+        if (samePosition !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [k, 'position'],
+            message: `repeats items[${samePosition}].position`,
+          });
+        else byPosition.set(it.position, k);
+      });
+    }),
   policy: z.record(z.string(), z.unknown()).optional(),
   modelVersion: z.string().max(MODEL_VERSION_MAX_LENGTH).optional(),
   experiment: z.strictObject({ key: z.string(), variant: z.string() }).optional(),

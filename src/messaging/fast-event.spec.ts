@@ -45,7 +45,8 @@ import { fastParseEvent } from './fast-event';
  *                  Feb 29 of a common year, month 13, day 31 of a 30-day month, leading space, trailing newline
  *   ts.iso.ok      offsets, fractions of any length, Feb 29 of leap years (2000, 2400), years 0000 and 9999
  *   items          not an array, empty, MAX_IMPRESSION_ITEMS + 1, an element not an object (null, array, string)
- *   items.ok       exactly MAX_IMPRESSION_ITEMS items; duplicate positions and items (no uniqueness rule)
+ *   items.ok       exactly MAX_IMPRESSION_ITEMS items (distinct)
+ *   items.unique   an itemId or a position repeated
  *   propensity     0, -0, negative, > 1, NaN, Infinity, a string, null
  *   propensity.ok  1, Number.MIN_VALUE, 1e-9
  *   policy         not a record: array, null, string, number
@@ -180,6 +181,21 @@ function click(): Obj {
 function item(): Obj {
   return { itemId: id(ID_MAX_LENGTH), position: position(), propensity: propensity() };
 }
+/** A slate's items, made distinct (schema rule): a repeated itemId gets a suffix, positions a permutation. */
+function distinct(items: Obj[]): Obj[] {
+  const ids = new Set<unknown>();
+  const free = Array.from({ length: MAX_POSITION }, (_, k) => k + 1);
+  const used = new Set<unknown>();
+  return items.map((it, k) => {
+    let itemId = it.itemId as string;
+    if (ids.has(itemId)) itemId = `${[...itemId].slice(0, ID_MAX_LENGTH - 4).join('')}~${k}`;
+    ids.add(itemId);
+    let position = it.position as number;
+    if (used.has(position)) position = free.find((p) => !used.has(p))!;
+    used.add(position);
+    return { ...it, itemId, position };
+  });
+}
 function impression(): Obj {
   const n = chance(0.05) ? MAX_IMPRESSION_ITEMS : int(1, 6);
   const e: Obj = {
@@ -188,7 +204,7 @@ function impression(): Obj {
     slateId: uuid(),
     userId: id(ID_MAX_LENGTH),
     ts: ts(),
-    items: Array.from({ length: n }, item),
+    items: distinct(Array.from({ length: n }, item)),
   };
   if (chance(0.5)) e.policy = policy();
   if (chance(0.5)) e.modelVersion = chance(0.1) ? '' : text(int(1, 20));
@@ -293,7 +309,16 @@ function without(base: Obj, key: string): Obj {
 function withItem(base: Obj, f: (it: Obj) => unknown): Obj {
   const items = [...(base.items as Obj[])];
   const k = int(0, items.length - 1);
-  items[k] = f({ ...items[k] }) as Obj;
+  const changed = f({ ...items[k] }) as Obj;
+  items[k] = changed;
+  // The other items step aside (ids and positions of their own), so only the mutated rule is at stake.
+  const taken = (changed as { position?: unknown } | null)?.position;
+  let next = 1;
+  for (let j = 0; j < items.length; j++) {
+    if (j === k) continue;
+    if (next === taken) next++;
+    items[j] = { ...items[j], itemId: `other-${j}`, position: next++ };
+  }
   return { ...base, items };
 }
 
@@ -388,8 +413,18 @@ function mutate(base: Obj): Case {
       const items = base.items as Obj[];
       if (s < 0.8)
         return { input: withField(base, 'items', pick([[], null, {}, 'x', items[0]])), tag: 'items' };
+      if (s < 0.9 && items.length > 1) {
+        // a repeat: the second item takes the first one's itemId or position
+        const key = pick(['itemId', 'position']);
+        const twice = items.map((it, k) => (k === 1 ? { ...it, [key]: items[0][key] } : it));
+        return { input: withField(base, 'items', twice), tag: 'items.unique' };
+      }
       const n = chance(0.5) ? MAX_IMPRESSION_ITEMS : MAX_IMPRESSION_ITEMS + 1;
-      const full = Array.from({ length: n }, (_, k) => ({ ...items[k % items.length] }));
+      const full = Array.from({ length: n }, (_, k) => ({
+        ...items[k % items.length],
+        itemId: `slot-${k}`,
+        position: (k % MAX_POSITION) + 1,
+      }));
       return { input: withField(base, 'items', full), tag: n > MAX_IMPRESSION_ITEMS ? 'items' : 'items.ok' };
     }
     case 14: {
@@ -628,6 +663,7 @@ describe('fastParseEvent (differential against RecoEventSchema)', () => {
       'position',
       'ts.num',
       'items',
+      'items.unique',
       'propensity',
       'policy',
       'modelVersion',

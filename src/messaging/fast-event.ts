@@ -25,7 +25,8 @@ import {
  *   position    click: optional; items: required; a number, an integer, 1..MAX_POSITION;
  *   ts          a safe integer >= 0 (kept), or a string matching the schema's own ISO date-time pattern
  *               (turned into Date.parse of it, as the schema's transform does);
- *   items       an array of 1..MAX_IMPRESSION_ITEMS strict objects { itemId, position, propensity };
+ *   items       an array of 1..MAX_IMPRESSION_ITEMS strict objects { itemId, position, propensity }, no two
+ *               with the same itemId or the same position;
  *   propensity  a finite number in (0, 1];
  *   policy      optional; a plain object (any values, as z.unknown());
  *   modelVersion optional; a string of at most MODEL_VERSION_MAX_LENGTH code points (any content);
@@ -178,6 +179,11 @@ function areItems(items: unknown): boolean {
     const p = it.propensity;
     // A number in (0, 1]: NaN fails both comparisons, infinities the bounds.
     if (typeof p !== 'number' || !(p > 0 && p <= 1)) return false;
+    // No repeated itemId or position (a slate is short: pairwise beats building sets).
+    for (let j = 0; j < i; j++) {
+      const other = items[j] as { itemId: string; position: number };
+      if (other.itemId === it.itemId || other.position === it.position) return false;
+    }
   }
   return true;
 }
