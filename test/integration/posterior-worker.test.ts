@@ -37,8 +37,10 @@ describe('posterior solver', () => {
     try {
       const { job } = jobOf(1);
       const expected = solvePosteriorJob({ ...job, items: job.items.slice(), data: job.data.slice() });
+      const sent = job.data.length;
       const res = await solver.solve(job);
       expect(job.data.byteLength).toBe(0); // moved to the worker, not copied
+      expect(res.data?.length).toBe(sent); // and back, for the next job
       expect(Array.from(res.items)).toEqual(Array.from(expected.items));
       expect(Array.from(res.mean)).toEqual(Array.from(expected.mean));
       expect(Array.from(res.variance)).toEqual(Array.from(expected.variance));

@@ -66,9 +66,9 @@ export async function openJoinsOf(baseUrl: string): Promise<number> {
 }
 
 export async function waitForJoinsClosed(t: TestApp): Promise<void> {
-  await waitFor('join windows to close', () =>
-    Promise.resolve(t.reco.app.get(ModelService).joins.openCount === 0),
-  );
+  const models = t.reco.app.get(ModelService);
+  await waitFor('join windows to close', () => Promise.resolve(models.joins.openCount === 0));
+  await models.tombstoneArchive.drain(); // their tombstones are written behind the learning path
 }
 
 /**

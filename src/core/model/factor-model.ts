@@ -251,9 +251,10 @@ export class FactorModel {
   /**
    * Detach the re-solves of up to `limit` stale items as a job (see `PosteriorJob`) that any thread can run;
    * those items count as fresh from now on, so an update after this call makes them stale again. Give the
-   * result back to `applyPosteriorJob`. Null when nothing is stale.
+   * result back to `applyPosteriorJob`. Null when nothing is stale. `reuse`: an earlier job's `data` to copy into
+   * (when its size fits), instead of allocating.
    */
-  takePosteriorJob(limit = Infinity): PosteriorJob | null {
+  takePosteriorJob(limit = Infinity, reuse?: Float64Array): PosteriorJob | null {
     const list = this.dirtyList;
     const count = Math.min(limit, list.length);
     if (count === 0) return null;
@@ -261,7 +262,11 @@ export class FactorModel {
     const ps = this.stats.psize;
     const stride = jobStride(n);
     const items = new Int32Array(count);
-    const data = new Float64Array(count * stride);
+    // Reusing the last job's buffer spares the page faults of a fresh one (tens of MB for 10^4 items at d = 32).
+    const data =
+      reuse && reuse.length >= count * stride && reuse.length <= 2 * count * stride
+        ? reuse.subarray(0, count * stride)
+        : new Float64Array(count * stride);
     const { xx, xy } = this.stats;
     for (let j = 0; j < count; j++) {
       const i = list[j];

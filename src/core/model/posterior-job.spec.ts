@@ -62,6 +62,25 @@ describe('detached posterior jobs', () => {
     expect(Array.from(b.itemVar)).toEqual(Array.from(a.itemVar));
   });
 
+  it('copies into a reused buffer when it fits, with the same solutions', () => {
+    const a = model(new Rng(11));
+    const b = model(new Rng(11));
+    const batch = events(a, 400, new Rng(12));
+    applyEvents(a, batch);
+    applyEvents(b, batch);
+    const count = a.dirtyCount;
+    a.refreshPosteriors();
+    const stride = (b.n * (b.n + 1)) / 2 + 3 * b.n;
+    const reuse = new Float64Array(count * stride + 7).fill(NaN); // old contents must not leak into the job
+    const job = b.takePosteriorJob(Infinity, reuse)!;
+    expect(job.data.buffer).toBe(reuse.buffer);
+    expect(b.applyPosteriorJob(job, solvePosteriorJob(job))).toEqual([]);
+    expect(Array.from(b.itemMean)).toEqual(Array.from(a.itemMean));
+    applyEvents(b, events(b, 3, new Rng(13)));
+    const small = b.takePosteriorJob(Infinity, reuse)!; // far smaller than the buffer: a fresh one
+    expect(small.data.buffer).not.toBe(reuse.buffer);
+  });
+
   it('an update after the job is taken makes its item stale again; a job older than an in-place solve is not installed', () => {
     const m = model(new Rng(5));
     applyEvents(m, events(m, 200, new Rng(6)));

@@ -30,6 +30,8 @@ export interface PosteriorResult {
   readonly variance: Float64Array;
   /** 1 where the precision was not positive definite (corrupted statistics; the caller keeps the old posterior). */
   readonly failed: Uint8Array;
+  /** The job's `data`, handed back so that the next job can reuse its memory (set by whoever ran the job). */
+  data?: Float64Array;
 }
 
 /** Numbers per item in a job's `data`. */

@@ -119,6 +119,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     await this.checkpointing?.catch(() => undefined);
     // Clicks not yet in the click log are in the learning log: a failure here loses nothing (recovery).
     await this.models.clickArchive.drain().catch(() => undefined);
+    await this.models.tombstoneArchive.drain().catch(() => undefined);
   }
 
   countEvents(source: string, outcome: string, n = 1): void {
@@ -168,6 +169,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         // open joins only: tombstones are in slate_tombstones
         joins: encodeJoinBookImage({ open: this.models.joins.view().open, closed: new Map() }),
         clicksMark: this.models.clickArchive.mark(),
+        tombstonesMark: this.models.tombstoneArchive.mark(),
       };
     });
     this.chain = cut.catch(() => undefined);
@@ -175,6 +177,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       .then(async (c) => {
         if (!c) return;
         await this.models.clickArchive.flushed(c.clicksMark);
+        await this.models.tombstoneArchive.flushed(c.tombstonesMark);
         await this.state.writeCheckpoint(
           c.last,
           MODEL_FORMAT_VERSION,
@@ -202,7 +205,9 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     dueBy = now,
   ): Promise<BatchResult> {
     const archive = this.models.clickArchive;
+    const tombstoneArchive = this.models.tombstoneArchive;
     await archive.room();
+    await tombstoneArchive.room();
     const model = this.models.learningModel();
     this.vectors = new UserVectors(model);
     const outcomes: EventOutcome[] = new Array(events.length);
@@ -285,15 +290,22 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
               encodeBatchJournal({ joins: joins.delta(), clicks }),
             )
           : null;
-      await this.state.saveTombstones(m, joins.tombstones());
       await this.state.commitOffsets(m, offsets);
-      return { updates, clicks, batchId, learned: clicks.length + opened.size, closedJoins };
+      return {
+        updates,
+        clicks,
+        tombstones: joins.tombstones(),
+        batchId,
+        learned: clicks.length + opened.size,
+        closedJoins,
+      };
     });
 
     // Committed: now, and only now, the in-memory state changes.
     if (committed.batchId !== null) {
       joins.commit();
       archive.append(committed.clicks);
+      tombstoneArchive.append(committed.tombstones);
       applyLearningUpdates(model, this.models.histories, committed.updates);
       this.models.lastBatchId = committed.batchId;
       // Only updates change what serving reads (a batch that only opened joins does not).

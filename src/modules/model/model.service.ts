@@ -10,7 +10,7 @@ import {
   type UserSystem,
 } from '../../core/model';
 import { decodeLearningBatch } from '../../core/ingest/learning-log';
-import { JoinBook } from '../../core/ingest/join-book';
+import { JoinBook, type Tombstone } from '../../core/ingest/join-book';
 import { decodeBatchJournal, decodeJoinBookImage, type JournalClick } from '../../core/ingest/journal-codec';
 import { prepareSnapshotForWasm } from '../../core/policies/score-moments.wasm';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
@@ -19,7 +19,7 @@ import { ItemsRepository } from '../items/items.repository';
 import { ItemsService } from '../items/items.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { applyLearningUpdates, UserHistories } from './apply-updates';
-import { ClickArchive } from './click-archive';
+import { ClickArchive, TombstoneArchive } from './click-archive';
 import { ModelStateRepository } from './model-state.repository';
 import { PosteriorSolver } from './posterior-solver';
 
@@ -66,6 +66,8 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   readonly joins: JoinBook;
   /** The click log, written behind the learning path. */
   readonly clickArchive: ClickArchive;
+  /** The tombstones of closed slates, written behind the learning path. */
+  readonly tombstoneArchive: TombstoneArchive;
   /** Id of the last learning-log batch applied to the in-memory model. */
   lastBatchId = 0;
   /** Last batch id covered by the newest checkpoint (0: none yet). */
@@ -82,6 +84,8 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   /** Re-solves item posteriors for rebuilds (worker thread or main thread, `MODEL_SOLVE_THREAD`). */
   private readonly solver: PosteriorSolver;
   private closing = false;
+  /** The last posterior job's buffer, reused by the next one. */
+  private jobBuffer?: Float64Array;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -93,6 +97,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     // Recent tombstones only: older ones are in slate_tombstones, read by the batches that need them.
     this.joins = new JoinBook(RECENT_TOMBSTONES_MS);
     this.clickArchive = new ClickArchive(state);
+    this.tombstoneArchive = new TombstoneArchive(state);
     this.solver = new PosteriorSolver(config.model.solveThread, (e) =>
       this.logger.error({ err: e, msg: 'posterior worker failed; solving on the main thread from now on' }),
     );
@@ -143,6 +148,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     this.joins.loadTombstones(await this.state.recentTombstones(Date.now() - RECENT_TOMBSTONES_MS));
     let replayed = 0;
     const clicks: JournalClick[] = [];
+    const tombstones: [string, Tombstone][] = [];
     for await (const batch of this.state.logAfter(this.lastBatchId)) {
       const { updates } = decodeLearningBatch(batch.payload);
       applyLearningUpdates(model, this.histories, updates);
@@ -150,6 +156,10 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
         const journal = decodeBatchJournal(batch.journal);
         this.joins.apply(journal.joins);
         for (const c of journal.clicks) clicks.push(c);
+        for (const id of journal.joins.closed) {
+          const st = this.joins.state(id);
+          if (st?.kind === 'closed') tombstones.push([id, st.tombstone]);
+        }
       }
       this.lastBatchId = batch.batchId;
       replayed++;
@@ -158,6 +168,11 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     // (idempotent), so that the log and the dedupe check are complete before anything new is learned.
     for (let k = 0; k < clicks.length; k += 5000)
       await this.state.recordClicks(this.state.dataSource.manager, clicks.slice(k, k + 5000));
+    // Likewise the tombstones of the slates they closed, in order (a slate closed twice ends with the later one).
+    for (let k = 0; k < tombstones.length; k += 5000)
+      await this.state.saveTombstones(this.state.dataSource.manager, [
+        ...new Map(tombstones.slice(k, k + 5000)),
+      ]);
     this.model = model;
     this.rebuild();
     this.logger.log({
@@ -242,7 +257,8 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     const model = this.model;
     let busy = 0;
     let t = performance.now();
-    const job = model.takePosteriorJob();
+    const job = model.takePosteriorJob(Infinity, this.jobBuffer);
+    this.jobBuffer = undefined; // it belongs to the job now (and may move to the worker)
     if (job) {
       const items = job.items.slice(); // the solver may move job.items to its worker
       let res;
@@ -257,6 +273,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
         throw e;
       }
       t = performance.now();
+      this.jobBuffer = res.data && new Float64Array(res.data.buffer as ArrayBuffer); // its whole memory
       const failed = model.applyPosteriorJob(job, res);
       if (failed.length)
         this.logger.error({

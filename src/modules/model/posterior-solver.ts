@@ -105,6 +105,8 @@ export class PosteriorSolver {
       if (from > 0) await new Promise((r) => setImmediate(r));
       res = solvePosteriorJob(job, from, Math.min(count, from + MAIN_THREAD_SLICE), res);
     }
-    return res ?? solvePosteriorJob(job);
+    const out = res ?? solvePosteriorJob(job);
+    out.data = job.data;
+    return out;
   }
 }
