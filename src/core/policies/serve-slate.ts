@@ -102,6 +102,7 @@ function select(
   }
 }
 
+/** `servedRowsOnly`: only the served items' propensities will be read (see `thompsonPropensities`). */
 function propensities(
   policy: PolicyConfig,
   sc: ScoredCandidates,
@@ -109,11 +110,14 @@ function propensities(
   rng: Rng,
   sampler: ThompsonTopK | null,
   served: Selection | null,
+  servedRowsOnly = false,
 ): SlatePropensities {
   switch (policy.name) {
     case 'in_slate_ts':
     case 'slate_ts':
-      return thompsonPropensities(sc, sampler!, k, policy.name, policy.propensitySlates, rng, served?.cand);
+      return thompsonPropensities(sc, sampler!, k, policy.name, policy.propensitySlates, rng, served?.cand, {
+        classRows: !servedRowsOnly,
+      });
     case 'greedy':
       return deterministicPropensities(sc, served ?? selectGreedy(sc, k));
     case 'ucb':
@@ -145,7 +149,7 @@ export function serveSlate(
     ? scoreWithSampler(snapshot, req)
     : { sc: scoreRequest(snapshot, req), sampler: null };
   const sel = select(policy, sc, k, rng, sampler);
-  const matrix = propensities(policy, sc, k, rng.fork(), sampler, sel);
+  const matrix = propensities(policy, sc, k, rng.fork(), sampler, sel, options.withMatrix !== true);
   const items: ServedItem[] = [];
   for (let j = 0; j < k; j++) {
     const index = sc.rows[sel.cand[j]];

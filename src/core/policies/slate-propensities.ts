@@ -2,9 +2,11 @@
  * The (item × position) propensity matrix of one request: P(policy puts item i at position j | model,
  * user, candidates), marginal over the policy's own randomness (not conditional on earlier slots).
  *
- * Stored sparsely: explicit rows for the items that can have distinct probabilities, plus one shared
- * row for every other valid candidate (uniform random and ε-greedy give the same probability to every
- * item outside the top k; greedy, UCB and the Thompson estimates give them 0).
+ * Stored sparsely: explicit rows for the items that can have distinct probabilities, then (Thompson
+ * Monte Carlo estimates only) one shared row per pooled exchangeability class for its members without
+ * an explicit row, plus one shared row for every other valid candidate (uniform random and ε-greedy
+ * give the same probability to every item outside the top k; greedy, UCB and the Thompson estimates
+ * give them 0).
  */
 export interface SlatePropensities {
   /** Effective slate size (positions 0..k−1). */
@@ -23,14 +25,30 @@ export interface SlatePropensities {
   readonly marginal: Float64Array;
   /** Probability at each position of any candidate without an explicit row (each of them). */
   readonly otherProbability: Float64Array;
-  /** Number of candidates without an explicit row. */
+  /** Number of candidates with neither an explicit row nor a class row. */
   readonly otherCount: number;
+  /** Pooled exchangeability classes (see `PropensityClasses`); absent when there are none. */
+  readonly classes?: PropensityClasses;
+}
+
+/**
+ * Classes of exchangeable candidates whose Monte Carlo counts were pooled (thompson-policies.ts): the
+ * members of class g are members[start[g] .. start[g + 1]) (item indices), and each has probability
+ * p[g·k + j] at position j. Members that also have an explicit row (the ones the simulation produced)
+ * carry the same values in it; `otherCount` excludes every member.
+ */
+export interface PropensityClasses {
+  readonly start: Int32Array;
+  readonly members: Int32Array;
+  readonly p: Float64Array;
 }
 
 /** P(item at position) (0-based position); 0 for non-candidates. */
 export function propensityAt(m: SlatePropensities, item: number, position: number): number {
   const r = rowOf(m, item);
   if (r >= 0) return m.p[r * m.k + position];
+  const g = classOf(m, item);
+  if (g >= 0) return m.classes!.p[g * m.k + position];
   return isCandidate(m, item) ? m.otherProbability[position] : 0;
 }
 
@@ -38,9 +56,11 @@ export function propensityAt(m: SlatePropensities, item: number, position: numbe
 export function inSlateProbability(m: SlatePropensities, item: number): number {
   const r = rowOf(m, item);
   if (r >= 0) return m.marginal[r];
-  if (!isCandidate(m, item)) return 0;
+  const g = classOf(m, item);
+  if (g < 0 && !isCandidate(m, item)) return 0;
+  const row = g >= 0 ? m.classes!.p.subarray(g * m.k, g * m.k + m.k) : m.otherProbability;
   let s = 0;
-  for (let j = 0; j < m.k; j++) s += m.otherProbability[j];
+  for (let j = 0; j < m.k; j++) s += row[j];
   return s;
 }
 
@@ -52,6 +72,12 @@ export function toDensePropensities(m: SlatePropensities, nItems: number): Float
   const k = m.k;
   const out = new Float64Array(nItems * k);
   for (let c = 0; c < m.candidates.length; c++) out.set(m.otherProbability, m.candidates[c] * k);
+  const cl = m.classes;
+  if (cl)
+    for (let g = 0; g + 1 < cl.start.length; g++) {
+      const row = cl.p.subarray(g * k, g * k + k);
+      for (let t = cl.start[g]; t < cl.start[g + 1]; t++) out.set(row, cl.members[t] * k);
+    }
   for (let r = 0; r < m.items.length; r++) out.set(m.p.subarray(r * k, r * k + k), m.items[r] * k);
   return out;
 }
@@ -61,6 +87,18 @@ function rowOf(m: SlatePropensities, item: number): number {
   const items = m.items;
   for (let r = 0; r < items.length; r++) if (items[r] === item) return r;
   return -1;
+}
+
+// The pooled class of an item (callers look at explicit rows first), or −1. A scan of the listed members
+// (served items always have explicit rows, so serving never comes here).
+function classOf(m: SlatePropensities, item: number): number {
+  const cl = m.classes;
+  if (!cl) return -1;
+  const t = cl.members.indexOf(item);
+  if (t < 0) return -1;
+  let g = 0;
+  while (cl.start[g + 1] <= t) g++;
+  return g;
 }
 
 function isCandidate(m: SlatePropensities, item: number): boolean {

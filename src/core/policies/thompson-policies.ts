@@ -1,5 +1,5 @@
 import { NormalStream, type Rng } from '../random';
-import { nextStamp, scratchInt32 } from './internal/scratch';
+import { nextStamp, scratchFloat64, scratchInt32 } from './internal/scratch';
 import { randomPropensities } from './random-policy';
 import { makePropensities, type SlatePropensities } from './slate-propensities';
 import type { ScoredCandidates, Selection } from './policy-types';
@@ -77,6 +77,22 @@ export function selectSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Selec
  * slate_ts: one draw per slate.
  * Counts are exact integers per slate, so every position's column sums to 1 and the marginals to k.
  *
+ * Pooled per exchangeability class (`options.pool`, default on; off only to measure what it buys).
+ * Candidates with the same score distribution (bit-equal m and sd, sd > 0: e.g. cold items still at
+ * their group's prior) are exchangeable: by the relabelling argument below, restricted to permutations π inside the
+ * class, every member is at position j with the same probability, P(class at j)/|class|. So every
+ * member gets Σ_{c ∈ class} count(c, j) / (|class| · total), members never produced included (a class
+ * row in `SlatePropensities`): the average of |class| unbiased estimates of one value, hence unbiased,
+ * with far less variance than one member's count (with S = 256 and 500 members a class, a raw count is
+ * almost always 0, or ≥ 1/257 when served, against a true value ~P(class)/500). The class of a counted
+ * candidate comes from `ThompsonTopK.classMembers` (exact (m, sd) equality within the candidate's U
+ * bucket: no hash, no pass over n), a function of the request alone, so which members are pooled never
+ * depends on the draws. A column's total over a class is unchanged (|class| × the pooled value = the
+ * class's counts / total), so columns still sum to 1 and marginals to k; singletons (learned items)
+ * keep their own counts. `options.classRows: false` (serving without the matrix: only the served
+ * items' rows are read, and they always have explicit rows) skips listing the classes' members: the
+ * explicit rows are then right but the result is not a full matrix (its columns miss the class rows).
+ *
  * Exact instead when the candidates are exchangeable (`sampler.exchangeable`: every candidate has the
  * same score distribution, sd > 0, e.g. a cold catalogue at one prior): then both policies put every
  * candidate at every position with probability exactly 1/n. Proof: the k draws' joint law is invariant
@@ -93,7 +109,10 @@ export function thompsonPropensities(
   slates: number,
   rng: Rng,
   served?: Int32Array,
+  options: { pool?: boolean; classRows?: boolean } = {},
 ): SlatePropensities {
+  const pool = options.pool !== false;
+  const classRows = options.classRows !== false;
   const n = sc.n;
   if (sampler.exchangeable) return randomPropensities(sc, k); // the uniform policy's: 1/n everywhere
   const stream = new NormalStream(rng);
@@ -128,8 +147,9 @@ export function thompsonPropensities(
     }
   } else {
     const D = Math.max(slates, k);
-    const tops = new Int32Array(D * k);
-    const vals = new Float64Array(D * k);
+    // Scratch (~30 KB a request at S = 256, k = 10, otherwise garbage): only read below.
+    const tops = scratchInt32('propensity.tops', D * k);
+    const vals = scratchFloat64('propensity.vals', D * k);
     for (let d = 0; d < D; d++) sampler.draw(stream, tops, vals, d * k);
     const mark = scratchInt32('inslate.mark', n);
     const draws = new Int32Array(k);
@@ -147,15 +167,87 @@ export function thompsonPropensities(
   }
   const rows = items.length;
   const p = new Float64Array(rows * k);
-  for (let i = 0; i < rows * k; i++) p[i] = counts[i] / total;
+  const itemOf = new Int32Array(rows); // a loop: Int32Array.from(items, map) cost ~25% of this function
+  for (let r = 0; r < rows; r++) itemOf[r] = sc.rows[items[r]];
+  if (!pool) {
+    for (let i = 0; i < rows * k; i++) p[i] = counts[i] / total;
+    return makePropensities({
+      k,
+      kind: 'monte_carlo',
+      simulatedSlates: total,
+      candidates: sc.rows,
+      items: itemOf,
+      p,
+      otherProbability: new Float64Array(k),
+      otherCount: n - rows,
+    });
+  }
+  // Pool each exchangeability class (see above). Only classes with a counted member are looked up (a
+  // class never produced keeps 0 either way), through the sampler's buckets, never a hash over n; the
+  // counted members of a class are found among the rows (a few hundred) by comparing their (m, sd),
+  // copied here contiguously.
+  const rowM = new Float64Array(rows);
+  const rowSd = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    rowM[r] = sc.mean[items[r]];
+    rowSd[r] = sc.sd[items[r]];
+  }
+  const members = scratchInt32('propensity.classMembers', n);
+  const listed = scratchInt32('propensity.classListed', n); // every member, class by class
+  const done = new Uint8Array(rows); // row already pooled with an earlier one of its class
+  const same = scratchInt32('propensity.classRows', rows); // rows of the current class
+  const start: number[] = [0];
+  const classP: number[] = [];
+  const sum = new Float64Array(k);
+  let nListed = 0;
+  let withoutRow = 0;
+  for (let r = 0; r < rows; r++) {
+    if (done[r]) continue;
+    const c = items[r];
+    const size = sampler.classMembers(c, classRows ? members : undefined);
+    if (size <= 1) {
+      for (let j = 0; j < k; j++) p[r * k + j] = counts[r * k + j] / total;
+      continue;
+    }
+    const m = rowM[r];
+    const s = rowSd[r];
+    let nSame = 0;
+    for (let r2 = r; r2 < rows; r2++) {
+      if (rowM[r2] === m && rowSd[r2] === s) {
+        done[r2] = 1;
+        same[nSame++] = r2;
+      }
+    }
+    sum.fill(0);
+    for (let t = 0; t < nSame; t++) for (let j = 0, o = same[t] * k; j < k; j++) sum[j] += counts[o + j];
+    for (let j = 0; j < k; j++) sum[j] /= size * total;
+    for (let t = 0; t < nSame; t++) p.set(sum, same[t] * k);
+    for (let j = 0; j < k; j++) classP.push(sum[j]);
+    if (classRows) {
+      const candRows = sc.rows;
+      for (let t = 0; t < size; t++) listed[nListed + t] = candRows[members[t]];
+      nListed += size;
+    }
+    withoutRow += size - nSame;
+    start.push(nListed);
+  }
   return makePropensities({
     k,
     kind: 'monte_carlo',
     simulatedSlates: total,
     candidates: sc.rows,
-    items: Int32Array.from(items, (c) => sc.rows[c]),
+    items: itemOf,
     p,
     otherProbability: new Float64Array(k),
-    otherCount: n - rows,
+    otherCount: n - rows - (classRows ? withoutRow : 0),
+    ...(start.length > 1 && classRows
+      ? {
+          classes: {
+            start: Int32Array.from(start),
+            members: listed.slice(0, nListed),
+            p: Float64Array.from(classP),
+          },
+        }
+      : {}),
   });
 }

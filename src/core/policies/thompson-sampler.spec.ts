@@ -103,6 +103,36 @@ describe('ThompsonTopK (exact pruned top-k of a posterior draw)', () => {
     });
   }
 
+  it('threshold mode carries the leftover exponential across bands exactly (in-top-k law, sparse bands)', () => {
+    // Means spread widely and narrow sds: most bands hold a few candidates and get no proposal, so the
+    // hazard left over after a band (one exponential per draw, not per band) decides most of them. A
+    // deep top k (k = 40 of n = 300, μ ≈ 69) makes P(c in top k) depend on weak candidates' exceedances.
+    const n = 300;
+    const k = 40;
+    const rng = new Rng(303);
+    const mean = Float64Array.from({ length: n }, () => 1.5 * rng.normal());
+    const sd = Float64Array.from({ length: n }, (_, i) => (i % 10 === 0 ? 1.2 : 0.05 + 0.4 * rng.next()));
+    const fast = new ThompsonTopK(mean, sd, k);
+    expect(Number.isNaN(fast.threshold)).toBe(false);
+    const draws = 20_000;
+    const r1 = new NormalStream(new Rng(304));
+    const r2 = new NormalStream(new Rng(305));
+    const inTop = (draw: (i: Int32Array, v: Float64Array) => void): Float64Array => {
+      const f = new Float64Array(n);
+      const idx = new Int32Array(k);
+      const val = new Float64Array(k);
+      for (let t = 0; t < draws; t++) {
+        draw(idx, val);
+        for (let r = 0; r < k; r++) f[idx[r]] += 1 / draws;
+      }
+      return f;
+    };
+    const a = inTop((i, v) => fast.draw(r1, i, v));
+    const b = inTop((i, v) => thompsonTopKReference(mean, sd, k, () => r2.normal(), i, v));
+    expectSameLaw(a, b, draws);
+    expect(fast.fallbacks).toBeLessThan(draws / 100);
+  });
+
   // A cold catalogue: every candidate at one prior (all U equal: the threshold search used to find
   // nothing there and fell back to a walk that sampled everything), or at one of a few group priors.
   const coldCases: Array<[string, number, number]> = [
@@ -175,6 +205,66 @@ describe('ThompsonTopK (exact pruned top-k of a posterior draw)', () => {
       if (mode === 'walk') expect(fast.sampled / draws).toBeLessThan(n / 5);
       else expect(Number.isNaN(fast.threshold)).toBe(false);
     }
+  });
+});
+
+describe('ThompsonTopK.classMembers (exchangeability classes for pooled propensities)', () => {
+  /** Catalogue of `classes` classes of identical candidates (sizes), plus `distinct` learned ones. */
+  function catalogue(seed: number, sizes: number[], distinct: number, sdScale = 1) {
+    const r = new Rng(seed);
+    const mean: number[] = [];
+    const sd: number[] = [];
+    for (const size of sizes) {
+      const m = r.normal();
+      const s = sdScale * (0.2 + r.next());
+      for (let i = 0; i < size; i++) {
+        mean.push(m);
+        sd.push(s);
+      }
+    }
+    for (let i = 0; i < distinct; i++) {
+      mean.push(r.normal());
+      sd.push(sdScale * (0.05 + r.next()));
+    }
+    // Shuffle, so a class is not one run of candidates.
+    for (let i = mean.length - 1; i > 0; i--) {
+      const j = Math.floor(r.next() * (i + 1));
+      [mean[i], mean[j]] = [mean[j], mean[i]];
+      [sd[i], sd[j]] = [sd[j], sd[i]];
+    }
+    return { mean: Float64Array.from(mean), sd: Float64Array.from(sd) };
+  }
+
+  const cases: [string, number[], number, number, 'walk' | 'auto'][] = [
+    ['walk mode, 17 candidates', [5, 8], 4, 3, 'auto'],
+    ['threshold mode, cold classes and learned items', [300, 150, 40, 40, 2], 400, 10, 'auto'],
+    ['forced walk mode, 900 candidates', [300, 150, 40], 400, 10, 'walk'],
+  ];
+  for (const [name, sizes, distinct, k, mode] of cases)
+    it(`returns (or counts) exactly the candidates with bit-equal (m, sd), for every candidate (${name})`, () => {
+      const { mean, sd } = catalogue(11, sizes, distinct);
+      const n = mean.length;
+      const s = new ThompsonTopK(mean, sd, k, { mode });
+      if (name.startsWith('threshold')) expect(Number.isNaN(s.threshold)).toBe(false);
+      const out = new Int32Array(n);
+      let wrong = 0;
+      for (let c = 0; c < n; c++) {
+        const got = Array.from(out.subarray(0, s.classMembers(c, out))).sort((a, b) => a - b);
+        const want: number[] = [];
+        for (let x = 0; x < n; x++) if (mean[x] === mean[c] && sd[x] === sd[c]) want.push(x);
+        if (got.join() !== want.join()) wrong++;
+        if (s.classMembers(c) !== want.length) wrong++; // count only (by runs in threshold mode)
+      }
+      expect(wrong).toBe(0);
+    });
+
+  it('a candidate with sd 0 is its own class (ties would be broken by index)', () => {
+    const mean = Float64Array.from([0.5, 0.5, 0.1, 0.2]);
+    const sd = Float64Array.from([0, 0, 0.3, 0.3]);
+    const s = new ThompsonTopK(mean, sd, 2);
+    const out = new Int32Array(4);
+    expect(s.classMembers(0, out)).toBe(1);
+    expect(out[0]).toBe(0);
   });
 });
 

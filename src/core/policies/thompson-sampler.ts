@@ -161,6 +161,8 @@ export class ThompsonTopK {
   private ordSd: Float64Array = new Float64Array(0);
   private bucketStart = new Int32Array(1);
   private bucketMax = new Float64Array(0);
+  // Bucket of U: ⌊(uMax − U)·bucketScale⌋ capped at B − 1 (kept for `classMembers`).
+  private bucketScale = 0;
   private readonly cutLow: number;
   private readonly uMax: number;
   private outsideMaxU = -Infinity;
@@ -173,7 +175,8 @@ export class ThompsonTopK {
   private readonly shared: boolean;
   // Exchangeable threshold mode: T = m + a·sd for every candidate, log(1 − Q(a)) (NaN when not used).
   private exchA = NaN;
-  private exchLogOneMinusQ = NaN;
+  private exchInvRate = NaN;
+  private exchLambda = 0; // robertRate(exchA) when exchA ≥ 0.4 (normalTail), else 0 (normalAbove)
   /**
    * Every candidate has the same score distribution (same mean and sd, sd > 0): the candidates are
    * exchangeable, so every Thompson policy's propensities are exactly 1/n (see thompson-policies.ts).
@@ -185,9 +188,17 @@ export class ThompsonTopK {
   private hA: Float64Array = new Float64Array(0);
   private hStart = new Int32Array(1);
   private hA0 = new Float64Array(0);
-  private hLogOneMinusQ0 = new Float64Array(0);
-  // No proposal in the band iff E ≥ λ0·size (E ~ Exp(1), λ0 = −log(1 − q0)): P = (1 − q0)^size.
-  private hNoneE = new Float64Array(0);
+  // λ0 = −log(1 − q0) per band (q0 = Q(a0)), and 1/λ0.
+  private hRate = new Float64Array(0);
+  private hInvRate = new Float64Array(0);
+  // 1/λ of the rate-Q(b) process.
+  private readonly invRateB: number;
+  // Groups of identical (m, sd) among the banded candidates (U ≥ T), see planThreshold: first position
+  // in ord (ascending), size.
+  private groupStart: Int32Array = new Int32Array(0);
+  private groupLen: Int32Array = new Int32Array(0);
+  // Members of E of the current draw (threshold mode), grown on demand.
+  private acc: Int32Array = new Int32Array(64);
   // Robert's tail rate per band, robertRate(a0) (precomputed: a square root per proposal otherwise).
   private hLambda = new Float64Array(0);
 
@@ -221,6 +232,7 @@ export class ThompsonTopK {
     const b = thompsonCut(n);
     this.cut = b;
     this.logOneMinusQ = Math.log1p(-normalSfPrecise(b)); // the exceedance rate must be exact
+    this.invRateB = -1 / this.logOneMinusQ;
     this.lambdaB = robertRate(b);
     this.topIdx = new Int32Array(k);
     this.topVal = new Float64Array(k);
@@ -254,7 +266,8 @@ export class ThompsonTopK {
       // exact rate), each member with z ~ N(0, 1 | z > a): no bucketing, no bands, no per-item work.
       const a = normalSfInverse(mu / n);
       this.exchA = a;
-      this.exchLogOneMinusQ = Math.log1p(-normalSfPrecise(a));
+      this.exchInvRate = -1 / Math.log1p(-normalSfPrecise(a));
+      this.exchLambda = a >= 0.4 ? robertRate(a) : 0;
       this.thr = m0 + a * s0;
       return;
     }
@@ -321,6 +334,7 @@ export class ThompsonTopK {
     const B = 128;
     const width = (uMax - floor) / B;
     const scale = width > 0 ? 1 / width : 0;
+    this.bucketScale = scale;
     const bucketOfA = this.int32('thompson.bucketOf', count);
     const counts = new Int32Array(B + 1);
     // Filter (in place) and bucket in one pass.
@@ -434,18 +448,35 @@ export class ThompsonTopK {
     const b = this.cut;
     const W = 0.3;
     const J = Math.ceil((b + 3) / W) + 1;
-    // One pass over H computes each member's a and band (runs of identical (m, sd), e.g. cold items at
-    // one prior, reuse them), a second scatters by band: a and its band used to be recomputed in both.
+    // One pass over H computes each member's a and band, a second scatters by band (a and its band used
+    // to be recomputed in both). Candidates of one (m, sd) (cold items at one prior) reuse them: the
+    // last 4 distinct (m, sd) seen are kept (not just one: a U-bucket can hold several classes, their
+    // members interleaved in candidate order). Each kept (m, sd) is also a group, recorded (first
+    // position in ord, size; groups in ord order) for `classMembers` to count a class by its few groups
+    // instead of its members; a class evicted and met again starts another group of the same bucket.
     const members = scratchInt32('thompson.bandMembers', ord.length);
     const memberA = scratchFloat64('thompson.bandA', ord.length);
     const memberBand = scratchInt32('thompson.bandOf', ord.length);
     const counts = new Int32Array(J + 1);
     const invW = 1 / W;
+    const groupStart = this.int32('thompson.groupStart', ord.length);
+    const groupLen = this.int32('thompson.groupLen', ord.length);
+    let groups = 0;
     let h = 0;
-    let lastM = NaN;
-    let lastSd = NaN;
-    let lastA = 0;
-    let lastBand = 0;
+    // Slots: (m, sd), a, band, group, size so far; replaced round-robin (no reordering on a hit).
+    const S = 4;
+    const slotM = new Float64Array(S).fill(NaN);
+    const slotS = new Float64Array(S).fill(NaN);
+    const slotA = new Float64Array(S);
+    const slotBand = new Int32Array(S);
+    const slotG = new Int32Array(S).fill(-1);
+    const slotLen = new Int32Array(S);
+    let victim = 0;
+    let cur = 0; // the current slot, mirrored in locals: the common case reads only these
+    let m0 = NaN;
+    let s0 = NaN;
+    let a0 = 0;
+    let band0 = 0;
     for (let bk = 0; bk < B; bk++) {
       const end = bucketStart[bk + 1];
       if (end === bucketStart[bk]) continue;
@@ -454,19 +485,40 @@ export class ThompsonTopK {
         if (ordU[j] < T) continue;
         const m = ordM[j];
         const sdj = ordSd[j];
-        if (m !== lastM || sdj !== lastSd) {
-          lastM = m;
-          lastSd = sdj;
-          lastA = sdj > 0 ? (T - m) / sdj : m > T ? -Infinity : Infinity;
-          const f = Math.floor((b - lastA) * invW); // band 0 holds a ∈ (b − W, b]
-          lastBand = f < 0 ? 0 : f > J - 1 ? J - 1 : f;
+        if (m !== m0 || sdj !== s0) {
+          let i = 0;
+          while (i < S && (slotM[i] !== m || slotS[i] !== sdj)) i++;
+          if (i === S) {
+            // New (m, sd): the victim slot's group is complete; start a group there.
+            i = victim;
+            victim = (victim + 1) % S;
+            if (slotG[i] >= 0) groupLen[slotG[i]] = slotLen[i];
+            slotM[i] = m;
+            slotS[i] = sdj;
+            const a = sdj > 0 ? (T - m) / sdj : m > T ? -Infinity : Infinity;
+            const f = Math.floor((b - a) * invW); // band 0 holds a ∈ (b − W, b]
+            slotA[i] = a;
+            slotBand[i] = f < 0 ? 0 : f > J - 1 ? J - 1 : f;
+            groupStart[groups] = j;
+            slotG[i] = groups++;
+            slotLen[i] = 0;
+          }
+          cur = i;
+          m0 = m;
+          s0 = sdj;
+          a0 = slotA[i];
+          band0 = slotBand[i];
         }
+        slotLen[cur]++;
         members[h] = j;
-        memberA[h] = lastA;
-        memberBand[h++] = lastBand;
-        counts[lastBand + 1]++;
+        memberA[h] = a0;
+        memberBand[h++] = band0;
+        counts[band0 + 1]++;
       }
     }
+    for (let i = 0; i < S; i++) if (slotG[i] >= 0) groupLen[slotG[i]] = slotLen[i];
+    this.groupStart = groupStart.subarray(0, groups);
+    this.groupLen = groupLen.subarray(0, groups);
     for (let t = 0; t < J; t++) counts[t + 1] += counts[t];
     this.hStart = counts.slice();
     const hIdx = (this.hIdx = this.int32('thompson.hIdx', h));
@@ -482,14 +534,81 @@ export class ThompsonTopK {
       if (a < hA0[t]) hA0[t] = a;
     }
     // Proposal rate of each band: Q(a0), to double precision (the rate must be exact, not the loop).
-    this.hLogOneMinusQ0 = Float64Array.from(this.hA0, (a0) =>
-      a0 === Infinity ? 0 : Math.log1p(-normalSfPrecise(a0)),
+    this.hRate = Float64Array.from(this.hA0, (a0) =>
+      a0 === Infinity ? 0 : -Math.log1p(-normalSfPrecise(a0)),
     );
+    this.hInvRate = Float64Array.from(this.hRate, (r) => 1 / r);
     this.hLambda = Float64Array.from(this.hA0, (a0) => (a0 >= 0.4 && a0 < Infinity ? robertRate(a0) : 0));
-    this.hNoneE = Float64Array.from(this.hLogOneMinusQ0, (lq, t) =>
-      lq === 0 ? 0 : -lq * (this.hStart[t + 1] - this.hStart[t]),
-    );
     return T;
+  }
+
+  /**
+   * c's exchangeability class in this request: every candidate with exactly c's score distribution
+   * (bit-equal mean and sd), c included; returns how many, and writes them to `out` (length ≥ n) when
+   * given. Just c when sd_c = 0 (ties then have positive probability and are broken by index: not
+   * exchangeable).
+   *
+   * No hashing, no pass over n in the common case: members share U = m + b·sd, computed with the same
+   * float64 operations as the scan's, so when U ≥ the bucketed set's floor all of them are in the set
+   * and in the same U-bucket: only that bucket is compared (contiguous U, m and sd copies), or, to
+   * count only (no `out`) a class with U ≥ T, the bucket's few groups recorded while banding (see
+   * planThreshold): thousands of members of a cold class cost one group. Only a class
+   * below the floor (its members can enter a draw's top k only with z > b, or in the rare fallback) is
+   * looked up by a comparing pass over all n candidates. The result depends on (m_c, sd_c) alone, never
+   * on the draws.
+   */
+  classMembers(c: number, out?: Int32Array): number {
+    const { mean, sd, n } = this;
+    const m = mean[c];
+    const s = sd[c];
+    if (!(s > 0)) {
+      if (out) out[0] = c;
+      return 1;
+    }
+    const u = m + this.cut * s;
+    const B = this.bucketMax.length;
+    let count = 0;
+    if (B > 0 && u >= this.setFloor) {
+      const { ord, ordU, ordM, ordSd, bucketStart } = this;
+      const f = Math.floor((this.uMax - u) * this.bucketScale);
+      const bk = f > B - 1 ? B - 1 : f;
+      if (!out && u >= this.thr) {
+        // Banded (U ≥ T): sum the sizes of the bucket's groups with this (m, sd) — a few groups per
+        // bucket on a cold catalogue, instead of thousands of members.
+        const { groupStart, groupLen } = this;
+        const lo = bucketStart[bk];
+        const hi = bucketStart[bk + 1];
+        let r0 = 0;
+        let r1 = groupStart.length;
+        while (r0 < r1) {
+          const mid = (r0 + r1) >> 1;
+          if (groupStart[mid] < lo) r0 = mid + 1;
+          else r1 = mid;
+        }
+        for (let r = r0; r < groupStart.length && groupStart[r] < hi; r++) {
+          const j = groupStart[r];
+          if (ordM[j] === m && ordSd[j] === s) count += groupLen[r];
+        }
+        if (count > 0) return count;
+      }
+      let self = false;
+      // U first: one array read per candidate of the bucket; m and sd only where U matches.
+      for (let j = bucketStart[bk], end = bucketStart[bk + 1]; j < end; j++)
+        if (ordU[j] === u && ordM[j] === m && ordSd[j] === s) {
+          const x = ord[j];
+          if (x === c) self = true;
+          if (out) out[count] = x;
+          count++;
+        }
+      if (self) return count;
+      count = 0; // not where expected (cannot happen with the scan's U): compare every candidate
+    }
+    for (let x = 0; x < n; x++)
+      if (mean[x] === m && sd[x] === s) {
+        if (out) out[count] = x;
+        count++;
+      }
+    return count;
   }
 
   /**
@@ -501,89 +620,114 @@ export class ThompsonTopK {
     else this.drawWalk(rng, outIdx, outVal, off);
   }
 
-  /** Threshold mode (see the class comment). */
+  /**
+   * Threshold mode (see the class comment).
+   *
+   * Geometric skips over a band's positions as G = ⌊E/λ0⌋, E ~ Exp(1) from the ziggurat (no logarithm),
+   * λ0 = −log(1 − q0): P(G ≥ g) = e^{−λ0·g} = (1 − q0)^g. A skip past the m positions left in a band
+   * (E ≥ λ0·m) proposes nothing more there and leaves E − λ0·m, again Exp(1) and independent of all
+   * else given that event (memorylessness): it carries into the next band and finally into the rate-Q(b)
+   * process, so one exponential is drawn per proposal, plus one per draw — a band with no proposal
+   * costs no random number (it used to cost one). (E·(1/λ0) instead of E/λ0: a relative rounding of
+   * 1e-16 on the skip, the same order as the rates themselves.)
+   * Bands go from the lowest a (the strongest candidates, where the top k usually comes from) to the
+   * highest: the top-k buffer fills with strong samples first, so later exceedances mostly fail its
+   * first compare instead of shifting it. The order never changes the law (every band's randomness is
+   * independent of the others'). The members of E are listed (not stamped in an n-sized array): only
+   * the rare fallback needs to know them.
+   */
   drawThreshold(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off = 0): void {
-    const id = nextStamp();
-    const stamp = this.stamp;
-    const T = this.thr;
     this.size = 0;
     let accepted = 0;
+    let acc = this.acc;
     const { mean, sd, n } = this;
     if (this.exchA === this.exchA) {
       // Exchangeable candidates (see the constructor): every proposal is an exceedance.
       const a = this.exchA;
-      const rate = -this.exchLogOneMinusQ;
+      const inv = this.exchInvRate;
+      const lambda = this.exchLambda;
       const m0 = mean[0];
       const s0 = sd[0];
       for (let pos = -1; ;) {
-        pos += 1 + Math.floor(rng.exponential() / rate);
+        pos += 1 + Math.floor(rng.exponential() * inv);
         if (pos >= n) break;
-        stamp[pos] = id;
-        accepted++;
-        this.offer(pos, m0 + s0 * rng.normalAbove(a));
+        if (accepted === acc.length) acc = this.growAccepted();
+        acc[accepted++] = pos;
+        this.offer(pos, m0 + s0 * (lambda > 0 ? rng.normalTail(a, lambda) : rng.normalAbove(a)));
       }
-      this.finishThreshold(rng, id, accepted, outIdx, outVal, off);
+      this.finishThreshold(rng, accepted, outIdx, outVal, off);
       return;
     }
     // A proposal reads its candidate's m and sd through hIdx (~2μ per draw), so banding does not copy them.
-    const { hIdx, hA, hStart, hA0, hLogOneMinusQ0, hNoneE, hLambda } = this;
-    for (let t = 0; t < hA0.length; t++) {
+    const { hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda } = this;
+    let e = rng.exponential(); // the hazard left over (see above)
+    for (let t = hA0.length - 1; t >= 0; t--) {
+      const start = hStart[t];
       const end = hStart[t + 1];
-      if (end === hStart[t]) continue;
+      if (end === start) continue;
       const a0 = hA0[t];
-      const lq = hLogOneMinusQ0[t];
       if (a0 < 0.5) {
         // High-rate band (Q(a0) > 0.3): sampling each member directly beats thinning.
-        for (let pos = hStart[t]; pos < end; pos++) {
+        for (let pos = start; pos < end; pos++) {
           const z = rng.normal();
           if (z > hA[pos]) {
             const c = hIdx[pos];
-            stamp[c] = id;
-            accepted++;
+            if (accepted === acc.length) acc = this.growAccepted();
+            acc[accepted++] = c;
             this.offer(c, mean[c] + sd[c] * z);
           }
         }
         continue;
       }
-      // Geometric skips as G = ⌊E/λ0⌋, E ~ Exp(1) from the ziggurat (no logarithm). The first reaches
-      // past the band iff E ≥ λ0·size: test that first and most bands cost one exponential.
-      let e = rng.exponential();
-      if (e >= hNoneE[t]) continue;
-      const rate = -lq;
+      const rate = hRate[t];
+      const inv = hInvRate[t];
       const lambda0 = hLambda[t];
-      for (let pos = hStart[t] - 1; ; e = rng.exponential()) {
-        pos += 1 + Math.floor(e / rate); // a0 ≥ 0.5 here, so the rate is finite
-        if (pos >= end) break;
+      for (let pos = start - 1; ;) {
+        const left = end - pos - 1;
+        const g = Math.floor(e * inv);
+        if (g >= left) {
+          e -= rate * left;
+          if (e < 0) e = 0; // rounding only
+          break;
+        }
+        pos += 1 + g;
         const z = rng.normalTail(a0, lambda0); // a0 ≥ 0.5 here
         if (z > hA[pos]) {
           const c = hIdx[pos];
-          stamp[c] = id;
-          accepted++;
+          if (accepted === acc.length) acc = this.growAccepted();
+          acc[accepted++] = c;
           this.offer(c, mean[c] + sd[c] * z);
         }
+        e = rng.exponential();
       }
     }
     // Everything else has a > b: proposals at rate Q(b) over all positions (skipping H's members).
     const b = this.cut;
-    const rateB = -this.logOneMinusQ;
+    const T = this.thr;
+    const invB = this.invRateB;
     const lambdaB = this.lambdaB;
-    for (let pos = -1; ;) {
-      pos += 1 + Math.floor(rng.exponential() / rateB);
+    for (let pos = -1; ; e = rng.exponential()) {
+      pos += 1 + Math.floor(e * invB);
       if (pos >= n) break;
       if (mean[pos] + b * sd[pos] >= T) continue; // U ≥ T: a band member, handled above
       const z = rng.normalTail(b, lambdaB); // b ≥ 2
       if (mean[pos] + sd[pos] * z > T) {
-        stamp[pos] = id;
-        accepted++;
+        if (accepted === acc.length) acc = this.growAccepted();
+        acc[accepted++] = pos;
         this.offer(pos, mean[pos] + sd[pos] * z);
       }
     }
-    this.finishThreshold(rng, id, accepted, outIdx, outVal, off);
+    this.finishThreshold(rng, accepted, outIdx, outVal, off);
+  }
+
+  private growAccepted(): Int32Array {
+    const grown = new Int32Array(2 * this.acc.length);
+    grown.set(this.acc);
+    return (this.acc = grown);
   }
 
   private finishThreshold(
     rng: NormalStream,
-    id: number,
     accepted: number,
     outIdx: Int32Array,
     outVal: Float64Array,
@@ -591,8 +735,10 @@ export class ThompsonTopK {
   ): void {
     if (accepted < this.k) {
       // Fewer than k above T: the others, each conditioned on X ≤ T, fill the rest (exact, O(n), rare).
-      const { mean, sd, n, stamp } = this;
+      const { mean, sd, n, stamp, acc } = this;
       const T = this.thr;
+      const id = nextStamp();
+      for (let t = 0; t < accepted; t++) stamp[acc[t]] = id;
       this.fallbacks++;
       for (let c = 0; c < n; c++) {
         if (stamp[c] === id) continue;
