@@ -23,6 +23,7 @@ export interface AppConfig {
   readonly learning: {
     joinWindowMs: number;
     dedupeHorizonHours: number;
+    recentTombstonesMax: number;
     checkpointIntervalMs: number;
     examination: readonly number[];
   };
@@ -94,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     learning: {
       joinWindowMs: e.JOIN_WINDOW_MS,
       dedupeHorizonHours: e.DEDUPE_HORIZON_HOURS,
+      recentTombstonesMax: e.RECENT_TOMBSTONES_MAX,
       checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
       examination: Object.freeze(e.POSITION_EXAMINATION),
     },

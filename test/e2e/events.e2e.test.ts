@@ -125,6 +125,38 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     expect(await read()).toEqual(written);
   });
 
+  it('keeps at most RECENT_TOMBSTONES_MAX closed slates in memory and still deduplicates an older impression', async () => {
+    const c = await startTestApp({ ...ENV, RECENT_TOMBSTONES_MAX: '1000' });
+    try {
+      await importItems(c);
+      const ts = Date.now();
+      const impressions = Array.from({ length: 1200 }, (_, s) => ({
+        eventId: `cap-i${s}`,
+        type: 'impression',
+        slateId: `00000000-0000-4000-8000-${String(s).padStart(12, '0')}`,
+        userId: `cu${s % 7}`,
+        ts: ts + s, // in order: the first ones close first and leave memory first
+        items: [0, 1, 2].map((p) => ({ itemId: `it-${(s + p) % 12}`, position: p + 1, propensity: 0.3 })),
+      }));
+      for (const part of [impressions.slice(0, 600), impressions.slice(600)])
+        expect((await c.http.post('/v1/events').send({ events: part })).body.accepted).toBe(part.length);
+      await waitForJoinsClosed(c);
+      const models = c.reco.app.get(ModelService);
+      expect(models.joins.closedCount).toBe(1000);
+      expect(models.joins.state(impressions[0].slateId)).toBeUndefined(); // only in slate_tombstones now
+      const before = statsById(c);
+      // The first slate's impression again, under another event id: a duplicate, found in PostgreSQL.
+      const again = await c.http
+        .post('/v1/events')
+        .send({ events: [{ ...impressions[0], eventId: 'cap-again' }] });
+      expect(again.body.results[0].status).toBe('duplicate');
+      await new Promise((r) => setTimeout(r, 1500)); // a join wrongly opened would close and learn by now
+      expectSameStats(statsById(c), before);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('learns an impression that comes after its clicks waited a whole window (not a duplicate)', async () => {
     const slateId = '6f1d2c3b-4a59-4e7f-8a9b-0c1d2e3f4a5b';
     const click = await a.http.post('/v1/events').send({

@@ -101,6 +101,30 @@ describe('JoinBook', () => {
     expect(book.state('s1')).toBeUndefined();
   });
 
+  it('keeps at most maxClosed tombstones, oldest dropped first, and says from when it is complete', () => {
+    const book = new JoinBook(1_000_000, 3);
+    expect(book.coveredSince(5000)).toBe(5000 - 1_000_000);
+    for (let t = 1; t <= 5; t++) {
+      const tx = book.begin(t * 100);
+      tx.put(`s${t}`, entry(0));
+      tx.closeDue(10, t * 100);
+      tx.commit();
+    }
+    expect(book.closedCount).toBe(3);
+    expect(book.state('s1')).toBeUndefined();
+    expect(book.state('s2')).toBeUndefined();
+    expect(book.state('s3')).toMatchObject({ kind: 'closed', tombstone: { closedAt: 300 } });
+    // complete from just after the newest dropped tombstone (s2, closed at 200)
+    expect(book.coveredSince(500)).toBe(201);
+    expect(book.begin(500).coveredSince()).toBe(201);
+    // and the horizon still applies when it is the later bound
+    expect(book.coveredSince(2_000_000)).toBe(1_000_000);
+    // tombstones loaded at recovery respect the bound too
+    book.loadTombstones([['old', { userId: 'u', items, clicked: [], closedAt: 450 }]]);
+    expect(book.closedCount).toBe(3);
+    expect(book.coveredSince(500)).toBe(301);
+  });
+
   it('is rebuilt exactly from an image plus the deltas after it (recovery)', () => {
     const live = new JoinBook(5000);
     const deltas: JoinDelta[] = [];

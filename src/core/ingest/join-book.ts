@@ -83,8 +83,27 @@ export class JoinBook {
   /** Tombstones, in the order they closed (so the oldest expire from the front). */
   private readonly closed = new Map<string, Tombstone>();
 
-  /** @param horizonMs how long a tombstone is kept after its join closed */
-  constructor(private readonly horizonMs: number) {}
+  /** closedAt of the newest tombstone dropped to respect `maxClosed` (−∞: none). */
+  private evictedUpTo = -Infinity;
+
+  /**
+   * @param horizonMs how long a tombstone is kept after its join closed
+   * @param maxClosed how many tombstones are kept at most (the oldest go first): memory stays bounded whatever
+   *   the rate; what was dropped is read from the durable store when needed (see `coveredSince`)
+   */
+  constructor(
+    private readonly horizonMs: number,
+    private readonly maxClosed = Infinity,
+  ) {}
+
+  /**
+   * The book holds every tombstone that closed at or after this time (and, being a book of recent ones, none
+   * before it may be assumed): the later of the horizon and the newest tombstone dropped for room. A reader
+   * must look in the durable store for a slate that may have closed earlier.
+   */
+  coveredSince(now: number): number {
+    return Math.max(now - this.horizonMs, this.evictedUpTo + 1);
+  }
 
   get openCount(): number {
     return this.open.size;
@@ -121,11 +140,21 @@ export class JoinBook {
     this.expire(delta.now);
   }
 
-  /** Drop tombstones older than the horizon. */
+  /** Drop tombstones older than the horizon, then the oldest beyond `maxClosed`. */
   expire(now: number): void {
     for (const [id, t] of this.closed) {
       if (t.closedAt >= now - this.horizonMs) break;
       this.closed.delete(id);
+    }
+    this.cap();
+  }
+
+  private cap(): void {
+    if (this.closed.size <= this.maxClosed) return;
+    for (const [id, t] of this.closed) {
+      if (this.closed.size <= this.maxClosed) break;
+      this.closed.delete(id);
+      if (t.closedAt > this.evictedUpTo) this.evictedUpTo = t.closedAt;
     }
   }
 
@@ -141,6 +170,7 @@ export class JoinBook {
   /** Add tombstones kept elsewhere (recovery), oldest first; joins the book has open stay open. */
   loadTombstones(tombstones: Iterable<[string, Tombstone]>): void {
     for (const [id, t] of tombstones) if (!this.open.has(id)) this.closed.set(id, t);
+    this.cap();
   }
 
   /** Replace the content with an image (recovery). */
@@ -151,6 +181,7 @@ export class JoinBook {
     for (const [id, e] of open) this.open.set(id, e);
     const closed = [...image.closed].sort((a, b) => a[1].closedAt - b[1].closedAt);
     for (const [id, t] of closed) this.closed.set(id, t);
+    this.cap();
   }
 
   /** Open joins whose deadline is at or before `now`, in deadline order. */
@@ -193,6 +224,11 @@ export class JoinTx {
     const out = new Set<string>();
     for (const id of slateIds) if (!this.staged.has(id) && !this.book.state(id)) out.add(id);
     return [...out];
+  }
+
+  /** See `JoinBook.coveredSince`, at this batch's clock. */
+  coveredSince(): number {
+    return this.book.coveredSince(this.now);
   }
 
   /** Tombstones of older closed joins, read from the durable store, for this batch's decisions. */

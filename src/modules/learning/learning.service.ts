@@ -16,7 +16,7 @@ import { applyLearningUpdates, UserVectors } from '../model/apply-updates';
 import type { JoinEntry, JoinTx } from '../../core/ingest/join-book';
 import { ModelStateRepository, type OffsetCommit } from '../model/model-state.repository';
 import { encodeBatchJournal, encodeJoinBookImage } from '../../core/ingest/journal-codec';
-import { ModelService, RECENT_TOMBSTONES_MS } from '../model/model.service';
+import { ModelService } from '../model/model.service';
 
 /** A deadline after every join window (9999-12-31; PostgreSQL's timestamptz ends in year 294276). */
 const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
@@ -256,19 +256,19 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       }
       // Tombstones the book may not hold: a click's slate it does not know (a late click, or one before its
       // impression), and an impression older than what the book surely covers (if it was learned before, it
-      // closed at least a window after its event time, and the book keeps closed joins RECENT_TOMBSTONES_MS).
-      const covered = now - this.config.learning.joinWindowMs - RECENT_TOMBSTONES_MS;
-      joins.remember(
-        await this.state.tombstones(
-          m,
-          joins.unknown([
-            ...impIdx.flatMap((e) =>
-              events[e].ts < covered ? [(events[e] as ImpressionEvent).slateId] : [],
-            ),
-            ...clicks.flatMap((c) => (c.slateId ? [c.slateId] : [])),
-          ]),
-        ),
-      );
+      // closed at least a window after its event time, and the book holds every join closed since `coveredSince`).
+      const covered = joins.coveredSince() - this.config.learning.joinWindowMs;
+      const unknown = joins.unknown([
+        ...impIdx.flatMap((e) => (events[e].ts < covered ? [(events[e] as ImpressionEvent).slateId] : [])),
+        ...clicks.flatMap((c) => (c.slateId ? [c.slateId] : [])),
+      ]);
+      const stored = await this.state.tombstones(m, unknown);
+      // A tombstone the book let go of may still be on its way to the table: the queued one is the newer.
+      for (const id of unknown) {
+        const queued = tombstoneArchive.latest(id);
+        if (queued) stored.set(id, queued[1]);
+      }
+      joins.remember(stored);
       const updates: LearningUpdate[] = [];
       const { opened, closedJoins } = this.join(
         joins,

@@ -1,4 +1,5 @@
 import { ClickArchive } from './click-archive';
+import { WriteBehind } from './write-behind';
 import type { ModelStateRepository } from './model-state.repository';
 
 type Click = { eventId: string; userId: string; itemId: string; ts: number };
@@ -55,6 +56,32 @@ describe('ClickArchive (the click log written behind the learning path)', () => 
     expect(f.stored).toEqual(['e1', 'e2', 'e3']);
     expect(a.has('e1')).toBe(false);
     expect(a.size).toBe(0);
+  });
+
+  it('hands out the latest queued row of a key until it is written (a slate closed twice)', async () => {
+    const written: string[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const w = new WriteBehind<[string, number]>(
+      'test',
+      ([k]) => k,
+      async (rows) => {
+        await gate;
+        written.push(rows.map(([k, v]) => `${k}=${v}`));
+      },
+    );
+    w.append([
+      ['s1', 1],
+      ['s2', 1],
+    ]);
+    w.append([['s1', 2]]);
+    expect(w.latest('s1')).toEqual(['s1', 2]);
+    expect(w.latest('s3')).toBeUndefined();
+    release();
+    await w.drain();
+    expect(written.flat()).toEqual(['s1=1', 's2=1', 's1=2']); // in order: the later row lands last
+    expect(w.latest('s1')).toBeUndefined();
+    expect(w.has('s1')).toBe(false);
   });
 
   it('retries a failed write and loses nothing', async () => {

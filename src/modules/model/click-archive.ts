@@ -20,11 +20,11 @@ export class ClickArchive extends WriteBehind<JournalClick> {
 
 /**
  * `slate_tombstones` (closed slates, kept for the dedupe horizon), written behind the learning path
- * (`WriteBehind`). A batch reads that table only for slates the join book does not know, and the book keeps every
- * tombstone of the last `RECENT_TOMBSTONES_MS`, far longer than a tombstone waits here (backpressure bounds the
- * queue), so a reader never needs the queue. A slate can close twice (an impression after its clicks' window
- * closed reopens it): rows are written in order and, within a chunk, the later one wins, so the table ends with
- * the latest. Recovery writes again the tombstones of the replayed journals' closes, in order (upserts).
+ * (`WriteBehind`). A batch reads that table only for slates the join book does not hold (older than its memory,
+ * or dropped for room: RECENT_TOMBSTONES_MAX), and then also takes the queued row (`latest`), which is newer. A
+ * slate can close twice (an impression after its clicks' window closed reopens it): rows are written in order
+ * and, within a chunk, the later one wins, so the table ends with the latest. Recovery writes again the
+ * tombstones of the replayed journals' closes, in order (upserts).
  */
 export class TombstoneArchive extends WriteBehind<[string, Tombstone]> {
   constructor(state: ModelStateRepository) {

@@ -95,7 +95,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     metrics: MetricsService,
   ) {
     // Recent tombstones only: older ones are in slate_tombstones, read by the batches that need them.
-    this.joins = new JoinBook(RECENT_TOMBSTONES_MS);
+    this.joins = new JoinBook(RECENT_TOMBSTONES_MS, config.learning.recentTombstonesMax);
     this.clickArchive = new ClickArchive(state);
     this.tombstoneArchive = new TombstoneArchive(state);
     this.solver = new PosteriorSolver(config.model.solveThread, (e) =>

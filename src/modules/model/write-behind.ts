@@ -19,6 +19,8 @@ export class WriteBehind<T> {
   private readonly queue: T[] = [];
   /** Keys waiting, with how many of their rows are queued (a key may be queued twice: the later row wins). */
   private readonly pending = new Map<string, number>();
+  /** The latest queued row of each waiting key. */
+  private readonly latestRow = new Map<string, T>();
   private running?: Promise<void>;
   private waiters: (() => void)[] = [];
   /** Rows ever appended, and ever written: `written` reaching a mark means every row before it is stored. */
@@ -39,6 +41,11 @@ export class WriteBehind<T> {
     return this.pending.has(key);
   }
 
+  /** The latest row queued under `key` and not yet written (undefined: none waiting). */
+  latest(key: string): T | undefined {
+    return this.latestRow.get(key);
+  }
+
   get size(): number {
     return this.queue.length;
   }
@@ -50,6 +57,7 @@ export class WriteBehind<T> {
       this.queue.push(r);
       const k = this.keyOf(r);
       this.pending.set(k, (this.pending.get(k) ?? 0) + 1);
+      this.latestRow.set(k, r);
     }
     this.appended += rows.length;
     this.running ??= this.run().finally(() => (this.running = undefined));
@@ -94,7 +102,10 @@ export class WriteBehind<T> {
         const k = this.keyOf(r);
         const left = (this.pending.get(k) ?? 1) - 1;
         if (left > 0) this.pending.set(k, left);
-        else this.pending.delete(k);
+        else {
+          this.pending.delete(k);
+          this.latestRow.delete(k);
+        }
       }
       this.written += chunk.length;
       this.markWaiters = this.markWaiters.filter((w) =>
