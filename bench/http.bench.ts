@@ -93,25 +93,27 @@ async function main(): Promise<void> {
     const cold = await load(slateOpts, svc.cpuSeconds);
     // A catalogue with history: organic clicks with a Zipf-like popularity, learned through POST /v1/events.
     log(`learning ${warmClicks} clicks`);
-    for (let start = 0; start < warmClicks; start += 1000) {
-      const events = [];
-      for (let c = start; c < Math.min(warmClicks, start + 1000); c++) {
+    // Organic clicks on a Zipf-like popularity, posted to POST /v1/events.
+    const postClicks = async (tag: string, from: number, count: number): Promise<void> => {
+      const events = Array.from({ length: count }, (_, j) => {
         const item = Math.min(items - 1, Math.floor(Math.exp(Math.random() * Math.log(items))) - 1);
-        events.push({
-          eventId: `warm-${c}`,
+        return {
+          eventId: `${tag}-${from + j}`,
           type: 'click',
-          userId: users[c % users.length],
+          userId: users[(from + j) % users.length],
           itemId: `item-${Math.max(0, item)}`,
           ts: Date.now(),
-        });
-      }
+        };
+      });
       const r = await fetch(`${svc.baseUrl}/v1/events`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ events }),
       });
       if (r.status !== 200) throw new Error(`events: ${r.status} ${await r.text()}`);
-    }
+    };
+    for (let start = 0; start < warmClicks; start += 1000)
+      await postClicks('warm', start, Math.min(1000, warmClicks - start));
     await new Promise((r) => setTimeout(r, 1000));
     log(`POST /v1/slates for ${seconds} s, after ${warmClicks} clicks`);
     const slates = await load(slateOpts, svc.cpuSeconds);
@@ -125,22 +127,7 @@ async function main(): Promise<void> {
       for (let b = 0; learning; b++) {
         const started = Date.now();
         const per = Math.max(1, Math.round(learnRate / 10));
-        const events = Array.from({ length: per }, (_, j) => {
-          const item = Math.min(items - 1, Math.floor(Math.exp(Math.random() * Math.log(items))) - 1);
-          return {
-            eventId: `learn-${b}-${j}`,
-            type: 'click',
-            userId: users[(b * per + j) % users.length],
-            itemId: `item-${Math.max(0, item)}`,
-            ts: Date.now(),
-          };
-        });
-        const r = await fetch(`${svc.baseUrl}/v1/events`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ events }),
-        });
-        if (r.status !== 200) throw new Error(`events: ${r.status} ${await r.text()}`);
+        await postClicks('learn', b * per, per);
         learnedClicks += per;
         await new Promise((res) => setTimeout(res, Math.max(0, 100 - (Date.now() - started))));
       }

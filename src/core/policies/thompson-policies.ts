@@ -1,7 +1,7 @@
 import { NormalStream, type Rng } from '../random';
 import { nextStamp, scratchFloat64, scratchInt32 } from './internal/scratch';
 import { randomPropensities } from './random-policy';
-import { makePropensities, type SlatePropensities } from './slate-propensities';
+import { makePropensities, type PropensityClasses, type SlatePropensities } from './slate-propensities';
 import type { ScoredCandidates, Selection } from './policy-types';
 import { type ThompsonTopK } from './thompson-sampler';
 
@@ -169,9 +169,8 @@ export function thompsonPropensities(
   const p = new Float64Array(rows * k);
   const itemOf = new Int32Array(rows); // a loop: Int32Array.from(items, map) cost ~25% of this function
   for (let r = 0; r < rows; r++) itemOf[r] = sc.rows[items[r]];
-  if (!pool) {
-    for (let i = 0; i < rows * k; i++) p[i] = counts[i] / total;
-    return makePropensities({
+  const result = (otherCount: number, classes?: PropensityClasses): SlatePropensities =>
+    makePropensities({
       k,
       kind: 'monte_carlo',
       simulatedSlates: total,
@@ -179,8 +178,12 @@ export function thompsonPropensities(
       items: itemOf,
       p,
       otherProbability: new Float64Array(k),
-      otherCount: n - rows,
+      otherCount,
+      ...(classes ? { classes } : {}),
     });
+  if (!pool) {
+    for (let i = 0; i < rows * k; i++) p[i] = counts[i] / total;
+    return result(n - rows);
   }
   // Pool each exchangeability class (see above). Only classes with a counted member are looked up (a
   // class never produced keeps 0 either way), through the sampler's buckets, never a hash over n; the
@@ -231,23 +234,11 @@ export function thompsonPropensities(
     withoutRow += size - nSame;
     start.push(nListed);
   }
-  return makePropensities({
-    k,
-    kind: 'monte_carlo',
-    simulatedSlates: total,
-    candidates: sc.rows,
-    items: itemOf,
-    p,
-    otherProbability: new Float64Array(k),
-    otherCount: n - rows - (classRows ? withoutRow : 0),
-    ...(start.length > 1 && classRows
-      ? {
-          classes: {
-            start: Int32Array.from(start),
-            members: listed.slice(0, nListed),
-            p: Float64Array.from(classP),
-          },
-        }
-      : {}),
-  });
+  if (!classRows) return result(n - rows);
+  return result(
+    n - rows - withoutRow,
+    start.length > 1
+      ? { start: Int32Array.from(start), members: listed.slice(0, nListed), p: Float64Array.from(classP) }
+      : undefined,
+  );
 }
