@@ -134,7 +134,10 @@ describeKafka(
           'every join window to close',
           async () => (await openJoinsOf(child!.baseUrl)) === 0,
           60_000,
-        );
+        ).catch((e: unknown) => {
+          // the service's own last words, when it is the service that failed
+          throw new Error(`${(e as Error).message}\nservice output (tail):\n${child!.output().slice(-4000)}`);
+        });
         const snaps = Number((await pg.query('SELECT count(*) AS n FROM model_snapshots')).rows[0].n);
         expect(snaps).toBeGreaterThan(0);
       } finally {
