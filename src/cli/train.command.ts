@@ -8,6 +8,7 @@ import { loadConfig, type AppConfig } from '../config/config';
 import { openDatabase } from '../database/database';
 import { runMigrationsLocked } from '../database/migrate';
 import { RecoEventSchema, type RecoEvent } from '../messaging/event.schema';
+import { fastParseEvent } from '../messaging/fast-event';
 import { LearningService } from '../modules/learning/learning.service';
 import { recoImpressionSchema, type RecoImpression } from '../replay/reco-log.schema';
 import { CliError } from './cli-error';
@@ -17,6 +18,8 @@ const BATCH = 5000;
 
 /** A line of a backfill file: a raw event, or an impression as `reco export` writes it (with its clicks). */
 export function eventsOfLine(json: unknown): { events: RecoEvent[] } | { error: string } {
+  const fast = fastParseEvent(json); // the line was parsed for this call: it may be returned as is
+  if (fast) return { events: [fast] };
   const asEvent = RecoEventSchema.safeParse(json);
   if (asEvent.success) return { events: [asEvent.data] };
   const asImpression = recoImpressionSchema.safeParse(json);
