@@ -105,12 +105,7 @@ function fastClick(o: Record<string, unknown>): ClickEvent | undefined {
   }
   // More keys than defined values: an optional key holding undefined (not JSON; zod keeps such a key).
   if (keys !== present) return undefined;
-  const ts = o.ts;
-  if (isEpochMs(ts)) return o as unknown as ClickEvent;
-  if (typeof ts === 'string' && ISO_DATETIME.test(ts)) {
-    return { ...o, ts: Date.parse(ts) } as unknown as ClickEvent;
-  }
-  return undefined;
+  return withTs(o) as ClickEvent | undefined;
 }
 
 function fastImpression(o: Record<string, unknown>): ImpressionEvent | undefined {
@@ -154,11 +149,18 @@ function fastImpression(o: Record<string, unknown>): ImpressionEvent | undefined
     present++;
   }
   if (keys !== present) return undefined;
+  return withTs(o) as ImpressionEvent | undefined;
+}
+
+/**
+ * The event with its `ts` as the schema outputs it: the object itself for epoch milliseconds, a copy with
+ * Date.parse of it for an ISO string; undefined when `ts` is neither.
+ */
+function withTs(o: Record<string, unknown>): RecoEvent | undefined {
   const ts = o.ts;
-  if (isEpochMs(ts)) return o as unknown as ImpressionEvent;
-  if (typeof ts === 'string' && ISO_DATETIME.test(ts)) {
-    return { ...o, ts: Date.parse(ts) } as unknown as ImpressionEvent;
-  }
+  if (isEpochMs(ts)) return o as unknown as RecoEvent;
+  if (typeof ts === 'string' && ISO_DATETIME.test(ts))
+    return { ...o, ts: Date.parse(ts) } as unknown as RecoEvent;
   return undefined;
 }
 

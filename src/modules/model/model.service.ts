@@ -166,13 +166,9 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     }
     // The clicks of the replayed batches may not have reached the click log before a crash: write them now
     // (idempotent), so that the log and the dedupe check are complete before anything new is learned.
-    for (let k = 0; k < clicks.length; k += 5000)
-      await this.state.recordClicks(this.state.dataSource.manager, clicks.slice(k, k + 5000));
+    await this.clickArchive.writeNow(clicks);
     // Likewise the tombstones of the slates they closed, in order (a slate closed twice ends with the later one).
-    for (let k = 0; k < tombstones.length; k += 5000)
-      await this.state.saveTombstones(this.state.dataSource.manager, [
-        ...new Map(tombstones.slice(k, k + 5000)),
-      ]);
+    await this.tombstoneArchive.writeNow(tombstones);
     this.model = model;
     this.rebuild();
     this.logger.log({

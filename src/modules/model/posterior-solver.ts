@@ -7,11 +7,13 @@ import { solvePosteriorJob, type PosteriorJob, type PosteriorResult } from '../.
 export const MAIN_THREAD_SLICE = 1500;
 
 /** The compiled worker entry: beside this file in the build; under the TypeScript test runner, the build's copy. */
+let cachedScript: string | null | undefined;
 function workerScript(): string | null {
+  if (cachedScript !== undefined) return cachedScript;
   const here = join(__dirname, 'posterior-worker.js');
-  if (existsSync(here)) return here;
   const built = resolve(__dirname, '../../../dist/src/modules/model/posterior-worker.js');
-  return existsSync(built) ? built : null;
+  cachedScript = existsSync(here) ? here : existsSync(built) ? built : null;
+  return cachedScript;
 }
 
 /**

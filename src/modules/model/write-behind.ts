@@ -79,6 +79,14 @@ export class WriteBehind<T> {
     return new Promise((resolve) => this.markWaiters.push({ mark, resolve }));
   }
 
+  /**
+   * Write rows now, in chunks and in order, with the queue's own statement, bypassing the queue (recovery, before
+   * anything is queued); rejects on the first failure.
+   */
+  async writeNow(rows: readonly T[]): Promise<void> {
+    for (let k = 0; k < rows.length; k += CHUNK) await this.write(rows.slice(k, k + CHUNK));
+  }
+
   /** Resolves when every queued row is in the table. */
   async drain(): Promise<void> {
     while (this.running) await this.running;
