@@ -1,15 +1,39 @@
 /**
- * npm run bench:http [-- --seconds 30 --items 10000 --connections 16 --learn-rate 2000 --json --database-url URL]
+ * npm run bench:http [-- --seconds 30 --items 10000 --connections 16 --learn-rate 2000 --json --database-url URL
+ *   --policy '{"name":"random"}']
  *
  * `reco serve` as a child process on a throwaway PostgreSQL database (every served slate is logged), then
  * autocannon (in this process) against POST /v1/slates and, in the same run, against GET /v1/ping on the same
  * server: the ratio of the two throughputs is the cost of choosing and logging a slate. A third slates phase
  * runs while the service learns clicks posted to POST /v1/events (its latencies show what snapshot rebuilds
  * cost serving; compare MODEL_SOLVE_THREAD=worker with =main).
+ *
+ * `--policy JSON` sets the service's DEFAULT_POLICY (the service validates it; default in_slate_ts).
+ *
+ * Where the machine's CPU goes, per phase, in ms per request (client, service and database share this machine):
+ * - `service CPU ms/req`: the `reco serve` process, all its threads (/proc/<pid>/stat);
+ * - `postgres CPU ms/req`: every process named `postgres` on this machine (postmaster, backends, background
+ *   processes; see `postgresCpuSeconds`: a cumulative counter, so backends that start or exit mid-phase count);
+ *   `-` when /proc is missing or the database is not on this machine;
+ * - `client CPU ms/req`: this process (autocannon, and in the learning phase the clicks it posts),
+ *   `process.cpuUsage()`;
+ * - `machine CPU ms/req`: their sum, and `machine busy`: that CPU over wall time × cores (1 = every core busy
+ *   with this benchmark).
+ * Below the table: the CPU-bound ceilings of the slates and ping routes (cores × 1000 / machine CPU ms per
+ * request, and 1000 / service CPU ms per request: what one busy core for the service's event loop allows), and
+ * the busy fraction of all cores by /proc/stat (`all_busy` in the JSON), which also counts CPU that none of the
+ * three took (other jobs, kernel threads): well above `machine busy`, the machine was shared.
  */
+import * as os from 'node:os';
 import autocannon from 'autocannon';
-import { type Cell, emit, flagValue, formatTable, hasFlag, log, machine } from './lib/report';
-import { importItems, startService, tempDatabase } from './lib/service';
+import { type Cell, emit, flagValue, fmt, formatTable, hasFlag, log, machine } from './lib/report';
+import {
+  importItems,
+  machineBusyCpuSeconds,
+  postgresCpuSeconds,
+  startService,
+  tempDatabase,
+} from './lib/service';
 
 interface Run {
   rps: number;
@@ -20,14 +44,54 @@ interface Run {
   requests: number;
   /** Service CPU (all threads) per request, in ms; null where it cannot be read (no /proc). */
   cpu_ms_per_request: number | null;
+  /** CPU of every local `postgres` process per request, in ms; null without /proc or with a remote database. */
+  pg_cpu_ms_per_request: number | null;
+  /** CPU of this process (the load generator) per request, in ms. */
+  client_cpu_ms_per_request: number | null;
+  /** Service + postgres + client CPU per request, in ms; null if one of them is. */
+  machine_cpu_ms_per_request: number | null;
+  /** Service + postgres + client CPU seconds over (wall seconds × cores): 1 = every core busy with the bench. */
+  machine_busy: number | null;
+  /**
+   * Busy fraction of all the cores by /proc/stat (any process and the kernel, not only the bench's): above
+   * machine_busy, something else took CPU during the phase.
+   */
+  all_busy: number | null;
+  /** cores × 1000 / machine_cpu_ms_per_request: requests per second if every core were busy with this route. */
+  cpu_ceiling_rps: number | null;
+  /** 1000 / cpu_ms_per_request: requests per second if the service kept one core busy (one event loop). */
+  service_core_rps: number | null;
+  wall_s: number;
 }
 
-async function load(opts: autocannon.Options, cpuSeconds: () => number | undefined): Promise<Run> {
-  const cpu0 = cpuSeconds();
+/** Cumulative CPU seconds of the service and of PostgreSQL (undefined where they cannot be read). */
+interface CpuMeters {
+  service(): number | undefined;
+  postgres(): number | undefined;
+}
+
+const cores = os.cpus().length;
+
+async function load(opts: autocannon.Options, meters: CpuMeters): Promise<Run> {
+  const cpu0 = meters.service();
+  const pg0 = meters.postgres();
+  const all0 = machineBusyCpuSeconds();
+  const client0 = process.cpuUsage();
   const t0 = process.hrtime.bigint() / 1000n;
   const r = await autocannon(opts);
   const t1 = process.hrtime.bigint() / 1000n;
-  const cpu1 = cpuSeconds();
+  const client = process.cpuUsage(client0);
+  const cpu1 = meters.service();
+  const pg1 = meters.postgres();
+  const all1 = machineBusyCpuSeconds();
+  const n = r.requests.total;
+  const wallS = Number(t1 - t0) / 1e6;
+  const serviceS = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
+  const pgS = pg0 !== undefined && pg1 !== undefined ? pg1 - pg0 : undefined;
+  const clientS = (client.user + client.system) / 1e6;
+  const machineS = serviceS !== undefined && pgS !== undefined ? serviceS + pgS + clientS : undefined;
+  const perRequest = (s: number | undefined): number | null =>
+    s !== undefined && n > 0 ? (1000 * s) / n : null;
   // The phase in the clock of a child's .cpuprofile (both monotonic), for bench/lib/cpuprofile-summary.
   log(
     `  ${r.requests.total} requests; profile window: --from ${t0} --to ${t1} --requests ${r.requests.total}`,
@@ -39,10 +103,15 @@ async function load(opts: autocannon.Options, cpuSeconds: () => number | undefin
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
     requests: r.requests.total,
-    cpu_ms_per_request:
-      cpu0 !== undefined && cpu1 !== undefined && r.requests.total > 0
-        ? (1000 * (cpu1 - cpu0)) / r.requests.total
-        : null,
+    cpu_ms_per_request: perRequest(serviceS),
+    pg_cpu_ms_per_request: perRequest(pgS),
+    client_cpu_ms_per_request: perRequest(clientS),
+    machine_cpu_ms_per_request: perRequest(machineS),
+    machine_busy: machineS !== undefined && wallS > 0 ? machineS / (wallS * cores) : null,
+    all_busy: all0 !== undefined && all1 !== undefined && wallS > 0 ? (all1 - all0) / (wallS * cores) : null,
+    cpu_ceiling_rps: machineS !== undefined && machineS > 0 && n > 0 ? (cores * n) / machineS : null,
+    service_core_rps: serviceS !== undefined && serviceS > 0 ? n / serviceS : null,
+    wall_s: wallS,
   };
 }
 
@@ -57,13 +126,28 @@ async function main(): Promise<void> {
     'database-url',
     process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   );
+  // The service's DEFAULT_POLICY: --policy, else whatever the environment sets, else the service's default.
+  const policyFlag = flagValue('policy', '');
+  const policyEnv = policyFlag || process.env.DEFAULT_POLICY;
+  const policy = policyEnv ?? 'in_slate_ts (default)';
+  // PostgreSQL's CPU can only be read when it runs on this machine.
+  const dbHost = new URL(adminUrl).hostname;
+  const localDb = ['', 'localhost', '127.0.0.1', '[::1]'].includes(dbHost);
+  if (!localDb) log(`database on ${dbHost}: postgres CPU not measured`);
   const db = await tempDatabase(adminUrl, 'reco_bench_http');
-  const svc = await startService({ DATABASE_URL: db.url, LOG_LEVEL: 'warn', MODEL_REFRESH_MS: '200' }).catch(
-    async (e) => {
-      await db.drop();
-      throw e;
-    },
-  );
+  const svc = await startService({
+    DATABASE_URL: db.url,
+    LOG_LEVEL: 'warn',
+    MODEL_REFRESH_MS: '200',
+    ...(policyEnv === undefined ? {} : { DEFAULT_POLICY: policyEnv }),
+  }).catch(async (e) => {
+    await db.drop();
+    throw e;
+  });
+  const meters: CpuMeters = {
+    service: svc.cpuSeconds,
+    postgres: localDb ? postgresCpuSeconds : () => undefined,
+  };
   try {
     log(`importing ${items} items`);
     await importItems(svc.baseUrl, items);
@@ -86,11 +170,11 @@ async function main(): Promise<void> {
       ],
     };
     log('warm-up (3 s each)');
-    await load({ ...slateOpts, duration: 3 }, svc.cpuSeconds);
-    await load({ url: `${svc.baseUrl}/v1/ping`, connections, duration: 3 }, svc.cpuSeconds);
+    await load({ ...slateOpts, duration: 3 }, meters);
+    await load({ url: `${svc.baseUrl}/v1/ping`, connections, duration: 3 }, meters);
     // Cold start: every item still at its group prior, so every item can win every draw (the sampler's worst case).
     log(`POST /v1/slates for ${seconds} s, cold catalogue`);
-    const cold = await load(slateOpts, svc.cpuSeconds);
+    const cold = await load(slateOpts, meters);
     // A catalogue with history: organic clicks with a Zipf-like popularity, learned through POST /v1/events.
     log(`learning ${warmClicks} clicks`);
     // Organic clicks on a Zipf-like popularity, posted to POST /v1/events.
@@ -116,7 +200,7 @@ async function main(): Promise<void> {
       await postClicks('warm', start, Math.min(1000, warmClicks - start));
     await new Promise((r) => setTimeout(r, 1000));
     log(`POST /v1/slates for ${seconds} s, after ${warmClicks} clicks`);
-    const slates = await load(slateOpts, svc.cpuSeconds);
+    const slates = await load(slateOpts, meters);
     // Serving while the same process learns: clicks posted at `--learn-rate` per second (organic, Zipf-like) in
     // batches every 100 ms; each batch marks items stale and the snapshot is rebuilt within MODEL_REFRESH_MS.
     // Where the posterior re-solves run (MODEL_SOLVE_THREAD) shows in this phase's latencies.
@@ -132,14 +216,11 @@ async function main(): Promise<void> {
         await new Promise((res) => setTimeout(res, Math.max(0, 100 - (Date.now() - started))));
       }
     })();
-    const whileLearning = await load(slateOpts, svc.cpuSeconds).finally(() => (learning = false));
+    const whileLearning = await load(slateOpts, meters).finally(() => (learning = false));
     await learner;
     const learnedPerS = learnedClicks / seconds;
     log(`GET /v1/ping for ${seconds} s`);
-    const empty = await load(
-      { url: `${svc.baseUrl}/v1/ping`, connections, duration: seconds },
-      svc.cpuSeconds,
-    );
+    const empty = await load({ url: `${svc.baseUrl}/v1/ping`, connections, duration: seconds }, meters);
     const data = {
       slates_rps: slates.rps,
       empty_rps: empty.rps,
@@ -153,10 +234,17 @@ async function main(): Promise<void> {
         slates.cpu_ms_per_request && empty.cpu_ms_per_request
           ? empty.cpu_ms_per_request / slates.cpu_ms_per_request
           : null,
+      // The same with all the machine CPU the bench accounts for (service + postgres + client).
+      slates_machine_cpu_ms: slates.machine_cpu_ms_per_request,
+      empty_machine_cpu_ms: empty.machine_cpu_ms_per_request,
+      machine_cpu_ratio:
+        slates.machine_cpu_ms_per_request && empty.machine_cpu_ms_per_request
+          ? empty.machine_cpu_ms_per_request / slates.machine_cpu_ms_per_request
+          : null,
       setting: {
         items,
         slate_size: 10,
-        policy: 'in_slate_ts (default)',
+        policy,
         connections,
         seconds,
         warm_clicks: warmClicks,
@@ -175,9 +263,21 @@ async function main(): Promise<void> {
     };
     emit(json, data, () =>
       [
-        `bench:http, ${items} items, size 10, default policy, ${connections} connections, ${seconds} s each; ${data.machine}`,
+        `bench:http, ${items} items, size 10, policy ${policy}, ${connections} connections, ${seconds} s each; ${data.machine}`,
         formatTable(
-          ['route', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'service CPU ms/req'],
+          [
+            'route',
+            'req/s',
+            'p50 ms',
+            'p99 ms',
+            'errors',
+            'non-2xx',
+            'service CPU ms/req',
+            'postgres CPU ms/req',
+            'client CPU ms/req',
+            'machine CPU ms/req',
+            'machine busy',
+          ],
           [
             [
               `POST /v1/slates (after ${warmClicks} clicks)`,
@@ -186,7 +286,7 @@ async function main(): Promise<void> {
               slates.p99_ms,
               slates.errors,
               slates.non2xx,
-              cpuCell(slates),
+              ...cpuCells(slates),
             ],
             [
               'POST /v1/slates (cold: all items at their prior)',
@@ -195,7 +295,7 @@ async function main(): Promise<void> {
               cold.p99_ms,
               cold.errors,
               cold.non2xx,
-              cpuCell(cold),
+              ...cpuCells(cold),
             ],
             [
               `POST /v1/slates (while learning ${Math.round(learnedPerS)} clicks/s)`,
@@ -204,7 +304,7 @@ async function main(): Promise<void> {
               whileLearning.p99_ms,
               whileLearning.errors,
               whileLearning.non2xx,
-              cpuCell(whileLearning),
+              ...cpuCells(whileLearning),
             ],
             [
               'GET /v1/ping (baseline)',
@@ -213,13 +313,21 @@ async function main(): Promise<void> {
               empty.p99_ms,
               empty.errors,
               empty.non2xx,
-              cpuCell(empty),
+              ...cpuCells(empty),
             ],
           ],
         ),
         `posterior solves on: ${data.solve_thread} (MODEL_SOLVE_THREAD)`,
         `ratio slates/empty: ${data.ratio.toFixed(3)}` +
-          (data.cpu_ratio === null ? '' : `; by service CPU per request: ${data.cpu_ratio.toFixed(3)}`),
+          (data.cpu_ratio === null ? '' : `; by service CPU per request: ${data.cpu_ratio.toFixed(3)}`) +
+          (data.machine_cpu_ratio === null
+            ? ''
+            : `; by machine CPU per request: ${data.machine_cpu_ratio.toFixed(3)}`),
+        ...[slates, empty].map((r) => ceilingLine(r === slates ? 'slates' : 'ping', r)),
+        `all cores busy by /proc/stat (any process; above machine busy = CPU taken by something else): ` +
+          [slates, cold, whileLearning, empty]
+            .map((r) => (r.all_busy === null ? '-' : fmt(r.all_busy)))
+            .join(' / '),
       ].join('\n'),
     );
   } finally {
@@ -228,8 +336,24 @@ async function main(): Promise<void> {
   }
 }
 
-function cpuCell(r: Run): Cell {
-  return r.cpu_ms_per_request === null ? '-' : r.cpu_ms_per_request;
+/** What the CPU per request says a route could reach on this machine. */
+function ceilingLine(route: string, r: Run): string {
+  const round = (x: number | null): string => (x === null ? '-' : String(Math.round(x)));
+  return (
+    `${route} CPU-bound ceiling: ${round(r.cpu_ceiling_rps)} req/s with all ${cores} cores busy ` +
+    `(${cores} × 1000 / machine CPU ms/req), ${round(r.service_core_rps)} req/s with the service at one ` +
+    `busy core (1000 / service CPU ms/req); measured ${Math.round(r.rps)}`
+  );
+}
+
+function cpuCells(r: Run): Cell[] {
+  return [
+    r.cpu_ms_per_request,
+    r.pg_cpu_ms_per_request,
+    r.client_cpu_ms_per_request,
+    r.machine_cpu_ms_per_request,
+    r.machine_busy,
+  ].map((x) => (x === null ? '-' : x));
 }
 
 main().catch((e: unknown) => {

@@ -7,21 +7,26 @@
  * Headline: 100k items, d = 32, slate size 10, in_slate_ts with Monte Carlo propensities (default
  * propensitySlates). Floor, measured in the same run: one native copy (`Float32Array.prototype.set`)
  * of the two arrays the scorer must read (posterior means and variances).
- * `scaling` also has cold catalogues (`catalogue`: 'cold-1' every item at one prior, 'cold-20' every
- * item at its group's prior): the Thompson sampler's worst case, every item exchangeable within a group.
+ * `scaling` also has other catalogues (`catalogue`): 'half-cold', half the items at their group's prior (a
+ * live catalogue where half the items have no clicks yet); 'cold-1', every item at one prior; 'cold-20', every
+ * item at its group's prior. Items at one prior are identical: serving scores and plans one entry per class
+ * of them (score-classes.ts); before that, cold catalogues were the Thompson sampler's worst case.
  */
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ServingSnapshot } from '../src/core/model/serving-snapshot';
 import { parsePolicyConfig, type PolicyConfigInput } from '../src/core/policies/policy-config.schema';
 import { scoreCandidates } from '../src/core/policies/score-kernel';
-import { prepareSnapshotForWasm } from '../src/core/policies/score-moments.wasm';
-import { serveSlate } from '../src/core/policies/serve-slate';
+import { prepareSnapshotForServing, serveSlate } from '../src/core/policies/serve-slate';
 import { syntheticSnapshot } from '../src/core/policies/testing/synthetic-snapshot';
 import { Rng } from '../src/core/random';
 
 interface Row {
-  /** 'learned' (spread means), 'cold-1' (every item at one prior), 'cold-20' (every item at its group's prior, 20 groups). */
+  /**
+   * 'learned' (spread means, 1% of items at their group's prior), 'half-cold' (half the items at their group's
+   * prior, as in a live catalogue where half the items have no clicks yet), 'cold-1' (every item at one prior),
+   * 'cold-20' (every item at its group's prior, 20 groups).
+   */
   catalogue: Catalogue;
   items: number;
   dim: number;
@@ -36,7 +41,7 @@ interface Row {
   cpu_p50_ms: number;
 }
 
-type Catalogue = 'learned' | 'cold-1' | 'cold-20';
+type Catalogue = 'learned' | 'half-cold' | 'cold-1' | 'cold-20';
 
 /**
  * A cold catalogue: every item still at its group prior (as after a fresh import), so items of a group
@@ -128,7 +133,7 @@ function run(
 
 function fmt(r: Row): string {
   return [
-    r.catalogue.padEnd(8),
+    r.catalogue.padEnd(9),
     String(r.items).padStart(8),
     String(r.dim).padStart(4),
     String(r.size).padStart(5),
@@ -158,10 +163,13 @@ function main(): void {
       s =
         catalogue === 'learned'
           ? syntheticSnapshot({ items: n, dim, seed: 1 })
-          : coldSnapshot(n, dim, catalogue === 'cold-1' ? 1 : 20);
-      // What a model swap does once per snapshot: lay it out for the SIMD kernel.
+          : catalogue === 'half-cold'
+            ? syntheticSnapshot({ items: n, dim, seed: 1, coldFraction: 0.5 })
+            : coldSnapshot(n, dim, catalogue === 'cold-1' ? 1 : 20);
+      // What a model swap does once per snapshot: lay it out for the SIMD kernel, find the classes of
+      // identical items.
       const t = performance.now();
-      prepareSnapshotForWasm(s);
+      prepareSnapshotForServing(s);
       prepareMs.set(key, performance.now() - t);
       snaps.set(key, s);
     }
@@ -179,6 +187,8 @@ function main(): void {
   log(fmt(headline) + '   <- headline');
   const scaling: Row[] = [];
   const settings: Array<[number, number, PolicyConfigInput, Catalogue?]> = [
+    [10_000, 10, { name: 'in_slate_ts' }, 'half-cold'],
+    [100_000, 10, { name: 'in_slate_ts' }, 'half-cold'],
     [10_000, 10, { name: 'in_slate_ts' }, 'cold-1'],
     [10_000, 10, { name: 'in_slate_ts' }, 'cold-20'],
     [100_000, 10, { name: 'in_slate_ts' }, 'cold-1'],

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -42,11 +42,93 @@ export interface Service {
 /** utime + stime of a process from /proc/<pid>/stat, in seconds (Linux; undefined elsewhere). */
 function procCpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
+  const f = procStat(pid);
+  return f === undefined ? undefined : (f.utime + f.stime) / CLOCK_TICKS;
+}
+
+interface ProcStat {
+  ppid: number;
+  /** Clock ticks of the process itself (all its threads). */
+  utime: number;
+  stime: number;
+  /** Clock ticks of its children that have exited and that it has waited for. */
+  cutime: number;
+  cstime: number;
+}
+
+function procStat(pid: number): ProcStat | undefined {
   try {
-    // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14 and 15.
+    // Fields after the command name (which may hold spaces, hence the last ')'): ppid is field 4, utime, stime,
+    // cutime and cstime are 14 to 17.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return {
+      ppid: Number(fields[1]),
+      utime: Number(fields[11]),
+      stime: Number(fields[12]),
+      cutime: Number(fields[13]),
+      cstime: Number(fields[14]),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds used so far by the PostgreSQL server(s) on this machine, or undefined where /proc is not
+ * available: every process whose /proc/<pid>/comm is `postgres` (postmaster, backends, background processes),
+ * with the pids rescanned at each call. The value is a cumulative counter, so a phase's cost is the difference
+ * of two calls:
+ * - utime + stime of every live postgres process (a backend that starts mid-phase counts from 0, since it
+ *   was not there at the start, so all of its CPU falls in the phase);
+ * - plus cutime + cstime of every postmaster (a postgres process whose parent is not one): the CPU of its
+ *   children that have exited and been reaped, so a backend that exits mid-phase (the pool's idle timeout) does
+ *   not take its CPU with it, nor make the counter go backwards.
+ * A backend reaped between the read of its own stat and its postmaster's within one call is counted twice (or,
+ * in the other order, missed once): a pool keeps its connections, so this is rare; it does not accumulate.
+ * Undefined also when no postgres process runs here; only meaningful when the database is on this machine.
+ */
+export function postgresCpuSeconds(): number | undefined {
+  let pids: number[];
+  try {
+    pids = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number);
+  } catch {
+    return undefined;
+  }
+  const stats = new Map<number, ProcStat>();
+  for (const pid of pids) {
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue; // exited since the scan
+    }
+    if (comm !== 'postgres') continue;
+    const st = procStat(pid);
+    if (st !== undefined) stats.set(pid, st);
+  }
+  if (stats.size === 0) return undefined; // no PostgreSQL server on this machine
+  let ticks = 0;
+  for (const st of stats.values()) {
+    ticks += st.utime + st.stime;
+    if (!stats.has(st.ppid)) ticks += st.cutime + st.cstime;
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+/**
+ * CPU seconds all the machine's cores have spent busy so far (user, nice, system, irq, softirq from the `cpu`
+ * line of /proc/stat: any process, and the kernel), or undefined where /proc is not available. Against the CPU of
+ * the processes a bench accounts for, it shows how much went to anything else (other jobs, kernel threads).
+ */
+export function machineBusyCpuSeconds(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const [user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).slice(1).map(Number);
+    const ticks = user + nice + system + irq + softirq;
+    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS : undefined;
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-export { serveSlate, slatePropensities, scoreRequest } from './serve-slate';
+export { serveSlate, slatePropensities, scoreRequest, prepareSnapshotForServing } from './serve-slate';
 export type { ServedItem, ServedSlate, ServeOptions } from './serve-slate';
 export {
   policyConfigSchema,
@@ -24,5 +24,7 @@ export { scoreMomentsReference } from './score-moments';
 export type { ScoreMoments } from './score-moments';
 export type { ScoredCandidates, Selection } from './policy-types';
 export { ThompsonTopK, thompsonTopKReference } from './thompson-sampler';
+export { snapshotClasses, classLayout } from './score-classes';
+export type { SnapshotClasses, ClassLayout } from './score-classes';
 export { epsGreedyRankPropensities } from './eps-greedy';
 export { assembleInSlate } from './thompson-policies';

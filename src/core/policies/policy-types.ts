@@ -4,6 +4,16 @@ import type { ScoreMoments } from './score-moments';
 export interface ScoredCandidates extends ScoreMoments {
   /** sd_c = √s_c. */
   readonly sd: Float64Array;
+  /**
+   * The candidates' item indices ascending, when `rows` is not (class-compressed serving lays candidates
+   * out by class, see score-classes.ts); absent when `rows` is ascending. See `candidateItems`.
+   */
+  readonly candidateSet?: Int32Array;
+}
+
+/** The candidates' item indices, ascending (what `SlatePropensities.candidates` holds). */
+export function candidateItems(sc: ScoredCandidates): Int32Array {
+  return sc.candidateSet ?? sc.rows;
 }
 
 /** What a policy chose: candidate positions (into `ScoredCandidates`) in slot order, and their scores. */

@@ -1,6 +1,6 @@
 import type { Rng } from '../random';
 import { makePropensities, type SlatePropensities } from './slate-propensities';
-import type { ScoredCandidates, Selection } from './policy-types';
+import { candidateItems, type ScoredCandidates, type Selection } from './policy-types';
 
 /**
  * Uniform random slate: k candidates without replacement, in random order (a partial Fisher–Yates on a
@@ -26,7 +26,7 @@ export function randomPropensities(sc: ScoredCandidates, k: number): SlatePropen
     k,
     kind: 'exact',
     simulatedSlates: 0,
-    candidates: sc.rows,
+    candidates: candidateItems(sc),
     items: new Int32Array(0),
     p: new Float64Array(0),
     otherProbability: new Float64Array(k).fill(1 / sc.n),

@@ -9,7 +9,7 @@ import type { ServingSnapshot } from '../model/serving-snapshot';
 export interface ScoreMoments {
   /** Candidate count n. */
   readonly n: number;
-  /** Item index of candidate c (ascending). */
+  /** Item index of candidate c (ascending, unless a class layout is used: see `ScoredCandidates`). */
   readonly rows: Int32Array;
   /** Score mean m_c. */
   readonly mean: Float64Array;

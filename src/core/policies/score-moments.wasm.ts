@@ -469,11 +469,15 @@ export function scoreMomentsWasm(
   rows: Int32Array,
   inPlace = false,
   scan?: FusedScanSpec,
+  length = rows.length,
 ): (ScoredCandidates & { scan?: CandidateScan }) | null {
   if (!prepareSnapshotForWasm(snapshot)) return null;
   const p = prepared.get(snapshot)!;
   const { f32, i32, groups } = p;
   const n = rows.length;
+  // In place, the output views may be longer than the rows scored (≤ the snapshot's item count): the
+  // caller fills the rest (class layouts).
+  const len = inPlace ? Math.min(Math.max(n, length), p.n) : n;
   const xo = p.xPtr >> 2;
   const xxo = p.xxPtr >> 2;
   for (let j = 0; j < 4 * groups; j++) {
@@ -513,11 +517,11 @@ export function scoreMomentsWasm(
       p.supSdPtr,
     );
   } else p.run(0, p.rowBytes, p.xPtr, p.xxPtr, p.rowsPtr, n, p.outMPtr, p.outSPtr, p.outSdPtr);
-  const mean = new Float64Array(p.buffer, p.outMPtr, n);
-  const variance = new Float64Array(p.buffer, p.outSPtr, n);
-  const sd = new Float64Array(p.buffer, p.outSdPtr, n);
+  const mean = new Float64Array(p.buffer, p.outMPtr, len);
+  const variance = new Float64Array(p.buffer, p.outSPtr, len);
+  const sd = new Float64Array(p.buffer, p.outSdPtr, len);
   if (!inPlace) return { n, rows, mean: mean.slice(), variance: variance.slice(), sd: sd.slice() };
-  if (!fuse) return { n, rows, mean, variance, sd };
+  if (!fuse) return { n: len, rows, mean, variance, sd };
   const ctl = p.ctlPtr >> 3;
   const fused: CandidateScan = {
     uMax: p.f64[ctl + 1],
@@ -530,5 +534,5 @@ export function scoreMomentsWasm(
     m: new Float64Array(p.buffer, p.supMPtr, n),
     sd: new Float64Array(p.buffer, p.supSdPtr, n),
   };
-  return { n, rows, mean, variance, sd, scan: fused };
+  return { n: len, rows, mean, variance, sd, scan: fused };
 }

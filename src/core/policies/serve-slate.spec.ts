@@ -4,6 +4,7 @@ import { normalCdf } from './internal/gaussian';
 import { parsePolicyConfig, type PolicyConfig, type PolicyConfigInput } from './policy-config.schema';
 import { NoCandidatesError, PolicyInputError } from './policy-errors';
 import { resolveSlateRequest } from './slate-request';
+import { classLayout } from './score-classes';
 import { scoreRequest, serveSlate, slatePropensities } from './serve-slate';
 import { thompsonPropensities } from './thompson-policies';
 import { ThompsonTopK } from './thompson-sampler';
@@ -457,6 +458,8 @@ describe('Thompson propensities pooled over exchangeability classes', () => {
       const sf = Float64Array.from(cat.vars, (x) => Math.sqrt(Math.fround(x)));
       expect(Number.isNaN(new ThompsonTopK(mf, sf, k).threshold)).toBe(!threshold);
       const snap = snapshotFromScores(cat.means, cat.vars);
+      // The 120-item catalogue is served through a class layout (one planning entry per class).
+      expect(classLayout(snap, resolveSlateRequest(snap, { size: k }).rows) !== null).toBe(threshold);
       const m = slatePropensities(
         snap,
         parsePolicyConfig({ name, propensitySlates: S }),

@@ -5,8 +5,10 @@ import { epsGreedyPropensities, selectEpsGreedy } from './eps-greedy';
 import type { PolicyConfig } from './policy-config.schema';
 import type { ScoredCandidates, Selection } from './policy-types';
 import { randomPropensities, selectRandom } from './random-policy';
-import { scoreCandidates } from './score-kernel';
-import { resolveSlateRequest, type ResolvedRequest, type SlateRequest } from './slate-request';
+import { classLayout } from './score-classes';
+import { scoreCandidates, scoreClassLayout } from './score-kernel';
+import { activeRows, resolveSlateRequest, type ResolvedRequest, type SlateRequest } from './slate-request';
+import { prepareSnapshotForWasm } from './score-moments.wasm';
 import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
 import { selectInSlateTs, selectSlateTs, thompsonPropensities } from './thompson-policies';
 import { scanSpec, ThompsonTopK } from './thompson-sampler';
@@ -55,21 +57,39 @@ export function scoreRequest(snapshot: ServingSnapshot, req: ResolvedRequest): S
 }
 
 /**
- * Score a request and build its Thompson sampler; the sampler's first pass over the candidates is
- * fused into the SIMD scoring pass (one pass over n instead of two).
+ * Everything serving computes once per snapshot: the SIMD kernel's layout, the classes of identical
+ * items and the class layout of the whole catalogue. Call it when a model is swapped in, so that no
+ * request pays for it (each is otherwise computed lazily by the first request that needs it).
  */
-function scoreWithSampler(
+export function prepareSnapshotForServing(snapshot: ServingSnapshot): void {
+  prepareSnapshotForWasm(snapshot);
+  classLayout(snapshot, activeRows(snapshot), true);
+}
+
+/**
+ * Score a request and build its Thompson sampler; the sampler's first pass over the candidates is
+ * fused into the SIMD scoring pass (one pass over n instead of two). Candidates with bit-identical
+ * posterior rows (items at their group's prior) are scored once per class and planned as one entry
+ * (score-classes.ts) unless `classes` is false (tests compare both ways).
+ */
+export function scoreWithSampler(
   snapshot: ServingSnapshot,
   req: ResolvedRequest,
+  classes = true,
 ): { sc: ScoredCandidates; sampler: ThompsonTopK } {
   const spec = scanSpec(req.rows.length, req.k);
-  const sc = scoreCandidates(
-    snapshot,
-    req.user,
-    req.rows,
-    true,
-    spec.collect ? { ...spec, k: req.k } : undefined,
-  );
+  const fused = spec.collect ? { ...spec, k: req.k } : undefined;
+  const layout = classes ? classLayout(snapshot, req.rows, req.rowsShared) : null;
+  if (layout) {
+    const sc = scoreClassLayout(snapshot, req.user, layout, req.rows, fused);
+    const sampler = new ThompsonTopK(sc.mean, sc.sd, req.k, {
+      shared: true,
+      scan: sc.scan,
+      classes: { start: layout.start },
+    });
+    return { sc, sampler };
+  }
+  const sc = scoreCandidates(snapshot, req.user, req.rows, true, fused);
   return { sc, sampler: new ThompsonTopK(sc.mean, sc.sd, req.k, { shared: true, scan: sc.scan }) };
 }
 

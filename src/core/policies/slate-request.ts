@@ -28,11 +28,14 @@ export interface ResolvedRequest {
   readonly rows: Int32Array;
   /** Requested candidates skipped because the item is inactive (only when `candidates` was given). */
   readonly inactiveCandidates: readonly number[];
+  /** `rows` is the snapshot's shared list of every active item (no candidates, no exclusions given). */
+  readonly rowsShared: boolean;
 }
 
 // Active item indices of a snapshot, computed once (snapshots are immutable); shared, never mutated.
 const activeRowsCache = new WeakMap<ServingSnapshot, Int32Array>();
-function activeRows(snapshot: ServingSnapshot): Int32Array {
+/** Every active item index of a snapshot, ascending (computed once per snapshot; read only). */
+export function activeRows(snapshot: ServingSnapshot): Int32Array {
   let rows = activeRowsCache.get(snapshot);
   if (!rows) {
     const { active } = snapshot;
@@ -72,8 +75,9 @@ export function resolveSlateRequest(snapshot: ServingSnapshot, req: SlateRequest
   }
   if (n === 0) throw new NoCandidatesError('the catalogue is empty');
 
-  // Exclusions and candidates as a per-item mark: 0 untouched, 1 candidate, 2 excluded.
-  const mark = req.exclude || req.candidates ? new Uint8Array(n) : null;
+  // Exclusions and candidates as a per-item mark: 0 untouched, 1 candidate, 2 excluded. (An empty
+  // exclusion list is no exclusion: the shared rows, and their cached class layout, still apply.)
+  const mark = (req.exclude && req.exclude.length > 0) || req.candidates ? new Uint8Array(n) : null;
   if (req.exclude && mark) {
     for (let j = 0; j < req.exclude.length; j++) {
       const v = req.exclude[j];
@@ -83,6 +87,7 @@ export function resolveSlateRequest(snapshot: ServingSnapshot, req: SlateRequest
   }
   const inactiveCandidates: number[] = [];
   let rows: Int32Array;
+  let rowsShared = false;
   if (req.candidates && mark) {
     const c = req.candidates;
     const picked: number[] = [];
@@ -102,8 +107,18 @@ export function resolveSlateRequest(snapshot: ServingSnapshot, req: SlateRequest
       const kept = new Int32Array(all.length);
       for (let t = 0; t < all.length; t++) if (mark[all[t]] !== 2) kept[w++] = all[t];
       rows = kept.subarray(0, w);
-    } else rows = all;
+    } else {
+      rows = all;
+      rowsShared = true;
+    }
   }
   if (rows.length === 0) throw new NoCandidatesError('no candidate item is active and not excluded');
-  return { user, k: Math.min(req.size, rows.length), requestedSize: req.size, rows, inactiveCandidates };
+  return {
+    user,
+    k: Math.min(req.size, rows.length),
+    requestedSize: req.size,
+    rows,
+    inactiveCandidates,
+    rowsShared,
+  };
 }

@@ -2,7 +2,7 @@ import { NormalStream, type Rng } from '../random';
 import { nextStamp, scratchFloat64, scratchInt32 } from './internal/scratch';
 import { randomPropensities } from './random-policy';
 import { makePropensities, type PropensityClasses, type SlatePropensities } from './slate-propensities';
-import type { ScoredCandidates, Selection } from './policy-types';
+import { candidateItems, type ScoredCandidates, type Selection } from './policy-types';
 import { type ThompsonTopK } from './thompson-sampler';
 
 /**
@@ -174,7 +174,7 @@ export function thompsonPropensities(
       k,
       kind: 'monte_carlo',
       simulatedSlates: total,
-      candidates: sc.rows,
+      candidates: candidateItems(sc),
       items: itemOf,
       p,
       otherProbability: new Float64Array(k),

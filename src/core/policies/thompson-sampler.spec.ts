@@ -1,6 +1,8 @@
 import { NormalStream, Rng } from '../random';
 import { normalSfFast, normalSfPrecise } from './internal/gaussian';
-import { scoreCandidates } from './score-kernel';
+import { classLayout } from './score-classes';
+import { scoreCandidates, scoreClassLayout } from './score-kernel';
+import { resolveSlateRequest } from './slate-request';
 import { syntheticSnapshot } from './testing/synthetic-snapshot';
 import { scanCandidates, scanSpec, ThompsonTopK, thompsonTopKReference } from './thompson-sampler';
 
@@ -342,5 +344,102 @@ describe('normalSfFast', () => {
     for (let z = -9; z <= 9; z += 0.001)
       worst = Math.max(worst, Math.abs(normalSfFast(z) - normalSfPrecise(z)));
     expect(worst).toBeLessThan(2e-5);
+  });
+});
+
+describe('ThompsonTopK with classes of identical candidates (one planning entry per class)', () => {
+  /** Singles first, then classes contiguously (the layout score-classes.ts builds); `twin`: one single
+   * bit-equal to class 0 without being listed in it (a class must still count it). */
+  function classed(seed: number, singles: number, sizes: number[], twin = false) {
+    const r = new Rng(seed);
+    const mean: number[] = [];
+    const sd: number[] = [];
+    for (let i = 0; i < singles; i++) {
+      mean.push(0.5 * r.normal());
+      sd.push(0.05 + 0.4 * r.next());
+    }
+    const cls = sizes.map(() => [0.3 * r.normal(), 0.6 + 0.6 * r.next()]);
+    if (twin) {
+      mean.push(cls[0][0]);
+      sd.push(cls[0][1]);
+    }
+    const start = [mean.length];
+    sizes.forEach((size, g) => {
+      for (let i = 0; i < size; i++) {
+        mean.push(cls[g][0]);
+        sd.push(cls[g][1]);
+      }
+      start.push(mean.length);
+    });
+    return { mean: Float64Array.from(mean), sd: Float64Array.from(sd), start: Int32Array.from(start) };
+  }
+
+  for (const [name, singles, sizes, k, mode] of [
+    ['threshold mode, 3 classes + 60 singles', 60, [150, 100, 30], 3, 'auto'],
+    ['threshold mode, k 10', 40, [200, 120], 10, 'auto'],
+    ['walk mode, 3 classes + 60 singles', 60, [150, 100, 30], 3, 'walk'],
+  ] as const)
+    it(`has the law of sampling every candidate (${name})`, () => {
+      const { mean, sd, start } = classed(21, singles, [...sizes]);
+      const n = mean.length;
+      const fast = new ThompsonTopK(mean, sd, k, { mode, classes: { start } });
+      expect(Number.isNaN(fast.threshold)).toBe(mode === 'walk');
+      expect(fast.walkSetSize).toBeLessThanOrEqual(singles + sizes.length); // entries, not members
+      const draws = 12_000;
+      const r1 = new NormalStream(new Rng(22));
+      const r2 = new NormalStream(new Rng(23));
+      const a = topKFrequencies(n, k, draws, (i, v) => fast.draw(r1, i, v));
+      const b = topKFrequencies(n, k, draws, (i, v) =>
+        thompsonTopKReference(mean, sd, k, () => r2.normal(), i, v),
+      );
+      expectSameLaw(a, b, draws);
+    });
+
+  it('classMembers still returns every candidate with bit-equal (m, sd), listed in a class or not', () => {
+    for (const mode of ['auto', 'walk'] as const) {
+      const { mean, sd, start } = classed(24, 50, [120, 80, 3], true);
+      const n = mean.length;
+      const s = new ThompsonTopK(mean, sd, 5, { mode, classes: { start } });
+      const out = new Int32Array(n);
+      let wrong = 0;
+      for (let c = 0; c < n; c++) {
+        const got = Array.from(out.subarray(0, s.classMembers(c, out))).sort((a, b) => a - b);
+        const want: number[] = [];
+        for (let x = 0; x < n; x++) if (mean[x] === mean[c] && sd[x] === sd[c]) want.push(x);
+        if (got.join() !== want.join()) wrong++;
+        if (s.classMembers(c) !== want.length) wrong++;
+      }
+      expect(wrong).toBe(0);
+    }
+  });
+
+  it('plans from the SIMD kernel scan of the entries exactly as from the JS one (same draws)', () => {
+    const snap = syntheticSnapshot({ items: 4000, dim: 16, seed: 25, coldFraction: 0.6 });
+    const req = resolveSlateRequest(snap, { size: 10 });
+    const k = req.k;
+    const layout = classLayout(snap, req.rows)!;
+    const spec = scanSpec(req.rows.length, k);
+    const sc = scoreClassLayout(snap, req.user, layout, req.rows, { ...spec, k });
+    expect(sc.scan).toBeDefined();
+    const mean = sc.mean.slice();
+    const sd = sc.sd.slice();
+    const a = new ThompsonTopK(mean, sd, k, { scan: sc.scan, classes: { start: layout.start } });
+    const b = new ThompsonTopK(mean, sd, k, { classes: { start: layout.start } });
+    const c = new ThompsonTopK(mean, sd, k); // no classes: same law, another plan
+    expect(a.threshold).toBe(b.threshold);
+    expect(a.walkSetSize).toBe(b.walkSetSize);
+    expect(a.walkSetSize).toBeLessThan(c.walkSetSize / 5);
+    const ia = new Int32Array(k);
+    const va = new Float64Array(k);
+    const ib = new Int32Array(k);
+    const vb = new Float64Array(k);
+    const ra = new NormalStream(new Rng(26));
+    const rb = new NormalStream(new Rng(26));
+    for (let t = 0; t < 50; t++) {
+      a.draw(ra, ia, va);
+      b.draw(rb, ib, vb);
+      expect(ia).toEqual(ib);
+      expect(va).toEqual(vb);
+    }
   });
 });

@@ -48,9 +48,9 @@ export function scanCandidates(
   k: number,
   topCount: number,
   collect: boolean,
+  b = thompsonCut(mean.length),
 ): CandidateScan {
   const n = mean.length;
-  const b = thompsonCut(n);
   let uMax = -Infinity;
   const low = new Float64Array(k).fill(-Infinity);
   const topMeans = new Float64Array(topCount).fill(-Infinity);
@@ -99,6 +99,28 @@ export function scanCandidates(
     }
   }
   return { uMax, low, topMeans, collected: collect, count, idx, u: us, m: ms, sd: sds };
+}
+
+/**
+ * Candidates known to be identical before scoring (bit-identical posterior rows: see score-classes.ts),
+ * laid out contiguously after the singles: class g is candidates start[g] .. start[g + 1] − 1, start[0]
+ * is the number of singles (candidates 0 .. start[0] − 1). Every member's (m, sd) must be bit-equal.
+ */
+export interface SamplerClasses {
+  readonly start: Int32Array;
+}
+
+/** Insert v into a descending array, dropping its last value, if v beats that value. */
+function insertDescending(a: Float64Array, v: number): boolean {
+  const last = a.length - 1;
+  if (!(v > a[last])) return false;
+  let j = last;
+  while (j > 0 && a[j - 1] < v) {
+    a[j] = a[j - 1];
+    j--;
+  }
+  a[j] = v;
+  return true;
 }
 
 /**
@@ -201,6 +223,9 @@ export class ThompsonTopK {
   private acc: Int32Array = new Int32Array(64);
   // Robert's tail rate per band, robertRate(a0) (precomputed: a square root per proposal otherwise).
   private hLambda = new Float64Array(0);
+  // Classes of identical candidates (see `SamplerClasses`): candidates classStart[g] .. classStart[g + 1].
+  // A bucketed entry (ord) is a candidate c ≥ 0, or a whole class g as −(g + 1).
+  private readonly classStart: Int32Array | null;
 
   /**
    * @param mean score means m_c
@@ -212,6 +237,9 @@ export class ThompsonTopK {
    *   of allocating them (serving: the sampler is then valid only until the next shared one is built)
    * @param options.scan the first pass over the candidates, already done (by the SIMD scoring kernel,
    *   `scanSpec` gives its parameters); must equal `scanCandidates(mean, sd, …)`, which is used otherwise
+   *   (with `classes`: the scan of the singles and one member per class, in that order)
+   * @param options.classes candidates known to be identical (see `SamplerClasses`): the per-request
+   *   planning then handles each class as one entry with a multiplicity; the law is unchanged
    */
   constructor(
     mean: Float64Array,
@@ -222,6 +250,7 @@ export class ThompsonTopK {
       mode?: 'walk' | 'auto';
       shared?: boolean;
       scan?: CandidateScan;
+      classes?: SamplerClasses;
     } = {},
   ) {
     const n = mean.length;
@@ -242,11 +271,17 @@ export class ThompsonTopK {
     const tryThreshold = options.mode !== 'walk' && n >= 2 * mu;
     this.shared = options.shared === true;
     const topCount = tryThreshold ? Math.ceil(3 * mu) : 1;
+    const cls = options.classes ?? null;
+    this.classStart = cls && cls.start.length > 1 ? cls.start : null;
     const pre = options.scan;
-    const scan =
+    let scan =
       pre && pre.low.length === k && pre.topMeans.length === topCount && pre.collected === tryThreshold
         ? pre
-        : scanCandidates(mean, sd, k, topCount, tryThreshold);
+        : null;
+    if (this.classStart) {
+      scan = scan ?? this.scanEntries(k, topCount, tryThreshold);
+      this.countMultiplicity(scan);
+    } else scan = scan ?? scanCandidates(mean, sd, k, topCount, tryThreshold);
     const { low, topMeans } = scan;
     const tm = topCount - 1;
     // Exchangeable (every candidate at one (m, sd)) needs all means equal, so the top ⌈3μ⌉ means too:
@@ -284,6 +319,55 @@ export class ThompsonTopK {
     if (tryThreshold) this.thr = this.planThreshold(mu);
   }
 
+  /**
+   * The scan over entries (singles, then one member per class) in JS, when the kernel did not fuse it:
+   * the singles' and the classes' first members' (m, sd), copied contiguously.
+   */
+  private scanEntries(k: number, topCount: number, collect: boolean): CandidateScan {
+    const start = this.classStart!;
+    const n1 = start[0];
+    const G = start.length - 1;
+    const m = new Float64Array(n1 + G);
+    const s = new Float64Array(n1 + G);
+    m.set(this.mean.subarray(0, n1));
+    s.set(this.sd.subarray(0, n1));
+    for (let g = 0; g < G; g++) {
+      m[n1 + g] = this.mean[start[g]];
+      s[n1 + g] = this.sd[start[g]];
+    }
+    return scanCandidates(m, s, k, topCount, collect, this.cut);
+  }
+
+  /**
+   * A scan over entries saw each class once: give each class its multiplicity in `low` (k largest lower
+   * values) and `topMeans` (copies of its values, up to what the buffers hold), and turn the collected
+   * entries' positions into entry ids (a class's position n1 + g becomes −(g + 1)). The collected set
+   * was taken against running floors no higher than the corrected ones: still a superset.
+   */
+  private countMultiplicity(scan: CandidateScan): void {
+    const start = this.classStart!;
+    const n1 = start[0];
+    const b = this.cut;
+    const { low, topMeans, idx } = scan;
+    for (let g = 0; g + 1 < start.length; g++) {
+      const size = start[g + 1] - start[g];
+      const m = this.mean[start[g]];
+      const s = this.sd[start[g]];
+      const l = m - b * s; // the scan's own float64 operations
+      for (let t = 1; t < size && t < low.length; t++) if (!insertDescending(low, l)) break;
+      for (let t = 1; t < size && t < topMeans.length; t++) if (!insertDescending(topMeans, m)) break;
+    }
+    for (let t = 0; t < scan.count; t++) if (idx[t] >= n1) idx[t] = -(idx[t] - n1 + 1);
+  }
+
+  /** Candidates of an entry (see `classStart`): [from, to). */
+  private entryFrom(id: number): number {
+    return id >= 0 ? id : this.classStart![-id - 1];
+  }
+  private entryTo(id: number): number {
+    return id >= 0 ? id + 1 : this.classStart![-id];
+  }
+
   // Work arrays: the shared scratch pool when `shared` (serving: one sampler per request), else owned.
   private int32(name: string, n: number): Int32Array {
     return this.shared ? scratchInt32(name, n).subarray(0, n) : new Int32Array(n);
@@ -304,10 +388,23 @@ export class ThompsonTopK {
     const membersSd = scratchFloat64('thompson.membersSd', n);
     let inA = 0;
     let outsideMaxU = -Infinity;
-    for (let c = 0; c < n; c++) {
+    const start = this.classStart;
+    const singles = start ? start[0] : n;
+    for (let c = 0; c < singles; c++) {
       const u = mean[c] + b * sd[c];
       if (u >= floor) {
         members[inA] = c;
+        membersU[inA] = u;
+        membersM[inA] = mean[c];
+        membersSd[inA++] = sd[c];
+      } else if (u > outsideMaxU) outsideMaxU = u;
+    }
+    // Each class is one entry (its members' U are equal).
+    for (let g = 0; start && g + 1 < start.length; g++) {
+      const c = start[g];
+      const u = mean[c] + b * sd[c];
+      if (u >= floor) {
+        members[inA] = -(g + 1);
         membersU[inA] = u;
         membersM[inA] = mean[c];
         membersSd[inA++] = sd[c];
@@ -318,8 +415,8 @@ export class ThompsonTopK {
   }
 
   /**
-   * Bucket the listed candidates with U ≥ floor by U, highest first (a counting sort). Candidates not
-   * listed must have U < floor. `outsideMaxU` is set to the floor (an upper bound on their U, which is
+   * Bucket the listed entries (candidates, or classes as −(g + 1)) with U ≥ floor by U, highest first (a
+   * counting sort). Candidates not listed must have U < floor. `outsideMaxU` is set to the floor (an upper bound on their U, which is
    * all the walk needs; `bucketAbove` then tightens it).
    */
   private bucketMembers(
@@ -380,6 +477,7 @@ export class ThompsonTopK {
   private planThreshold(mu: number): number {
     const { ord, ordU, ordM, ordSd, bucketStart, bucketMax, n } = this;
     if (n < 2 * mu || ord.length === 0) return NaN;
+    const cls = this.classStart;
     const B = bucketMax.length;
     // Is the expected |E| at threshold t at least mu? Over A's candidates with U ≥ t (the rest add
     // ≤ n·Q(b) ≈ 1), highest U first, stopping as soon as the answer is known. A large bucket (a cold
@@ -406,7 +504,7 @@ export class ThompsonTopK {
               lastSd = ordSd[j];
               lastQ = lastSd > 0 ? normalSfFast((t - lastM) / lastSd) : lastM > t ? 1 : 0;
             }
-            e += weight * lastQ;
+            e += ord[j] >= 0 ? weight * lastQ : weight * lastQ * (cls![-ord[j]] - cls![-ord[j] - 1]);
           }
         if (e >= mu) return true;
       }
@@ -462,7 +560,8 @@ export class ThompsonTopK {
     const groupStart = this.int32('thompson.groupStart', ord.length);
     const groupLen = this.int32('thompson.groupLen', ord.length);
     let groups = 0;
-    let h = 0;
+    let h = 0; // entries banded
+    let hTotal = 0; // candidates banded (a class counts its members)
     // Slots: (m, sd), a, band, group, size so far; replaced round-robin (no reordering on a hit).
     const S = 4;
     const slotM = new Float64Array(S).fill(NaN);
@@ -509,11 +608,13 @@ export class ThompsonTopK {
           a0 = slotA[i];
           band0 = slotBand[i];
         }
-        slotLen[cur]++;
+        const size = ord[j] >= 0 ? 1 : cls![-ord[j]] - cls![-ord[j] - 1];
+        slotLen[cur] += size;
         members[h] = j;
         memberA[h] = a0;
         memberBand[h++] = band0;
-        counts[band0 + 1]++;
+        counts[band0 + 1] += size;
+        hTotal += size;
       }
     }
     for (let i = 0; i < S; i++) if (slotG[i] >= 0) groupLen[slotG[i]] = slotLen[i];
@@ -521,16 +622,26 @@ export class ThompsonTopK {
     this.groupLen = groupLen.subarray(0, groups);
     for (let t = 0; t < J; t++) counts[t + 1] += counts[t];
     this.hStart = counts.slice();
-    const hIdx = (this.hIdx = this.int32('thompson.hIdx', h));
-    const hA = (this.hA = this.float64('thompson.hA', h));
+    const hIdx = (this.hIdx = this.int32('thompson.hIdx', hTotal));
+    const hA = (this.hA = this.float64('thompson.hA', hTotal));
     const hA0 = (this.hA0 = new Float64Array(J).fill(Infinity));
     for (let i = 0; i < h; i++) {
-      const j = members[i];
+      const id = ord[members[i]];
       const a = memberA[i];
       const t = memberBand[i];
-      const w = counts[t]++;
-      hIdx[w] = ord[j];
-      hA[w] = a;
+      if (id >= 0) {
+        const w = counts[t]++;
+        hIdx[w] = id;
+        hA[w] = a;
+      } else {
+        // A class: its members, contiguous in the band.
+        const from = cls![-id - 1];
+        const to = cls![-id];
+        const w = counts[t];
+        for (let c = from; c < to; c++) hIdx[w + c - from] = c;
+        hA.fill(a, w, w + to - from);
+        counts[t] = w + to - from;
+      }
       if (a < hA0[t]) hA0[t] = a;
     }
     // Proposal rate of each band: Q(a0), to double precision (the rate must be exact, not the loop).
@@ -592,13 +703,14 @@ export class ThompsonTopK {
         if (count > 0) return count;
       }
       let self = false;
-      // U first: one array read per candidate of the bucket; m and sd only where U matches.
+      // U first: one array read per entry of the bucket; m and sd only where U matches.
       for (let j = bucketStart[bk], end = bucketStart[bk + 1]; j < end; j++)
         if (ordU[j] === u && ordM[j] === m && ordSd[j] === s) {
-          const x = ord[j];
-          if (x === c) self = true;
-          if (out) out[count] = x;
-          count++;
+          const from = this.entryFrom(ord[j]);
+          const to = this.entryTo(ord[j]);
+          if (c >= from && c < to) self = true;
+          if (out) for (let x = from; x < to; x++) out[count++] = x;
+          else count += to - from;
         }
       if (self) return count;
       count = 0; // not where expected (cannot happen with the scan's U): compare every candidate
@@ -782,12 +894,15 @@ export class ThompsonTopK {
       }
       for (let j = bucketStart[t]; j < end; j++) {
         if (this.size === k && ordU[j] < topVal[k - 1]) continue;
-        const c = ord[j];
-        if (stamp[c] === id) continue;
-        let z = rng.normal();
-        while (z > b) z = rng.normal();
-        sampled++;
-        this.offer(c, ordM[j] + ordSd[j] * z);
+        // An entry is one candidate or a class (members with the same U, m and sd).
+        for (let c = this.entryFrom(ord[j]), to = this.entryTo(ord[j]); c < to; c++) {
+          if (this.size === k && ordU[j] < topVal[k - 1]) break;
+          if (stamp[c] === id) continue;
+          let z = rng.normal();
+          while (z > b) z = rng.normal();
+          sampled++;
+          this.offer(c, ordM[j] + ordSd[j] * z);
+        }
       }
     }
     // 3. Rare: the k-th best is below some candidate outside A; walk those too (keeps exactness).

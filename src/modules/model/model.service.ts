@@ -12,7 +12,7 @@ import {
 import { decodeLearningBatch } from '../../core/ingest/learning-log';
 import { JoinBook, type Tombstone } from '../../core/ingest/join-book';
 import { decodeBatchJournal, decodeJoinBookImage, type JournalClick } from '../../core/ingest/journal-codec';
-import { prepareSnapshotForWasm } from '../../core/policies/score-moments.wasm';
+import { prepareSnapshotForServing } from '../../core/policies/serve-slate';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { ItemInput } from '../items/item';
 import { ItemsRepository } from '../items/items.repository';
@@ -293,8 +293,9 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   private swap(next: ServingSnapshot): void {
     // The user system of these means, for fold-in at serving time (built here so that no request pays for it).
     if (this.histories.size) this.userSystem = userSystemOf(this.model, false);
-    // Lay the snapshot out for the SIMD scorer before it serves, so no request pays for it.
-    prepareSnapshotForWasm(next);
+    // Lay the snapshot out for the SIMD scorer and find its classes of identical items before it serves,
+    // so no request pays for it.
+    prepareSnapshotForServing(next);
     this.snapshot = next;
     this.builtAt = new Date();
     let active = 0;
