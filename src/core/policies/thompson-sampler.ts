@@ -207,6 +207,9 @@ export class ThompsonTopK {
 
   // Threshold mode: bands of candidates with U ≥ T, by a = (T − m)/sd.
   private hIdx: Int32Array = new Int32Array(0);
+  // m and sd of each banded candidate (copies: a proposal reads them at its position, not at hIdx's).
+  private hM: Float64Array = new Float64Array(0);
+  private hSd: Float64Array = new Float64Array(0);
   private hA: Float64Array = new Float64Array(0);
   private hStart = new Int32Array(1);
   private hA0 = new Float64Array(0);
@@ -624,15 +627,20 @@ export class ThompsonTopK {
     this.hStart = counts.slice();
     const hIdx = (this.hIdx = this.int32('thompson.hIdx', hTotal));
     const hA = (this.hA = this.float64('thompson.hA', hTotal));
+    const hM = (this.hM = this.float64('thompson.hM', hTotal));
+    const hSd = (this.hSd = this.float64('thompson.hSd', hTotal));
     const hA0 = (this.hA0 = new Float64Array(J).fill(Infinity));
     for (let i = 0; i < h; i++) {
-      const id = ord[members[i]];
+      const j = members[i];
+      const id = ord[j];
       const a = memberA[i];
       const t = memberBand[i];
       if (id >= 0) {
         const w = counts[t]++;
         hIdx[w] = id;
         hA[w] = a;
+        hM[w] = ordM[j];
+        hSd[w] = ordSd[j];
       } else {
         // A class: its members, contiguous in the band.
         const from = cls![-id - 1];
@@ -640,6 +648,8 @@ export class ThompsonTopK {
         const w = counts[t];
         for (let c = from; c < to; c++) hIdx[w + c - from] = c;
         hA.fill(a, w, w + to - from);
+        hM.fill(ordM[j], w, w + to - from);
+        hSd.fill(ordSd[j], w, w + to - from);
         counts[t] = w + to - from;
       }
       if (a < hA0[t]) hA0[t] = a;
@@ -770,8 +780,10 @@ export class ThompsonTopK {
       this.finishThreshold(rng, accepted, outIdx, outVal, off);
       return;
     }
-    // A proposal reads its candidate's m and sd through hIdx (~2μ per draw), so banding does not copy them.
-    const { hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda } = this;
+    // An exceedance below the current k-th best sample (most of them, once the buffer is full: the
+    // strongest bands come first) is rejected here, without a call.
+    const { hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda, k, topVal } = this;
+    let kth = -Infinity; // topVal[k − 1] once k samples are in, −∞ before
     let e = rng.exponential(); // the hazard left over (see above)
     for (let t = hA0.length - 1; t >= 0; t--) {
       const start = hStart[t];
@@ -786,7 +798,11 @@ export class ThompsonTopK {
             const c = hIdx[pos];
             if (accepted === acc.length) acc = this.growAccepted();
             acc[accepted++] = c;
-            this.offer(c, mean[c] + sd[c] * z);
+            const x = hM[pos] + hSd[pos] * z;
+            if (x > kth) {
+              this.offer(c, x);
+              if (this.size === k) kth = topVal[k - 1];
+            }
           }
         }
         continue;
@@ -808,7 +824,11 @@ export class ThompsonTopK {
           const c = hIdx[pos];
           if (accepted === acc.length) acc = this.growAccepted();
           acc[accepted++] = c;
-          this.offer(c, mean[c] + sd[c] * z);
+          const x = hM[pos] + hSd[pos] * z;
+          if (x > kth) {
+            this.offer(c, x);
+            if (this.size === k) kth = topVal[k - 1];
+          }
         }
         e = rng.exponential();
       }
