@@ -548,7 +548,10 @@ export class ThompsonTopK {
     // Band H = {U ≥ T} by a = (T − m)/sd ≤ b: band 0 holds a ∈ (b − 0.3, b], …, the last a ≤ −3.
     const b = this.cut;
     const W = 0.3;
-    const J = Math.ceil((b + 3) / W) + 1;
+    const J0 = Math.ceil((b + 3) / W) + 1;
+    // A class entry (all members at one a) gets a band of its own, J0 + g, at its exact rate Q(a): every
+    // proposal there is accepted (in a shared band only ≈ 60% are: the band's rate is its smallest a's).
+    const J = J0 + (cls ? cls.length - 1 : 0);
     // One pass over H computes each member's a and band, a second scatters by band (a and its band used
     // to be recomputed in both). Candidates of one (m, sd) (cold items at one prior) reuse them: the
     // last 4 distinct (m, sd) seen are kept (not just one: a U-bucket can hold several classes, their
@@ -600,7 +603,7 @@ export class ThompsonTopK {
             const a = sdj > 0 ? (T - m) / sdj : m > T ? -Infinity : Infinity;
             const f = Math.floor((b - a) * invW); // band 0 holds a ∈ (b − W, b]
             slotA[i] = a;
-            slotBand[i] = f < 0 ? 0 : f > J - 1 ? J - 1 : f;
+            slotBand[i] = f < 0 ? 0 : f > J0 - 1 ? J0 - 1 : f;
             groupStart[groups] = j;
             slotG[i] = groups++;
             slotLen[i] = 0;
@@ -611,12 +614,14 @@ export class ThompsonTopK {
           a0 = slotA[i];
           band0 = slotBand[i];
         }
-        const size = ord[j] >= 0 ? 1 : cls![-ord[j]] - cls![-ord[j] - 1];
+        const id = ord[j];
+        const size = id >= 0 ? 1 : cls![-id] - cls![-id - 1];
+        const band = id >= 0 ? band0 : J0 - id - 1;
         slotLen[cur] += size;
         members[h] = j;
         memberA[h] = a0;
-        memberBand[h++] = band0;
-        counts[band0 + 1] += size;
+        memberBand[h++] = band;
+        counts[band + 1] += size;
         hTotal += size;
       }
     }
@@ -754,8 +759,8 @@ export class ThompsonTopK {
    * 1e-16 on the skip, the same order as the rates themselves.)
    * Bands go from the lowest a (the strongest candidates, where the top k usually comes from) to the
    * highest: the top-k buffer fills with strong samples first, so later exceedances mostly fail its
-   * first compare instead of shifting it. The order never changes the law (every band's randomness is
-   * independent of the others'). The members of E are listed (not stamped in an n-sized array): only
+   * first compare instead of shifting it (the classes' own bands, numbered last, come before all). The
+   * order never changes the law (every band's randomness is independent of the others'). The members of E are listed (not stamped in an n-sized array): only
    * the rare fallback needs to know them.
    */
   drawThreshold(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off = 0): void {
