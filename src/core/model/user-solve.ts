@@ -34,17 +34,7 @@ export function buildUserSystem(
   const n = d + 1;
   const g = new Float64Array(d * d);
   const h = new Float64Array(d);
-  // accumulate the lower triangle only: Σ v vᵀ is the hot part (items × d²/2)
-  for (let i = 0; i < numItems; i++) {
-    const o = i * n;
-    const b = itemMean[o + d];
-    for (let r = 0; r < d; r++) {
-      const vr = itemMean[o + r];
-      const rr = r * d;
-      for (let c = 0; c <= r; c++) g[rr + c] += vr * itemMean[o + c];
-      h[r] += b * vr;
-    }
-  }
+  gramLowerInto(itemMean, numItems, d, g, h);
   const s = c0 / noiseVar;
   for (let r = 0; r < d; r++) {
     for (let c = 0; c <= r; c++) {
@@ -57,6 +47,66 @@ export function buildUserSystem(
   const l = Float64Array.from(g);
   if (!choleskyInPlace(l, d)) throw new Error('user system: Gram matrix is not positive definite');
   return { d, n, c0, invNoise: 1 / noiseVar, g, l, h };
+}
+
+/**
+ * Σ_i v_i v_iᵀ (lower triangle, row-major d×d, added into g) and Σ_i b_i v_i (into h) over the items' rows
+ * (stride d + 1, bias last). Items whose factor mean is all zero (items still at a zero prior mean: often most
+ * of a young catalogue) add nothing and are skipped; the others go four at a time, so each entry of g is
+ * loaded and stored once per four items instead of once per item (the plain loop spent ~15–25 ms per 10k
+ * items at d = 32 on this; it runs at every model swap when fold-in users exist, on the serving thread).
+ * Equal to the plain loop up to floating-point summation order (tested against it).
+ */
+export function gramLowerInto(
+  itemMean: Float64Array,
+  numItems: number,
+  d: number,
+  g: Float64Array,
+  h: Float64Array,
+): void {
+  const n = d + 1;
+  const rows = new Int32Array(numItems);
+  let m = 0;
+  for (let i = 0; i < numItems; i++) {
+    const o = i * n;
+    for (let r = 0; r < d; r++)
+      if (itemMean[o + r] !== 0) {
+        rows[m++] = o;
+        break;
+      }
+  }
+  let t = 0;
+  for (; t + 4 <= m; t += 4) {
+    const o0 = rows[t];
+    const o1 = rows[t + 1];
+    const o2 = rows[t + 2];
+    const o3 = rows[t + 3];
+    const b0 = itemMean[o0 + d];
+    const b1 = itemMean[o1 + d];
+    const b2 = itemMean[o2 + d];
+    const b3 = itemMean[o3 + d];
+    for (let r = 0; r < d; r++) {
+      const v0 = itemMean[o0 + r];
+      const v1 = itemMean[o1 + r];
+      const v2 = itemMean[o2 + r];
+      const v3 = itemMean[o3 + r];
+      const rr = r * d;
+      for (let c = 0; c <= r; c++)
+        g[rr + c] +=
+          v0 * itemMean[o0 + c] + v1 * itemMean[o1 + c] + v2 * itemMean[o2 + c] + v3 * itemMean[o3 + c];
+      h[r] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3;
+    }
+  }
+  for (; t < m; t++) {
+    const o = rows[t];
+    const b = itemMean[o + d];
+    for (let r = 0; r < d; r++) {
+      const vr = itemMean[o + r];
+      const rr = r * d;
+      for (let c = 0; c <= r; c++) g[rr + c] += vr * itemMean[o + c];
+      h[r] += b * vr;
+    }
+  }
 }
 
 /** Largest number of reweighted pairs a user may have for the low-rank (Woodbury) path of `solveUser`. */
