@@ -230,17 +230,11 @@ async function main(): Promise<void> {
       // Service CPU per request: steadier than req/s when other work shares the machine.
       slates_cpu_ms: slates.cpu_ms_per_request,
       empty_cpu_ms: empty.cpu_ms_per_request,
-      cpu_ratio:
-        slates.cpu_ms_per_request && empty.cpu_ms_per_request
-          ? empty.cpu_ms_per_request / slates.cpu_ms_per_request
-          : null,
+      cpu_ratio: costRatio(empty.cpu_ms_per_request, slates.cpu_ms_per_request),
       // The same with all the machine CPU the bench accounts for (service + postgres + client).
       slates_machine_cpu_ms: slates.machine_cpu_ms_per_request,
       empty_machine_cpu_ms: empty.machine_cpu_ms_per_request,
-      machine_cpu_ratio:
-        slates.machine_cpu_ms_per_request && empty.machine_cpu_ms_per_request
-          ? empty.machine_cpu_ms_per_request / slates.machine_cpu_ms_per_request
-          : null,
+      machine_cpu_ratio: costRatio(empty.machine_cpu_ms_per_request, slates.machine_cpu_ms_per_request),
       setting: {
         items,
         slate_size: 10,
@@ -337,6 +331,11 @@ async function main(): Promise<void> {
 }
 
 /** What the CPU per request says a route could reach on this machine. */
+/** Cost of an empty request over a slate's (the throughput ratio they imply), null when one is unknown. */
+function costRatio(empty: number | null, slate: number | null): number | null {
+  return empty && slate ? empty / slate : null;
+}
+
 function ceilingLine(route: string, r: Run): string {
   const round = (x: number | null): string => (x === null ? '-' : String(Math.round(x)));
   return (

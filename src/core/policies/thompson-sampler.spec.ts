@@ -31,6 +31,40 @@ function expectSameLaw(a: Float64Array, b: Float64Array, draws: number): void {
   }
 }
 
+/** Two samplers fed the same random stream give the same draws, bit for bit. */
+function expectSameDraws(a: ThompsonTopK, b: ThompsonTopK, k: number, seed: number, draws: number): void {
+  const ia = new Int32Array(k);
+  const va = new Float64Array(k);
+  const ib = new Int32Array(k);
+  const vb = new Float64Array(k);
+  const ra = new NormalStream(new Rng(seed));
+  const rb = new NormalStream(new Rng(seed));
+  for (let t = 0; t < draws; t++) {
+    a.draw(ra, ia, va);
+    b.draw(rb, ib, vb);
+    expect(ia).toEqual(ib);
+    expect(va).toEqual(vb);
+  }
+}
+
+/**
+ * Candidates whose `classMembers` (listed, or counted only: by runs in threshold mode) is not exactly every
+ * candidate with bit-equal (m, sd), found by brute force.
+ */
+function wrongClassMembers(s: ThompsonTopK, mean: Float64Array, sd: Float64Array): number {
+  const n = mean.length;
+  const out = new Int32Array(n);
+  let wrong = 0;
+  for (let c = 0; c < n; c++) {
+    const got = Array.from(out.subarray(0, s.classMembers(c, out))).sort((a, b) => a - b);
+    const want: number[] = [];
+    for (let x = 0; x < n; x++) if (mean[x] === mean[c] && sd[x] === sd[c]) want.push(x);
+    if (got.join() !== want.join()) wrong++;
+    if (s.classMembers(c) !== want.length) wrong++;
+  }
+  return wrong;
+}
+
 describe('ThompsonTopK (exact pruned top-k of a posterior draw)', () => {
   it('returns k distinct candidates in descending sample order, deterministically', () => {
     const rng = new Rng(1);
@@ -245,19 +279,9 @@ describe('ThompsonTopK.classMembers (exchangeability classes for pooled propensi
   for (const [name, sizes, distinct, k, mode] of cases)
     it(`returns (or counts) exactly the candidates with bit-equal (m, sd), for every candidate (${name})`, () => {
       const { mean, sd } = catalogue(11, sizes, distinct);
-      const n = mean.length;
       const s = new ThompsonTopK(mean, sd, k, { mode });
       if (name.startsWith('threshold')) expect(Number.isNaN(s.threshold)).toBe(false);
-      const out = new Int32Array(n);
-      let wrong = 0;
-      for (let c = 0; c < n; c++) {
-        const got = Array.from(out.subarray(0, s.classMembers(c, out))).sort((a, b) => a - b);
-        const want: number[] = [];
-        for (let x = 0; x < n; x++) if (mean[x] === mean[c] && sd[x] === sd[c]) want.push(x);
-        if (got.join() !== want.join()) wrong++;
-        if (s.classMembers(c) !== want.length) wrong++; // count only (by runs in threshold mode)
-      }
-      expect(wrong).toBe(0);
+      expect(wrongClassMembers(s, mean, sd)).toBe(0);
     });
 
   it('a candidate with sd 0 is its own class (ties would be broken by index)', () => {
@@ -304,18 +328,7 @@ describe('the candidate scan fused into the SIMD scoring pass', () => {
       const b = new ThompsonTopK(mean, sd, k);
       expect(a.threshold).toBe(b.threshold);
       expect(a.walkSetSize).toBe(b.walkSetSize);
-      const ia = new Int32Array(k);
-      const va = new Float64Array(k);
-      const ib = new Int32Array(k);
-      const vb = new Float64Array(k);
-      const ra = new NormalStream(new Rng(9));
-      const rb = new NormalStream(new Rng(9));
-      for (let t = 0; t < 20; t++) {
-        a.draw(ra, ia, va);
-        b.draw(rb, ib, vb);
-        expect(ia).toEqual(ib);
-        expect(va).toEqual(vb);
-      }
+      expectSameDraws(a, b, k, 9, 20);
     });
   }
 });
@@ -398,18 +411,8 @@ describe('ThompsonTopK with classes of identical candidates (one planning entry 
   it('classMembers still returns every candidate with bit-equal (m, sd), listed in a class or not', () => {
     for (const mode of ['auto', 'walk'] as const) {
       const { mean, sd, start } = classed(24, 50, [120, 80, 3], true);
-      const n = mean.length;
       const s = new ThompsonTopK(mean, sd, 5, { mode, classes: { start } });
-      const out = new Int32Array(n);
-      let wrong = 0;
-      for (let c = 0; c < n; c++) {
-        const got = Array.from(out.subarray(0, s.classMembers(c, out))).sort((a, b) => a - b);
-        const want: number[] = [];
-        for (let x = 0; x < n; x++) if (mean[x] === mean[c] && sd[x] === sd[c]) want.push(x);
-        if (got.join() !== want.join()) wrong++;
-        if (s.classMembers(c) !== want.length) wrong++;
-      }
-      expect(wrong).toBe(0);
+      expect(wrongClassMembers(s, mean, sd)).toBe(0);
     }
   });
 
@@ -429,17 +432,6 @@ describe('ThompsonTopK with classes of identical candidates (one planning entry 
     expect(a.threshold).toBe(b.threshold);
     expect(a.walkSetSize).toBe(b.walkSetSize);
     expect(a.walkSetSize).toBeLessThan(c.walkSetSize / 5);
-    const ia = new Int32Array(k);
-    const va = new Float64Array(k);
-    const ib = new Int32Array(k);
-    const vb = new Float64Array(k);
-    const ra = new NormalStream(new Rng(26));
-    const rb = new NormalStream(new Rng(26));
-    for (let t = 0; t < 50; t++) {
-      a.draw(ra, ia, va);
-      b.draw(rb, ib, vb);
-      expect(ia).toEqual(ib);
-      expect(va).toEqual(vb);
-    }
+    expectSameDraws(a, b, k, 26, 50);
   });
 });
