@@ -8,7 +8,9 @@
  * runs while the service learns clicks posted to POST /v1/events (its latencies show what snapshot rebuilds
  * cost serving; compare MODEL_SOLVE_THREAD=worker with =main).
  *
- * `--policy JSON` sets the service's DEFAULT_POLICY (the service validates it; default in_slate_ts).
+ * `--policy JSON` sets the service's DEFAULT_POLICY (the service validates it; default in_slate_ts). The service
+ * takes the rest of its configuration from this environment: e.g. `SERVING_THREADS=1` chooses slates on a worker
+ * thread.
  *
  * Where the machine's CPU goes, per phase, in ms per request (client, service and database share this machine):
  * - `service CPU ms/req`: the `reco serve` process, all its threads (/proc/<pid>/stat);
@@ -249,6 +251,7 @@ async function main(): Promise<void> {
       learning_p99_ms: whileLearning.p99_ms,
       learning_clicks_per_s: learnedPerS,
       solve_thread: process.env.MODEL_SOLVE_THREAD ?? 'worker (default)',
+      serving_threads: process.env.SERVING_THREADS ?? '0 (default)',
       slates,
       cold,
       while_learning: whileLearning,
@@ -311,7 +314,7 @@ async function main(): Promise<void> {
             ],
           ],
         ),
-        `posterior solves on: ${data.solve_thread} (MODEL_SOLVE_THREAD)`,
+        `posterior solves on: ${data.solve_thread} (MODEL_SOLVE_THREAD); slate worker threads: ${data.serving_threads} (SERVING_THREADS)`,
         `ratio slates/empty: ${data.ratio.toFixed(3)}` +
           (data.cpu_ratio === null ? '' : `; by service CPU per request: ${data.cpu_ratio.toFixed(3)}`) +
           (data.machine_cpu_ratio === null

@@ -18,7 +18,7 @@ export interface AppConfig {
       }
     | { mode: 'http' };
   readonly log: { level: Env['LOG_LEVEL'] };
-  readonly serving: { defaultPolicy: PolicyConfig; impressionFlushMs: number };
+  readonly serving: { defaultPolicy: PolicyConfig; impressionFlushMs: number; threads: number };
   readonly model: { dim: number; refreshMs: number; solveThread: 'worker' | 'main' };
   readonly learning: {
     joinWindowMs: number;
@@ -90,7 +90,11 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
         }
       : { mode: 'http' },
     log: { level: e.LOG_LEVEL },
-    serving: { defaultPolicy: Object.freeze(e.DEFAULT_POLICY), impressionFlushMs: e.IMPRESSION_FLUSH_MS },
+    serving: {
+      defaultPolicy: Object.freeze(e.DEFAULT_POLICY),
+      impressionFlushMs: e.IMPRESSION_FLUSH_MS,
+      threads: e.SERVING_THREADS,
+    },
     model: { dim: e.MODEL_DIM, refreshMs: e.MODEL_REFRESH_MS, solveThread: e.MODEL_SOLVE_THREAD },
     learning: {
       joinWindowMs: e.JOIN_WINDOW_MS,

@@ -1,5 +1,7 @@
+import type { Worker } from 'node:worker_threads';
 import { ImpressionLogService } from '../../src/modules/slates/impression-log.service';
 import { ModelService } from '../../src/modules/model/model.service';
+import { SlatesService } from '../../src/modules/slates/slates.service';
 import { startTestApp, type TestApp } from '../setup/app';
 
 interface SlateBody {
@@ -17,12 +19,15 @@ interface SlateBody {
   warnings?: { code: string; itemIds?: string[] }[];
 }
 
-describe('slates API (real PostgreSQL)', () => {
+// Slates chosen on the main thread, and on a slate worker thread (SERVING_THREADS): the same API, answers and log.
+describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (threads) => {
   let t: TestApp;
   const ids = Array.from({ length: 30 }, (_, i) => `item-${i}`);
 
   beforeAll(async () => {
-    t = await startTestApp({ MODEL_DIM: '8' });
+    t = await startTestApp({ MODEL_DIM: '8', SERVING_THREADS: threads });
+    // The workers really run (the build's compiled entry): a missing script would fall back to the main thread.
+    expect(t.reco.app.get(SlatesService).servingThreads).toBe(Number(threads));
   });
   afterAll(async () => {
     await t?.close();
@@ -166,5 +171,22 @@ describe('slates API (real PostgreSQL)', () => {
     expect(seen).toBe(true);
     const info = await t.http.get('/v1/model');
     expect(info.body).toMatchObject({ dim: 8, items: 31, activeItems: 30 });
+  });
+  it('keeps serving on the main thread when its slate workers are lost', async () => {
+    const svc = t.reco.app.get(SlatesService);
+    const slots = (svc as unknown as { pool: { slots: { worker: Worker }[] } | null }).pool?.slots ?? [];
+    expect(slots.length).toBe(Number(threads));
+    // Sent now (supertest sends on then), racing the workers' end: served by a worker, or by the main thread
+    // once its worker is lost; 200 either way.
+    const inFlight = t.http
+      .post('/v1/slates')
+      .send({ userId: 'u-lost', size: 3 })
+      .then((r) => r);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+    expect((await inFlight).status).toBe(200);
+    expect(svc.servingThreads).toBe(0);
+    const r = await t.http.post('/v1/slates').send({ userId: 'u-lost', size: 3 });
+    expect(r.status).toBe(200);
+    expect((r.body as SlateBody).items).toHaveLength(3);
   });
 });

@@ -14,9 +14,13 @@ export function buildServingSnapshot(model: FactorModel, opts: { refresh?: boole
   const n = model.n;
   const d = model.dim;
   const ni = model.numItems;
-  const mean = Float32Array.from(model.itemMean.subarray(0, ni * n));
-  const variance = Float32Array.from(model.itemVar.subarray(0, ni * n));
-  const active = Uint8Array.from(model.itemActive.subarray(0, ni));
+  // In shared memory, so that serving worker threads read the same bytes without a copy each.
+  const mean = shared(Float32Array, ni * n);
+  mean.set(model.itemMean.subarray(0, ni * n));
+  const variance = shared(Float32Array, ni * n);
+  variance.set(model.itemVar.subarray(0, ni * n));
+  const active = shared(Uint8Array, ni);
+  active.set(model.itemActive.subarray(0, ni));
   const nu = model.numUsers;
   const ubuf = Float32Array.from(model.userVec.subarray(0, nu * d));
   const users = new Map<string, Float32Array>();
@@ -34,4 +38,11 @@ export function buildServingSnapshot(model: FactorModel, opts: { refresh?: boole
     users,
     defaultUser: Float32Array.from(model.defaultUser),
   });
+}
+
+function shared<T extends Float32Array | Uint8Array>(
+  Kind: { new (buffer: SharedArrayBuffer): T; readonly BYTES_PER_ELEMENT: number },
+  length: number,
+): T {
+  return new Kind(new SharedArrayBuffer(length * Kind.BYTES_PER_ELEMENT));
 }

@@ -24,10 +24,10 @@ export class SlatesController {
       'that the policy puts it at its position. The slate is logged as an impression.',
   })
   @ApiOkResponse({ type: SlateResponseDto })
-  serve(@Body() body: SlateRequestDto, @Res() res: Response): void {
+  async serve(@Body() body: SlateRequestDto, @Res() res: Response): Promise<void> {
     // The hot route writes its own response (see sendJson); errors still reach the exception filter, since
-    // serve() throws before anything is written.
-    sendJson(res, 200, this.slates.serve(body));
+    // serve() rejects before anything is written.
+    sendJson(res, 200, await this.slates.serve(body));
   }
 
   @Get(':slateId')

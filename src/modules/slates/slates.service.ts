@@ -1,5 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { z } from 'zod';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
 import type { PolicyConfig } from '../../core/policies/policy-config.schema';
@@ -12,21 +12,90 @@ import type { SlateRequestSchema, SlateResponse, SlateWarning } from './dto/slat
 import type { Impression } from './impression';
 import { ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository } from './impressions.repository';
+import { SlatePool, SlateWorkerLostError, type PoolRequest } from './slate-pool';
+import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 
 type SlateRequest = z.infer<typeof SlateRequestSchema>;
 
+interface Prepared {
+  readonly req: SlateRequest;
+  readonly snap: ServingSnapshot;
+  readonly request: PoolRequest;
+  readonly warnings: SlateWarning[];
+}
+
+/** What `finish` needs of a served slate, from `serveSlate` or from a worker. */
+interface Served {
+  readonly items: readonly {
+    itemId: string;
+    position: number;
+    score: number;
+    propensity: number;
+    inSlateProbability: number;
+  }[];
+  readonly modelVersion: string;
+  readonly inactiveCandidates: readonly number[];
+  readonly propensityKind: 'exact' | 'monte_carlo';
+  readonly simulatedSlates: number;
+}
+
 @Injectable()
-export class SlatesService {
+export class SlatesService implements OnModuleDestroy {
+  private readonly logger = new Logger(SlatesService.name);
+  private readonly pool: SlatePool | null;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly model: ModelService,
     private readonly log: ImpressionLogService,
     private readonly impressions: ImpressionsRepository,
-  ) {}
+  ) {
+    const threads = config.serving.threads;
+    this.pool =
+      threads > 0
+        ? new SlatePool(threads, (e) =>
+            this.logger.error({
+              err: e,
+              msg: 'slate worker lost; its requests are served on the main thread',
+            }),
+          )
+        : null;
+  }
 
-  /** Serve one slate with the default policy (experiments choose another per variant). */
-  serve(req: SlateRequest, policy: PolicyConfig = this.config.serving.defaultPolicy): SlateResponse {
+  /**
+   * Serve one slate with the default policy (experiments choose another per variant): on a slate worker when
+   * `SERVING_THREADS` > 0 (same slate and propensities as in-process), else right here.
+   */
+  serve(req: SlateRequest, policy: PolicyConfig = this.config.serving.defaultPolicy): Promise<SlateResponse> {
     // One snapshot reference for the whole request: a swap in between cannot mix two models.
+    const p = this.prepare(req, policy);
+    const onWorker = this.pool?.serve(p.snap, p.request);
+    if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p)));
+    return onWorker.then(
+      (served) =>
+        this.finish(p, {
+          ...served,
+          items: served.items.map((it) => ({ ...it, itemId: p.snap.itemIds[it.index] })),
+        }),
+      (e: unknown) => {
+        // A lost worker: serve this request here (the same slate: same snapshot and seed).
+        if (e instanceof SlateWorkerLostError) return this.finish(p, this.serveHere(p));
+        throw this.httpError(e, p.req);
+      },
+    );
+  }
+
+  /** Slate worker threads alive (0: slates are chosen on the main thread). */
+  get servingThreads(): number {
+    return this.pool?.size ?? 0;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pool?.close();
+  }
+
+  /** Check the request against the snapshot: ids to indices, warnings for unknown ones, the seed. */
+  private prepare(req: SlateRequest, policy: PolicyConfig): Prepared {
     const snap = this.model.current();
     if (snap.itemIds.length === 0) {
       throw new AppException(
@@ -67,25 +136,45 @@ export class SlatesService {
         itemIds: unknownExcluded,
       });
     }
+    const request: PoolRequest = {
+      policy,
+      user: this.model.servingUser(snap, req.userId),
+      size: req.size,
+      candidates,
+      exclude,
+      seed: randomInt(0, 2 ** 32),
+    };
+    return { req, snap, request, warnings };
+  }
 
-    const seed = randomInt(0, 2 ** 32);
-    let served: ReturnType<typeof serveSlate>;
+  private serveHere(p: Prepared): Served {
     try {
-      served = serveSlate(
-        snap,
-        policy,
-        { user: this.model.servingUser(snap, req.userId), size: req.size, candidates, exclude },
-        new Rng(seed),
+      const r = p.request;
+      return serveSlate(
+        p.snap,
+        r.policy,
+        { user: r.user, size: r.size, candidates: r.candidates, exclude: r.exclude },
+        new Rng(r.seed),
       );
     } catch (e) {
-      if (e instanceof NoCandidatesError) {
-        throw req.candidates
-          ? new AppException(422, 'no_valid_candidates', `None of the candidates can be served: ${e.message}`)
-          : new AppException(409, 'no_servable_items', `No item can be served: ${e.message}`);
-      }
-      if (e instanceof PolicyInputError) throw new AppException(400, 'invalid_request', e.message);
-      throw e;
+      throw this.httpError(e, p.req);
     }
+  }
+
+  /** The core's errors as HTTP answers (anything else is a bug: rethrown, a 500). */
+  private httpError(e: unknown, req: SlateRequest): unknown {
+    if (e instanceof NoCandidatesError) {
+      return req.candidates
+        ? new AppException(422, 'no_valid_candidates', `None of the candidates can be served: ${e.message}`)
+        : new AppException(409, 'no_servable_items', `No item can be served: ${e.message}`);
+    }
+    if (e instanceof PolicyInputError) return new AppException(400, 'invalid_request', e.message);
+    return e;
+  }
+
+  /** Warnings, the impression (logged) and the response. */
+  private finish(p: Prepared, served: Served): SlateResponse {
+    const { req, snap, warnings } = p;
     if (served.inactiveCandidates.length) {
       warnings.push({
         code: 'inactive_item',
@@ -111,8 +200,8 @@ export class SlatesService {
       slateId: randomUUID(),
       userId: req.userId,
       servedAt: new Date(),
-      policy: served.policy,
-      seed,
+      policy: p.request.policy,
+      seed: p.request.seed,
       modelVersion: served.modelVersion,
       experiment: null,
       context: req.context ?? null,
@@ -125,7 +214,7 @@ export class SlatesService {
     return {
       slateId: impression.slateId,
       items,
-      policy: { ...served.policy },
+      policy: { ...p.request.policy },
       modelVersion: served.modelVersion,
       propensityKind: served.propensityKind,
       ...(warnings.length ? { warnings } : {}),

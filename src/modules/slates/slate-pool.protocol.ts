@@ -1,0 +1,66 @@
+import type { PolicyConfig } from '../../core/policies/policy-config.schema';
+
+/**
+ * Messages between the serving thread and its slate workers (`SlatePool`, slate-worker.ts). One port per worker,
+ * first in first out: a request is always computed on the snapshot most recently sent before it, which is the
+ * snapshot the serving thread held when it sent the request.
+ */
+
+/** A model snapshot's numeric part (shared memory where the snapshot has it: no copy per worker). */
+export interface SnapshotMessage {
+  readonly kind: 'snapshot';
+  readonly version: string;
+  readonly dim: number;
+  readonly stride: number;
+  readonly items: number;
+  readonly mean: Float32Array;
+  readonly variance: Float32Array;
+  readonly active: Uint8Array;
+  readonly defaultUser: Float32Array;
+}
+
+export interface ServeMessage {
+  readonly kind: 'serve';
+  readonly id: number;
+  readonly policy: PolicyConfig;
+  /** The user's vector (the serving thread folds users in); undefined: the population prior. */
+  readonly user?: Float32Array;
+  readonly size: number;
+  readonly candidates?: Int32Array;
+  readonly exclude?: Int32Array;
+  readonly seed: number;
+}
+
+export type ToWorker = SnapshotMessage | ServeMessage;
+
+/** One served item, by index (the serving thread maps it to its id). */
+export interface WorkerItem {
+  readonly index: number;
+  readonly position: number;
+  readonly score: number;
+  readonly propensity: number;
+  readonly inSlateProbability: number;
+}
+
+export interface ServedMessage {
+  readonly kind: 'served';
+  readonly id: number;
+  readonly modelVersion: string;
+  readonly items: WorkerItem[];
+  readonly requestedSize: number;
+  readonly inactiveCandidates: number[];
+  readonly propensityKind: 'exact' | 'monte_carlo';
+  readonly simulatedSlates: number;
+}
+
+/** The request broke a rule (`PolicyInputError`), nothing could be served (`NoCandidatesError`), or a bug. */
+export interface FailedMessage {
+  readonly kind: 'failed';
+  readonly id: number;
+  readonly error:
+    | { readonly type: 'policy_input'; readonly field: string; readonly rule: string }
+    | { readonly type: 'no_candidates'; readonly message: string }
+    | { readonly type: 'internal'; readonly message: string };
+}
+
+export type FromWorker = ServedMessage | FailedMessage;

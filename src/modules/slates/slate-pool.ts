@@ -1,0 +1,171 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { ServingSnapshot } from '../../core/model/serving-snapshot';
+import type { PolicyConfig } from '../../core/policies/policy-config.schema';
+import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
+import type { FromWorker, ServedMessage, ServeMessage, SnapshotMessage } from './slate-pool.protocol';
+
+/** The compiled worker entry: beside this file in the build; under the TypeScript test runner, the build's copy. */
+let cachedScript: string | null | undefined;
+function workerScript(): string | null {
+  if (cachedScript !== undefined) return cachedScript;
+  const here = join(__dirname, 'slate-worker.js');
+  const built = resolve(__dirname, '../../../dist/src/modules/slates/slate-worker.js');
+  cachedScript = existsSync(here) ? here : existsSync(built) ? built : null;
+  return cachedScript;
+}
+
+/** What the caller asks a worker for (item indices, the user's vector already resolved). */
+export interface PoolRequest {
+  readonly policy: PolicyConfig;
+  readonly user?: Float32Array;
+  readonly size: number;
+  readonly candidates?: readonly number[];
+  readonly exclude?: readonly number[];
+  readonly seed: number;
+}
+
+/** The worker's slate: `ServedMessage` without the message fields. */
+export type PoolServed = Omit<ServedMessage, 'kind' | 'id'>;
+
+/** A worker failed (died, or could not be started) while it had this request: serve it in-process instead. */
+export class SlateWorkerLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SlateWorkerLostError';
+  }
+}
+
+interface Slot {
+  worker: Worker;
+  /** The snapshot this worker was last sent. */
+  sent: ServingSnapshot | null;
+  pending: Map<number, { resolve: (s: PoolServed) => void; reject: (e: Error) => void }>;
+}
+
+/**
+ * Serves slates on `size` worker threads (`SERVING_THREADS`), so that choosing slates (scoring, Thompson draws,
+ * Monte Carlo propensities: all but ~0.7 ms of a slate's CPU on a 10k catalogue) uses the machine's other cores
+ * while the serving thread parses, validates, logs and answers. A request goes to the worker with the fewest
+ * requests in flight; each worker is sent a snapshot the first time a request on it needs that snapshot
+ * (before the request, on the same port: see slate-pool.protocol.ts), and lays it out itself.
+ *
+ * The result is the same as in-process serving (same `serveSlate`, snapshot and seed; tested bit for bit). A
+ * worker that dies is dropped (its requests in flight reject with `SlateWorkerLostError`, which the caller
+ * serves in-process); with no worker left, `serve` returns null and the caller serves in-process.
+ */
+export class SlatePool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+
+  constructor(
+    size: number,
+    private readonly onWorkerError: (e: Error) => void = () => undefined,
+  ) {
+    const script = workerScript();
+    if (!script) {
+      if (size > 0) onWorkerError(new Error('slate-worker.js not found: serving in-process'));
+      return;
+    }
+    for (let i = 0; i < size; i++) {
+      try {
+        this.slots.push(this.spawn(script));
+      } catch (e) {
+        onWorkerError(e as Error);
+      }
+    }
+  }
+
+  /** Workers alive. */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Serve on a worker, or null when there is none (serve in-process then). */
+  serve(snap: ServingSnapshot, req: PoolRequest): Promise<PoolServed> | null {
+    let slot: Slot | null = null;
+    for (const s of this.slots) if (!slot || s.pending.size < slot.pending.size) slot = s;
+    if (!slot) return null;
+    if (slot.sent !== snap) {
+      slot.worker.postMessage(snapshotMessage(snap));
+      slot.sent = snap;
+    }
+    const id = this.nextId++;
+    const msg: ServeMessage = {
+      kind: 'serve',
+      id,
+      policy: req.policy,
+      user: req.user,
+      size: req.size,
+      candidates: req.candidates ? Int32Array.from(req.candidates) : undefined,
+      exclude: req.exclude && req.exclude.length ? Int32Array.from(req.exclude) : undefined,
+      seed: req.seed,
+    };
+    const s = slot;
+    return new Promise<PoolServed>((resolve, reject) => {
+      s.pending.set(id, { resolve, reject });
+      s.worker.postMessage(msg);
+    });
+  }
+
+  async close(): Promise<void> {
+    const slots = this.slots.splice(0);
+    for (const s of slots) this.fail(s, new SlateWorkerLostError('slate pool closed'));
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private spawn(script: string): Slot {
+    const worker = new Worker(script);
+    worker.unref(); // the HTTP server keeps the process up; a pool never does
+    const slot: Slot = { worker, sent: null, pending: new Map() };
+    worker.on('message', (m: FromWorker) => {
+      const p = slot.pending.get(m.id);
+      if (!p) return;
+      slot.pending.delete(m.id);
+      if (m.kind === 'served') {
+        const { kind: _kind, id: _id, ...served } = m;
+        p.resolve(served);
+        return;
+      }
+      const e = m.error;
+      p.reject(
+        e.type === 'policy_input'
+          ? new PolicyInputError(e.field, e.rule)
+          : e.type === 'no_candidates'
+            ? new NoCandidatesError(e.message)
+            : new Error(`slate worker: ${e.message}`),
+      );
+    });
+    worker.on('error', (e) => this.drop(slot, e));
+    worker.on('exit', (code) => this.drop(slot, new Error(`slate worker exited with code ${code}`)));
+    return slot;
+  }
+
+  private drop(slot: Slot, e: Error): void {
+    const at = this.slots.indexOf(slot);
+    if (at < 0) return; // closed, or already dropped
+    this.slots.splice(at, 1);
+    this.onWorkerError(e);
+    this.fail(slot, new SlateWorkerLostError(e.message));
+  }
+
+  private fail(slot: Slot, e: Error): void {
+    for (const p of slot.pending.values()) p.reject(e);
+    slot.pending.clear();
+  }
+}
+
+function snapshotMessage(snap: ServingSnapshot): SnapshotMessage {
+  return {
+    kind: 'snapshot',
+    version: snap.version,
+    dim: snap.dim,
+    stride: snap.stride,
+    items: snap.itemIds.length,
+    mean: snap.mean,
+    variance: snap.variance,
+    active: snap.active,
+    defaultUser: snap.defaultUser,
+  };
+}

@@ -1,0 +1,130 @@
+import type { Worker } from 'node:worker_threads';
+import type { ServingSnapshot } from '../../src/core/model/serving-snapshot';
+import { parsePolicyConfig, type PolicyConfigInput } from '../../src/core/policies/policy-config.schema';
+import { NoCandidatesError, PolicyInputError } from '../../src/core/policies/policy-errors';
+import { serveSlate } from '../../src/core/policies/serve-slate';
+import { syntheticSnapshot } from '../../src/core/policies/testing/synthetic-snapshot';
+import { Rng } from '../../src/core/random';
+import { SlatePool, SlateWorkerLostError, type PoolRequest } from '../../src/modules/slates/slate-pool';
+
+// The workers run the build's compiled entry (dist/, which `npm test` builds first), so this is the code that ships.
+
+/** The snapshot a model swap makes: numeric arrays in shared memory (see buildServingSnapshot). */
+function sharedSnapshot(seed: number, items: number): ServingSnapshot {
+  const s = syntheticSnapshot({ items, dim: 8, seed, coldFraction: 0.4, inactiveFraction: 0.05 });
+  const share = <T extends Float32Array | Uint8Array>(a: T): T => {
+    const out = new (a.constructor as new (b: SharedArrayBuffer) => T)(new SharedArrayBuffer(a.byteLength));
+    out.set(a);
+    return out;
+  };
+  return { ...s, mean: share(s.mean), variance: share(s.variance), active: share(s.active) };
+}
+
+function here(snap: ServingSnapshot, r: PoolRequest) {
+  return serveSlate(
+    snap,
+    r.policy,
+    { user: r.user, size: r.size, candidates: r.candidates, exclude: r.exclude },
+    new Rng(r.seed),
+  );
+}
+
+const POLICIES: PolicyConfigInput[] = [
+  { name: 'in_slate_ts', propensitySlates: 64 },
+  { name: 'slate_ts', propensitySlates: 64 },
+  { name: 'eps_greedy', epsilon: 0.1 },
+  { name: 'random' },
+];
+
+describe('slate pool (worker threads)', () => {
+  let pool: SlatePool;
+  const errors: Error[] = [];
+  beforeEach(() => {
+    errors.length = 0;
+    pool = new SlatePool(2, (e) => errors.push(e));
+  });
+  afterEach(async () => {
+    await pool.close();
+  });
+
+  it('serves exactly what serving in-process serves: same snapshot, seed and request, same slate and propensities', async () => {
+    expect(pool.size).toBe(2);
+    const snap = sharedSnapshot(1, 3000);
+    const rng = new Rng(2);
+    const requests: PoolRequest[] = [];
+    for (let i = 0; i < 80; i++) {
+      const withCandidates = i % 4 === 1;
+      requests.push({
+        policy: parsePolicyConfig(POLICIES[i % POLICIES.length]),
+        user: i % 5 === 0 ? undefined : snap.users.get(`u${i % 4}`),
+        size: 1 + (i % 12),
+        candidates: withCandidates ? Array.from({ length: 200 }, () => rng.nextInt(3000)) : undefined,
+        exclude: i % 3 === 0 ? Array.from({ length: 20 }, () => rng.nextInt(3000)) : [],
+        seed: 1000 + i,
+      });
+    }
+    const served = await Promise.all(requests.map((r) => pool.serve(snap, r)!));
+    for (let i = 0; i < requests.length; i++) {
+      const want = here(snap, requests[i]);
+      const got = served[i];
+      expect(got.modelVersion).toBe(want.modelVersion);
+      expect(got.propensityKind).toBe(want.propensityKind);
+      expect(got.simulatedSlates).toBe(want.simulatedSlates);
+      expect(got.inactiveCandidates).toEqual([...want.inactiveCandidates]);
+      expect(got.items).toEqual(
+        want.items.map((it) => ({
+          index: it.index,
+          position: it.position,
+          score: it.score,
+          propensity: it.propensity,
+          inSlateProbability: it.inSlateProbability,
+        })),
+      );
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it('serves each request on the snapshot current when it was sent, across swaps', async () => {
+    const a = sharedSnapshot(3, 500);
+    const b = { ...sharedSnapshot(4, 800), version: 'b' };
+    const policy = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 32 });
+    const order = [a, b, a, b, b, a];
+    const out = await Promise.all(order.map((s, i) => pool.serve(s, { policy, size: 5, seed: i })!));
+    out.forEach((o, i) => expect(o.modelVersion).toBe(order[i].version));
+    // Indices beyond a's catalogue can only come from b.
+    expect(out.filter((_, i) => order[i] === a).every((o) => o.items.every((it) => it.index < 500))).toBe(
+      true,
+    );
+  });
+
+  it("rejects with the core's own errors: the bad field named, or nothing to serve", async () => {
+    const snap = sharedSnapshot(5, 300);
+    const policy = parsePolicyConfig({ name: 'in_slate_ts' });
+    const bad = pool.serve(snap, { policy, size: 3, candidates: [1, 9999], seed: 1 })!;
+    await expect(bad).rejects.toBeInstanceOf(PolicyInputError);
+    await expect(bad).rejects.toMatchObject({ field: 'candidates[1]' });
+    const inactive = Array.from(snap.active.keys()).filter((i) => snap.active[i] === 0);
+    expect(inactive.length).toBeGreaterThan(0);
+    await expect(
+      pool.serve(snap, { policy, size: 3, candidates: inactive, seed: 2 })!,
+    ).rejects.toBeInstanceOf(NoCandidatesError);
+  });
+
+  it('a lost worker fails its requests in flight with SlateWorkerLostError; with none left, serve says so', async () => {
+    const snap = sharedSnapshot(6, 2000);
+    // ~0.1 s a request: still in flight when the workers go.
+    const policy = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 20_000 });
+    const workers = (pool as unknown as { slots: { worker: Worker }[] }).slots.map((s) => s.worker);
+    const inFlight = [0, 1, 2, 3].map((seed) =>
+      pool.serve(snap, { policy, size: 10, seed })!.then(
+        () => 'served',
+        (e: unknown) => e,
+      ),
+    );
+    await Promise.all(workers.map((w) => w.terminate()));
+    for (const outcome of await Promise.all(inFlight)) expect(outcome).toBeInstanceOf(SlateWorkerLostError);
+    expect(pool.size).toBe(0);
+    expect(errors).toHaveLength(2);
+    expect(pool.serve(snap, { policy, size: 10, seed: 9 })).toBeNull();
+  });
+});
