@@ -98,9 +98,14 @@ export const envSchema = z.object({
     .describe(
       'Where item posteriors are re-solved for a snapshot rebuild: a worker thread (learning and serving keep the event loop) or the main thread, in slices between turns of the event loop.',
     ),
-  SERVING_THREADS: wholeNumber(0, 64, 0, 'a whole number of threads').describe(
-    'Worker threads that choose slates (scoring, Thompson draws, Monte Carlo propensities) while the main thread parses, logs and answers; 0 chooses them on the main thread. More than 0 pays where cores are idle: the main thread alone holds one core.',
-  ),
+  SERVING_THREADS: z
+    .union([z.literal('auto'), wholeNumber(0, 64, 0, "a whole number of threads or 'auto'")], {
+      error: "must be 'auto' or a whole number of threads",
+    })
+    .default('auto')
+    .describe(
+      "Worker threads that choose slates (scoring, Thompson draws, Monte Carlo propensities) while the main thread parses, logs and answers; 0 chooses them on the main thread; 'auto' is 1 on a machine with 2 or more cores, else 0. More pay where cores are idle: the main thread alone holds one.",
+    ),
   IMPRESSION_FLUSH_MS: wholeNumber(1, 10000, 50, 'a whole number of milliseconds').describe(
     'Served slates are written to PostgreSQL in batches at least this often.',
   ),

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError, configMarkdownTable, loadConfig } from './config';
 
 describe('loadConfig', () => {
@@ -62,6 +63,18 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ DEFAULT_POLICY: 'greedy' })).toThrow(
       /DEFAULT_POLICY="greedy": must be a JSON object/,
+    );
+  });
+
+  it("takes SERVING_THREADS as a count or 'auto' (1 with 2 or more cores, else 0)", () => {
+    expect(loadConfig({ SERVING_THREADS: '3' }).serving.threads).toBe(3);
+    expect(loadConfig({ SERVING_THREADS: '0' }).serving.threads).toBe(0);
+    expect(loadConfig({}).serving.threads).toBe(availableParallelism() >= 2 ? 1 : 0);
+    expect(() => loadConfig({ SERVING_THREADS: 'many' })).toThrow(
+      /SERVING_THREADS="many": must be 'auto' or a whole number of threads/,
+    );
+    expect(() => loadConfig({ SERVING_THREADS: '65' })).toThrow(
+      /SERVING_THREADS="65": must be between 0 and 64/,
     );
   });
 

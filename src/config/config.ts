@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { PolicyConfig } from '../core/policies/policy-config.schema';
 import { envSchema, type Env } from './config.schema';
 
@@ -93,7 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     serving: {
       defaultPolicy: Object.freeze(e.DEFAULT_POLICY),
       impressionFlushMs: e.IMPRESSION_FLUSH_MS,
-      threads: e.SERVING_THREADS,
+      threads: e.SERVING_THREADS === 'auto' ? (availableParallelism() >= 2 ? 1 : 0) : e.SERVING_THREADS,
     },
     model: { dim: e.MODEL_DIM, refreshMs: e.MODEL_REFRESH_MS, solveThread: e.MODEL_SOLVE_THREAD },
     learning: {

@@ -294,8 +294,9 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     // The user system of these means, for fold-in at serving time (built here so that no request pays for it).
     if (this.histories.size) this.userSystem = userSystemOf(this.model, false);
     // Lay the snapshot out for the SIMD scorer and find its classes of identical items before it serves,
-    // so no request pays for it.
-    prepareSnapshotForServing(next);
+    // so no request pays for it; with slate workers they do it themselves (a request that falls back to this
+    // thread prepares it then).
+    if (this.config.serving.threads === 0) prepareSnapshotForServing(next);
     this.snapshot = next;
     this.builtAt = new Date();
     let active = 0;
