@@ -60,6 +60,12 @@ export class SlatesService implements OnModuleDestroy {
             }),
           )
         : null;
+    this.logger.log({
+      msg: this.pool?.size
+        ? `slates chosen on ${this.pool.size} worker thread(s)`
+        : 'slates chosen on the main thread',
+      servingThreads: this.pool?.size ?? 0,
+    });
   }
 
   /**
