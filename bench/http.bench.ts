@@ -251,7 +251,7 @@ async function main(): Promise<void> {
       learning_p99_ms: whileLearning.p99_ms,
       learning_clicks_per_s: learnedPerS,
       solve_thread: process.env.MODEL_SOLVE_THREAD ?? 'worker (default)',
-      serving_threads: process.env.SERVING_THREADS ?? '0 (default)',
+      serving_threads: process.env.SERVING_THREADS ?? 'auto (default: 1 with 2 or more cores)',
       slates,
       cold,
       while_learning: whileLearning,
