@@ -172,7 +172,7 @@ describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (t
     const info = await t.http.get('/v1/model');
     expect(info.body).toMatchObject({ dim: 8, items: 31, activeItems: 30 });
   });
-  it('keeps serving on the main thread when its slate workers are lost', async () => {
+  it('keeps serving on the main thread while its slate workers are lost, and replaces them', async () => {
     const svc = t.reco.app.get(SlatesService);
     const slots = (svc as unknown as { pool: { slots: { worker: Worker }[] } | null }).pool?.slots ?? [];
     expect(slots.length).toBe(Number(threads));
@@ -184,9 +184,13 @@ describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (t
       .then((r) => r);
     await Promise.all(slots.map((s) => s.worker.terminate()));
     expect((await inFlight).status).toBe(200);
-    expect(svc.servingThreads).toBe(0);
     const r = await t.http.post('/v1/slates').send({ userId: 'u-lost', size: 3 });
     expect(r.status).toBe(200);
     expect((r.body as SlateBody).items).toHaveLength(3);
+    // A lost worker is replaced a second later.
+    for (let i = 0; i < 50 && svc.servingThreads !== Number(threads); i++)
+      await new Promise((res) => setTimeout(res, 100));
+    expect(svc.servingThreads).toBe(Number(threads));
+    expect((await t.http.post('/v1/slates').send({ userId: 'u-lost', size: 3 })).status).toBe(200);
   });
 });

@@ -127,4 +127,30 @@ describe('slate pool (worker threads)', () => {
     expect(errors).toHaveLength(2);
     expect(pool.serve(snap, { policy, size: 10, seed: 9 })).toBeNull();
   });
+
+  it('replaces a lost worker (after a delay), at most 5 times a minute', async () => {
+    await pool.close();
+    pool = new SlatePool(2, (e) => errors.push(e), 20);
+    const snap = sharedSnapshot(7, 300);
+    const policy = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 32 });
+    const waitForSize = async (n: number): Promise<void> => {
+      for (let i = 0; i < 200 && pool.size !== n; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(pool.size).toBe(n);
+    };
+    const killAll = async (): Promise<void> => {
+      const slots = (pool as unknown as { slots: { worker: Worker }[] }).slots;
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    };
+    await killAll(); // 2 replacements
+    await waitForSize(2);
+    const served = await pool.serve(snap, { policy, size: 3, seed: 1 })!; // a replacement serves
+    expect(served.items).toHaveLength(3);
+    await killAll(); // 4
+    await waitForSize(2);
+    await killAll(); // the 5th is replaced, the 6th is not
+    await waitForSize(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(pool.size).toBe(1);
+    expect(errors.some((e) => /not replaced/.test(e.message))).toBe(true);
+  });
 });

@@ -16,6 +16,9 @@ function workerScript(): string | null {
   return cachedScript;
 }
 
+/** Workers replaced at most this many times a minute. */
+const MAX_RESTARTS = 5;
+
 /** What the caller asks a worker for (item indices, the user's vector already resolved). */
 export interface PoolRequest {
   readonly policy: PolicyConfig;
@@ -53,27 +56,35 @@ interface Slot {
  *
  * The result is the same as in-process serving (same `serveSlate`, snapshot and seed; tested bit for bit). A
  * worker that dies is dropped (its requests in flight reject with `SlateWorkerLostError`, which the caller
- * serves in-process); with no worker left, `serve` returns null and the caller serves in-process.
+ * serves in-process) and replaced a second later (at most `MAX_RESTARTS` times a minute); with no worker left,
+ * `serve` returns null and the caller serves in-process.
  */
 export class SlatePool {
   private readonly slots: Slot[] = [];
   private nextId = 1;
+  private closed = false;
+  /** When workers were last replaced (at most `MAX_RESTARTS` a minute: a worker that keeps dying stays dead). */
+  private readonly restarts: number[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
     size: number,
     private readonly onWorkerError: (e: Error) => void = () => undefined,
+    private readonly restartDelayMs = 1000,
   ) {
     const script = workerScript();
     if (!script) {
       if (size > 0) onWorkerError(new Error('slate-worker.js not found: serving in-process'));
       return;
     }
-    for (let i = 0; i < size; i++) {
-      try {
-        this.slots.push(this.spawn(script));
-      } catch (e) {
-        onWorkerError(e as Error);
-      }
+    for (let i = 0; i < size; i++) this.add(script);
+  }
+
+  private add(script: string): void {
+    try {
+      this.slots.push(this.spawn(script));
+    } catch (e) {
+      this.onWorkerError(e as Error);
     }
   }
 
@@ -110,6 +121,9 @@ export class SlatePool {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     const slots = this.slots.splice(0);
     for (const s of slots) this.fail(s, new SlateWorkerLostError('slate pool closed'));
     await Promise.all(slots.map((s) => s.worker.terminate()));
@@ -148,6 +162,26 @@ export class SlatePool {
     this.slots.splice(at, 1);
     this.onWorkerError(e);
     this.fail(slot, new SlateWorkerLostError(e.message));
+    this.replaceLater();
+  }
+
+  /** A new worker in `restartDelayMs`, unless `MAX_RESTARTS` were started in the last minute. */
+  private replaceLater(): void {
+    const now = Date.now();
+    while (this.restarts.length && this.restarts[0] < now - 60_000) this.restarts.shift();
+    const script = workerScript();
+    if (this.closed || !script) return;
+    if (this.restarts.length >= MAX_RESTARTS) {
+      this.onWorkerError(new Error(`slate workers died ${MAX_RESTARTS} times within a minute: not replaced`));
+      return;
+    }
+    this.restarts.push(now);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.closed) this.add(script);
+    }, this.restartDelayMs);
+    t.unref();
+    this.timers.add(t);
   }
 
   private fail(slot: Slot, e: Error): void {
