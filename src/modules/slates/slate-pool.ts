@@ -107,7 +107,8 @@ export class SlatePool {
       kind: 'serve',
       id,
       policy: req.policy,
-      user: req.user,
+      // A copy: a trained user's vector is a view into every user's buffer, which postMessage would clone whole.
+      user: req.user?.slice(),
       size: req.size,
       candidates: req.candidates ? Int32Array.from(req.candidates) : undefined,
       exclude: req.exclude && req.exclude.length ? Int32Array.from(req.exclude) : undefined,
