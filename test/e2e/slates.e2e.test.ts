@@ -192,5 +192,10 @@ describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (t
       await new Promise((res) => setTimeout(res, 100));
     expect(svc.servingThreads).toBe(Number(threads));
     expect((await t.http.post('/v1/slates').send({ userId: 'u-lost', size: 3 })).status).toBe(200);
+    // Operators see it: workers alive, and which thread chose the slates.
+    const metrics = (await t.http.get('/metrics')).text;
+    expect(metrics).toMatch(new RegExp(`reco_slate_workers ${threads}\\b`));
+    expect(metrics).toMatch(/reco_slates_served_total\{thread="main"\} [1-9]/);
+    if (threads !== '0') expect(metrics).toMatch(/reco_slates_served_total\{thread="worker"\} [1-9]/);
   });
 });

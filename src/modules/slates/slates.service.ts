@@ -10,6 +10,8 @@ import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { ModelService } from '../model/model.service';
 import type { SlateRequestSchema, SlateResponse, SlateWarning } from './dto/slate.schema';
 import type { Impression } from './impression';
+import { Counter, Gauge } from 'prom-client';
+import { MetricsService } from '../metrics/metrics.service';
 import { ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository } from './impressions.repository';
 import { SlatePool, SlateWorkerLostError, type PoolRequest } from './slate-pool';
@@ -43,12 +45,14 @@ interface Served {
 export class SlatesService implements OnModuleDestroy {
   private readonly logger = new Logger(SlatesService.name);
   private readonly pool: SlatePool | null;
+  private readonly served: Counter<'thread'>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly model: ModelService,
     private readonly log: ImpressionLogService,
     private readonly impressions: ImpressionsRepository,
+    metrics: MetricsService,
   ) {
     const threads = config.serving.threads;
     this.pool =
@@ -60,6 +64,21 @@ export class SlatesService implements OnModuleDestroy {
             }),
           )
         : null;
+    const pool = this.pool;
+    new Gauge({
+      name: 'reco_slate_workers',
+      help: 'Slate worker threads alive (SERVING_THREADS; 0: slates are chosen on the main thread).',
+      registers: [metrics.registry],
+      collect() {
+        this.set(pool?.size ?? 0);
+      },
+    });
+    this.served = new Counter({
+      name: 'reco_slates_served_total',
+      help: 'Slates served, by the thread that chose them (main: no worker, or its worker was lost).',
+      labelNames: ['thread'] as const,
+      registers: [metrics.registry],
+    });
     this.logger.log({
       msg: this.pool?.size
         ? `slates chosen on ${this.pool.size} worker thread(s)`
@@ -76,16 +95,17 @@ export class SlatesService implements OnModuleDestroy {
     // One snapshot reference for the whole request: a swap in between cannot mix two models.
     const p = this.prepare(req, policy);
     const onWorker = this.pool?.serve(p.snap, p.request);
-    if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p)));
+    if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p), 'main'));
     return onWorker.then(
       (served) =>
-        this.finish(p, {
-          ...served,
-          items: served.items.map((it) => ({ ...it, itemId: p.snap.itemIds[it.index] })),
-        }),
+        this.finish(
+          p,
+          { ...served, items: served.items.map((it) => ({ ...it, itemId: p.snap.itemIds[it.index] })) },
+          'worker',
+        ),
       (e: unknown) => {
         // A lost worker: serve this request here (the same slate: same snapshot and seed).
-        if (e instanceof SlateWorkerLostError) return this.finish(p, this.serveHere(p));
+        if (e instanceof SlateWorkerLostError) return this.finish(p, this.serveHere(p), 'main');
         throw this.httpError(e, p.req);
       },
     );
@@ -179,7 +199,8 @@ export class SlatesService implements OnModuleDestroy {
   }
 
   /** Warnings, the impression (logged) and the response. */
-  private finish(p: Prepared, served: Served): SlateResponse {
+  private finish(p: Prepared, served: Served, thread: 'worker' | 'main'): SlateResponse {
+    this.served.inc({ thread });
     const { req, snap, warnings } = p;
     if (served.inactiveCandidates.length) {
       warnings.push({
