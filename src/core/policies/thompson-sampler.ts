@@ -224,6 +224,9 @@ export class ThompsonTopK {
   private groupLen: Int32Array = new Int32Array(0);
   // Members of E of the current draw (threshold mode), grown on demand.
   private acc: Int32Array = new Int32Array(64);
+  // How many are listed in `acc` this draw, and the k-th best sample so far (−∞ until k are in).
+  private accepted = 0;
+  private kth = -Infinity;
   // Robert's tail rate per band, robertRate(a0) (precomputed: a square root per proposal otherwise).
   private hLambda = new Float64Array(0);
   // Classes of identical candidates (see `SamplerClasses`): candidates classStart[g] .. classStart[g + 1].
@@ -760,13 +763,13 @@ export class ThompsonTopK {
    * Bands go from the lowest a (the strongest candidates, where the top k usually comes from) to the
    * highest: the top-k buffer fills with strong samples first, so later exceedances mostly fail its
    * first compare instead of shifting it (the classes' own bands, numbered last, come before all). The
-   * order never changes the law (every band's randomness is independent of the others'). The members of E are listed (not stamped in an n-sized array): only
-   * the rare fallback needs to know them.
+   * order never changes the law (every band's randomness is independent of the others'). The members of
+   * E are listed (not stamped in an n-sized array): only the rare fallback needs to know them.
    */
   drawThreshold(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off = 0): void {
     this.size = 0;
-    let accepted = 0;
-    let acc = this.acc;
+    this.accepted = 0;
+    this.kth = -Infinity;
     const { mean, sd, n } = this;
     if (this.exchA === this.exchA) {
       // Exchangeable candidates (see the constructor): every proposal is an exceedance.
@@ -778,17 +781,12 @@ export class ThompsonTopK {
       for (let pos = -1; ;) {
         pos += 1 + Math.floor(rng.exponential() * inv);
         if (pos >= n) break;
-        if (accepted === acc.length) acc = this.growAccepted();
-        acc[accepted++] = pos;
-        this.offer(pos, m0 + s0 * (lambda > 0 ? rng.normalTail(a, lambda) : rng.normalAbove(a)));
+        this.accept(pos, m0 + s0 * (lambda > 0 ? rng.normalTail(a, lambda) : rng.normalAbove(a)));
       }
-      this.finishThreshold(rng, accepted, outIdx, outVal, off);
+      this.finishThreshold(rng, outIdx, outVal, off);
       return;
     }
-    // An exceedance below the current k-th best sample (most of them, once the buffer is full: the
-    // strongest bands come first) is rejected here, without a call.
-    const { hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda, k, topVal } = this;
-    let kth = -Infinity; // topVal[k − 1] once k samples are in, −∞ before
+    const { hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda } = this;
     let e = rng.exponential(); // the hazard left over (see above)
     for (let t = hA0.length - 1; t >= 0; t--) {
       const start = hStart[t];
@@ -799,16 +797,7 @@ export class ThompsonTopK {
         // High-rate band (Q(a0) > 0.3): sampling each member directly beats thinning.
         for (let pos = start; pos < end; pos++) {
           const z = rng.normal();
-          if (z > hA[pos]) {
-            const c = hIdx[pos];
-            if (accepted === acc.length) acc = this.growAccepted();
-            acc[accepted++] = c;
-            const x = hM[pos] + hSd[pos] * z;
-            if (x > kth) {
-              this.offer(c, x);
-              if (this.size === k) kth = topVal[k - 1];
-            }
-          }
+          if (z > hA[pos]) this.accept(hIdx[pos], hM[pos] + hSd[pos] * z);
         }
         continue;
       }
@@ -825,16 +814,7 @@ export class ThompsonTopK {
         }
         pos += 1 + g;
         const z = rng.normalTail(a0, lambda0); // a0 ≥ 0.5 here
-        if (z > hA[pos]) {
-          const c = hIdx[pos];
-          if (accepted === acc.length) acc = this.growAccepted();
-          acc[accepted++] = c;
-          const x = hM[pos] + hSd[pos] * z;
-          if (x > kth) {
-            this.offer(c, x);
-            if (this.size === k) kth = topVal[k - 1];
-          }
-        }
+        if (z > hA[pos]) this.accept(hIdx[pos], hM[pos] + hSd[pos] * z);
         e = rng.exponential();
       }
     }
@@ -848,28 +828,31 @@ export class ThompsonTopK {
       if (pos >= n) break;
       if (mean[pos] + b * sd[pos] >= T) continue; // U ≥ T: a band member, handled above
       const z = rng.normalTail(b, lambdaB); // b ≥ 2
-      if (mean[pos] + sd[pos] * z > T) {
-        if (accepted === acc.length) acc = this.growAccepted();
-        acc[accepted++] = pos;
-        this.offer(pos, mean[pos] + sd[pos] * z);
-      }
+      if (mean[pos] + sd[pos] * z > T) this.accept(pos, mean[pos] + sd[pos] * z);
     }
-    this.finishThreshold(rng, accepted, outIdx, outVal, off);
+    this.finishThreshold(rng, outIdx, outVal, off);
   }
 
-  private growAccepted(): Int32Array {
-    const grown = new Int32Array(2 * this.acc.length);
-    grown.set(this.acc);
-    return (this.acc = grown);
+  /**
+   * A member of E: listed (only the rare fallback reads the list) and offered to the top k, unless it is
+   * below the current k-th best sample (most are, once the buffer is full: the strongest bands come first),
+   * which is rejected here without the insert's call.
+   */
+  private accept(c: number, x: number): void {
+    if (this.accepted === this.acc.length) {
+      const grown = new Int32Array(2 * this.acc.length);
+      grown.set(this.acc);
+      this.acc = grown;
+    }
+    this.acc[this.accepted++] = c;
+    if (x > this.kth) {
+      this.offer(c, x);
+      if (this.size === this.k) this.kth = this.topVal[this.k - 1];
+    }
   }
 
-  private finishThreshold(
-    rng: NormalStream,
-    accepted: number,
-    outIdx: Int32Array,
-    outVal: Float64Array,
-    off: number,
-  ): void {
+  private finishThreshold(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off: number): void {
+    const accepted = this.accepted;
     if (accepted < this.k) {
       // Fewer than k above T: the others, each conditioned on X ≤ T, fill the rest (exact, O(n), rare).
       const { mean, sd, n, stamp, acc } = this;
