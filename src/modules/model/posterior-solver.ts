@@ -1,20 +1,9 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { workerScript } from '../../common/workers/worker-script';
 import { solvePosteriorJob, type PosteriorJob, type PosteriorResult } from '../../core/model/posterior-job';
 
 /** Items solved per turn of the event loop when solving on the main thread (~20–60 µs each at d = 32). */
 export const MAIN_THREAD_SLICE = 1500;
-
-/** The compiled worker entry: beside this file in the build; under the TypeScript test runner, the build's copy. */
-let cachedScript: string | null | undefined;
-function workerScript(): string | null {
-  if (cachedScript !== undefined) return cachedScript;
-  const here = join(__dirname, 'posterior-worker.js');
-  const built = resolve(__dirname, '../../../dist/src/modules/model/posterior-worker.js');
-  cachedScript = existsSync(here) ? here : existsSync(built) ? built : null;
-  return cachedScript;
-}
 
 /**
  * Runs posterior jobs for snapshot rebuilds on one worker thread, so that a rebuild of a large catalogue
@@ -36,7 +25,9 @@ export class PosteriorSolver {
 
   /** Where the next job will run. */
   get where(): 'worker' | 'main' {
-    return this.thread === 'worker' && !this.broken && workerScript() !== null ? 'worker' : 'main';
+    return this.thread === 'worker' && !this.broken && workerScript(__dirname, 'posterior-worker.js') !== null
+      ? 'worker'
+      : 'main';
   }
 
   /**
@@ -65,7 +56,7 @@ export class PosteriorSolver {
 
   private ensureWorker(): Worker | null {
     if (this.worker) return this.worker;
-    const script = workerScript();
+    const script = workerScript(__dirname, 'posterior-worker.js');
     if (!script) return null;
     try {
       const w = new Worker(script);

@@ -1,20 +1,9 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { workerScript } from '../../common/workers/worker-script';
 import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 import type { PolicyConfig } from '../../core/policies/policy-config.schema';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
 import type { FromWorker, ServedMessage, ServeMessage, SnapshotMessage } from './slate-pool.protocol';
-
-/** The compiled worker entry: beside this file in the build; under the TypeScript test runner, the build's copy. */
-let cachedScript: string | null | undefined;
-function workerScript(): string | null {
-  if (cachedScript !== undefined) return cachedScript;
-  const here = join(__dirname, 'slate-worker.js');
-  const built = resolve(__dirname, '../../../dist/src/modules/slates/slate-worker.js');
-  cachedScript = existsSync(here) ? here : existsSync(built) ? built : null;
-  return cachedScript;
-}
 
 /** Workers replaced at most this many times a minute. */
 const MAX_RESTARTS = 5;
@@ -72,7 +61,7 @@ export class SlatePool {
     private readonly onWorkerError: (e: Error) => void = () => undefined,
     private readonly restartDelayMs = 1000,
   ) {
-    const script = workerScript();
+    const script = workerScript(__dirname, 'slate-worker.js');
     if (!script) {
       if (size > 0) onWorkerError(new Error('slate-worker.js not found: serving in-process'));
       return;
@@ -170,7 +159,7 @@ export class SlatePool {
   private replaceLater(): void {
     const now = Date.now();
     while (this.restarts.length && this.restarts[0] < now - 60_000) this.restarts.shift();
-    const script = workerScript();
+    const script = workerScript(__dirname, 'slate-worker.js');
     if (this.closed || !script) return;
     if (this.restarts.length >= MAX_RESTARTS) {
       this.onWorkerError(new Error(`slate workers died ${MAX_RESTARTS} times within a minute: not replaced`));
