@@ -80,6 +80,8 @@ export class FactorModel {
   private dirtyList: number[] = [];
   /** Bumped whenever posteriors are solved here, so a detached job older than them is not installed. */
   private solveEpoch = 0;
+  // Jobs taken and not yet applied or abandoned, with a copy of their items (a job's own may move to a worker).
+  private readonly detached = new Map<PosteriorJob, Int32Array>();
   private readonly ws: SolveWorkspace;
 
   constructor(config: ModelConfig) {
@@ -225,8 +227,21 @@ export class FactorModel {
     return this.dirtyList.length;
   }
 
-  /** Re-solve the posteriors of dirty items only. Returns how many were solved. */
+  /** Items whose posterior is not solved from their current statistics: stale, or in a job still out. */
+  get staleCount(): number {
+    let out = 0;
+    for (const items of this.detached.values()) out += items.length;
+    return this.dirtyList.length + out;
+  }
+
+  /**
+   * Re-solve the posteriors of stale items only. Returns how many were solved. Items of jobs still out count as
+   * stale: they are solved here, so that afterwards every posterior is fresh (the jobs, then older than this
+   * solve, are not installed: see `applyPosteriorJob`).
+   */
   refreshPosteriors(limit = Infinity): number {
+    for (const items of this.detached.values()) for (const i of items) this.markDirty(i);
+    this.detached.clear();
     const list = this.dirtyList;
     const count = Math.min(limit, list.length);
     if (count > 0) this.solveEpoch++;
@@ -246,6 +261,7 @@ export class FactorModel {
     for (let i = 0; i < this.numItems; i++) this.solveItem(i);
     this.dirty.fill(0);
     this.dirtyList = [];
+    this.detached.clear(); // their items are solved: the jobs, now older, will not be installed
   }
 
   /**
@@ -280,7 +296,17 @@ export class FactorModel {
       data.set(this.priorVar.subarray(po, po + n), o + ps + 2 * n);
     }
     this.dirtyList = count === list.length ? [] : list.slice(count);
-    return { n, noiseVar: this.config.noiseVar, items, data, epoch: this.solveEpoch };
+    const job = { n, noiseVar: this.config.noiseVar, items, data, epoch: this.solveEpoch };
+    this.detached.set(job, items.slice());
+    return job;
+  }
+
+  /** A job that will never be applied (its thread failed): its items are stale again. */
+  abandonPosteriorJob(job: PosteriorJob): void {
+    const items = this.detached.get(job);
+    if (!items) return; // already reclaimed by an in-place refresh
+    this.detached.delete(job);
+    for (const i of items) this.markDirty(i);
   }
 
   /**
@@ -292,6 +318,7 @@ export class FactorModel {
   applyPosteriorJob(job: PosteriorJob, res: PosteriorResult): string[] {
     const n = this.n;
     const failed: string[] = [];
+    this.detached.delete(job);
     const stale = job.epoch !== this.solveEpoch;
     for (let j = 0; j < res.items.length; j++) {
       const i = res.items[j];

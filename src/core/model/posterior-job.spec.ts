@@ -126,4 +126,35 @@ describe('detached posterior jobs', () => {
     expect(Array.from(m.itemMean.subarray(i * n, (i + 1) * n))).toEqual(before);
     expect(stride).toBeGreaterThan(3 * n);
   });
+  it('an in-place refresh solves the items of a job still out too, so a snapshot built then is current', () => {
+    const a = model(new Rng(21));
+    const b = model(new Rng(21));
+    const batch = events(a, 300, new Rng(22));
+    applyEvents(a, batch);
+    applyEvents(b, batch);
+    a.refreshPosteriors();
+    const job = b.takePosteriorJob()!; // out on a worker, say
+    expect(b.dirtyCount).toBe(0);
+    expect(b.staleCount).toBe(job.items.length);
+    b.refreshPosteriors(); // what a synchronous snapshot build does
+    expect(b.staleCount).toBe(0);
+    expect(Array.from(b.itemMean)).toEqual(Array.from(a.itemMean));
+    // The job, older than that solve, is not installed: its items are solved once more, to the same bits.
+    b.applyPosteriorJob(job, solvePosteriorJob(job));
+    expect(b.dirtyCount).toBe(job.items.length);
+    b.refreshPosteriors();
+    expect(Array.from(b.itemMean)).toEqual(Array.from(a.itemMean));
+  });
+
+  it('an abandoned job (its thread failed) leaves its items stale', () => {
+    const m = model(new Rng(23));
+    applyEvents(m, events(m, 200, new Rng(24)));
+    const job = m.takePosteriorJob()!;
+    const items = Array.from(job.items);
+    m.abandonPosteriorJob(job);
+    expect(m.dirtyCount).toBe(items.length);
+    expect(m.staleCount).toBe(items.length);
+    m.abandonPosteriorJob(job); // twice: nothing more
+    expect(m.staleCount).toBe(items.length);
+  });
 });

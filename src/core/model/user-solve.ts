@@ -285,7 +285,7 @@ export function userSystemOf(model: FactorModel, refresh = true): UserSystem {
   const hit = systemCache.get(model);
   // a system built from stale means (refresh: false) does not serve a caller that asked for fresh ones
   if (hit && hit.generation === model.generation && (hit.fresh || !refresh)) return hit.sys;
-  if (refresh && model.dirtyCount > 0) model.refreshPosteriors();
+  if (refresh && model.staleCount > 0) model.refreshPosteriors();
   const c = model.config;
   const sys = buildUserSystem(
     model.itemMean,
@@ -295,7 +295,7 @@ export function userSystemOf(model: FactorModel, refresh = true): UserSystem {
     c.noiseVar,
     c.userPriorVar,
   );
-  systemCache.set(model, { generation: model.generation, fresh: model.dirtyCount === 0, sys });
+  systemCache.set(model, { generation: model.generation, fresh: model.staleCount === 0, sys });
   return sys;
 }
 

@@ -256,7 +256,6 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     const job = model.takePosteriorJob(Infinity, this.jobBuffer);
     this.jobBuffer = undefined; // it belongs to the job now (and may move to the worker)
     if (job) {
-      const items = job.items.slice(); // the solver may move job.items to its worker
       let res;
       try {
         res = await this.solver.solve(job);
@@ -264,7 +263,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
         // still take a core that PostgreSQL, Kafka and the other requests share.
         busy += performance.now() - t;
       } catch (e) {
-        for (const i of items) model.markDirty(i); // solved nowhere: stale again, for the next rebuild
+        model.abandonPosteriorJob(job); // solved nowhere: its items are stale again, for the next rebuild
         this.rebuildPending = !this.closing;
         throw e;
       }
