@@ -13,7 +13,8 @@ import { type ThompsonTopK } from './thompson-sampler';
  * So slot j gets the top item of draw j while no two draws agree; a repeated top item falls through
  * to the next entry of that list. With k = 1 this is ordinary Thompson sampling.
  * Draw d's top-k is `tops[(d)·k + r]`, sample `vals[...]`; writes the slate to `outCand`/`outScore`.
- * `mark`/`markId` is an n-sized scratch stamp array (avoids a Set per slate).
+ * `mark`/`markId` is an n-sized scratch stamp array (avoids a Set per slate). With `lazy`, draw d knows
+ * only its first `lazy.known[d]` ranks, and `lazy.extend(d)` completes it (see `ThompsonTopK.drawTop`).
  */
 export function assembleInSlate(
   tops: Int32Array,
@@ -24,14 +25,24 @@ export function assembleInSlate(
   markId: number,
   outCand: Int32Array,
   outScore: Float64Array | null,
+  lazy?: LazyDraws,
 ): void {
   let filled = 0;
   for (let r = 0; r < k && filled < k; r++) {
     for (let t = 0; t < k && filled < k; t++) {
-      const at = draws[t] * k + r;
+      const d = draws[t];
+      if (lazy && r >= lazy.known[d]) lazy.extend(d);
+      const at = d * k + r;
       const c = tops[at];
-      if (mark[c] === markId) continue;
-      mark[c] = markId;
+      if (k <= 16) {
+        // A scan of the slate so far (≤ 16 entries in registers and L1) beats a random read of `mark`.
+        let i = 0;
+        while (i < filled && outCand[i] !== c) i++;
+        if (i < filled) continue;
+      } else {
+        if (mark[c] === markId) continue;
+        mark[c] = markId;
+      }
       outCand[filled] = c;
       if (outScore && vals) outScore[filled] = vals[at];
       filled++;
@@ -40,21 +51,48 @@ export function assembleInSlate(
   // Draw 0 alone holds k distinct candidates, so `filled` always reaches k.
 }
 
-/** Draw k posterior samples and serve the in-slate TS slate; returns the draws' top-k lists too. */
-export function selectInSlateTs(
+/** Draws whose ranks past `known[d]` are drawn when first read (see `assembleInSlate`). */
+export interface LazyDraws {
+  readonly known: Int32Array;
+  extend(d: number): void;
+}
+
+/**
+ * D posterior draws into tops/vals (k entries per draw), each knowing only its first ranks until a slate
+ * reads further (`ThompsonTopK.drawTop`/`extendTop`: the same law as k full draws, far fewer proposals,
+ * since in-slate slates mostly read a draw's first 2–4 ranks). The extensions use the same stream, in the
+ * order the slates ask for them: deterministic given the seed.
+ */
+function lazyDraws(
   sampler: ThompsonTopK,
+  stream: NormalStream,
+  D: number,
   k: number,
-  rng: Rng,
-): Selection & { tops: Int32Array; vals: Float64Array } {
+  tops: Int32Array,
+  vals: Float64Array,
+): LazyDraws {
+  const known = new Int32Array(D);
+  for (let d = 0; d < D; d++) known[d] = sampler.drawTop(stream, tops, vals, d * k);
+  return {
+    known,
+    extend(d: number): void {
+      sampler.extendTop(stream, tops, vals, d * k, known[d]);
+      known[d] = k;
+    },
+  };
+}
+
+/** Draw k posterior samples and serve the in-slate TS slate. */
+export function selectInSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Selection {
   const tops = new Int32Array(k * k);
   const vals = new Float64Array(k * k);
-  const stream = new NormalStream(rng);
-  for (let d = 0; d < k; d++) sampler.draw(stream, tops, vals, d * k);
+  const lazy = lazyDraws(sampler, new NormalStream(rng), k, k, tops, vals);
   const cand = new Int32Array(k);
   const score = new Float64Array(k);
   const draws = Int32Array.from({ length: k }, (_, d) => d);
-  assembleInSlate(tops, vals, draws, k, scratchInt32('inslate.mark', sampler.n), nextStamp(), cand, score);
-  return { cand, score, tops, vals };
+  const mark = scratchInt32('inslate.mark', sampler.n);
+  assembleInSlate(tops, vals, draws, k, mark, nextStamp(), cand, score, lazy);
+  return { cand, score };
 }
 
 /** Slate TS: one posterior draw, its k best in order; the score is the sampled score. */
@@ -150,13 +188,13 @@ export function thompsonPropensities(
     // Scratch (~30 KB a request at S = 256, k = 10, otherwise garbage): only read below.
     const tops = scratchInt32('propensity.tops', D * k);
     const vals = scratchFloat64('propensity.vals', D * k);
-    for (let d = 0; d < D; d++) sampler.draw(stream, tops, vals, d * k);
+    const lazy = lazyDraws(sampler, stream, D, k, tops, vals);
     const mark = scratchInt32('inslate.mark', n);
     const draws = new Int32Array(k);
     const slate = new Int32Array(k);
     for (let s = 0; s < slates; s++) {
       for (let t = 0; t < k; t++) draws[t] = (s + t) % D;
-      assembleInSlate(tops, null, draws, k, mark, nextStamp(), slate, null);
+      assembleInSlate(tops, null, draws, k, mark, nextStamp(), slate, null, lazy);
       for (let j = 0; j < k; j++) add(slate[j], j);
     }
   }

@@ -244,6 +244,115 @@ describe('ThompsonTopK (exact pruned top-k of a posterior draw)', () => {
   });
 });
 
+describe("ThompsonTopK.drawTop / extendTop (a draw's first ranks from an upper layer, completed on demand)", () => {
+  /** drawTop, then extendTop whenever fewer than k ranks are known: must be a full draw's law. */
+  function topThenExtend(s: ThompsonTopK, rng: NormalStream, k: number) {
+    return (idx: Int32Array, val: Float64Array): void => {
+      const known = s.drawTop(rng, idx, val);
+      expect(known).toBeGreaterThanOrEqual(0);
+      if (known < k) s.extendTop(rng, idx, val, 0, known);
+    };
+  }
+
+  // Strong candidates (means above the upper threshold, some wide) make values above T1 in the lower
+  // layer common, so the redraw below T1 is exercised; a tiny μ1 makes extensions the rule; a tiny μ
+  // makes the O(n) fallback below T common too.
+  const cases: Array<[string, number, number, number | undefined, number]> = [
+    ['default μ1', 300, 5, undefined, 6],
+    ['μ1 = 1.5: extensions and redraws common', 300, 5, undefined, 1.5],
+    ['μ = k, μ1 = 1: the fallback below T common too', 200, 4, 4, 1],
+    ['k = 1', 1000, 1, undefined, 2],
+  ];
+  for (const [name, n, k, target, upper] of cases)
+    it(`has the law of sampling every candidate (${name})`, () => {
+      const rng = new Rng(n + k + 7);
+      const mean = Float64Array.from({ length: n }, () => 0.5 * rng.normal());
+      const sd = Float64Array.from({ length: n }, (_, i) =>
+        i % 50 === 0 ? 0 : i % 37 === 0 ? 1.5 : 0.05 + 0.3 * rng.next(),
+      );
+      mean[0] = k > 1 ? 1.3 : 0; // sd 0, above T1 (k = 1: a high one would make it the walk's whole set)
+      for (let i = 1; i <= 3; i++) {
+        mean[i] = 1.2 + 0.1 * i; // above T1 with a wide sd: often redrawn below it
+        sd[i] = 0.8;
+      }
+      const fast = new ThompsonTopK(mean, sd, k, { targetExceedances: target, upperExceedances: upper });
+      expect(Number.isNaN(fast.threshold)).toBe(false);
+      const draws = n > 500 ? 6000 : 15_000;
+      const r1 = new NormalStream(new Rng(31));
+      const r2 = new NormalStream(new Rng(32));
+      const a = topKFrequencies(n, k, draws, topThenExtend(fast, r1, k));
+      const b = topKFrequencies(n, k, draws, (i, v) =>
+        thompsonTopKReference(mean, sd, k, () => r2.normal(), i, v),
+      );
+      expectSameLaw(a, b, draws);
+      // The strong candidates' chance to be in the top k, summed over ranks (a sharper test of the
+      // redraw below T1: dropping those values instead moves it by ~10 σ).
+      for (let c = 1; c <= 3; c++) {
+        let pa = 0;
+        let pb = 0;
+        for (let r = 0; r < k; r++) {
+          pa += a[c * k + r];
+          pb += b[c * k + r];
+        }
+        const p = (pa + pb) / 2;
+        expect(Math.abs(pa - pb)).toBeLessThanOrEqual(5 * Math.sqrt((2 * p * (1 - p)) / draws) + 1e-9);
+      }
+      if (upper <= 2 && k > 1) {
+        expect(fast.extensions).toBeGreaterThan(draws / 4);
+        expect(fast.redraws).toBeGreaterThan(draws / 20);
+      }
+      if (target === 4) expect(fast.fallbacks).toBeGreaterThan(draws / 50);
+    });
+
+  it("knows a few ranks per draw (about μ1 candidates above T1), and those are the draw's first ranks", () => {
+    const n = 5000;
+    const k = 10;
+    const rng = new Rng(41);
+    const mean = Float64Array.from({ length: n }, () => rng.normal());
+    const sd = Float64Array.from({ length: n }, () => 0.1 + 0.5 * rng.next());
+    const s = new ThompsonTopK(mean, sd, k);
+    const idx = new Int32Array(k);
+    const val = new Float64Array(k);
+    const full = new Int32Array(k);
+    const fullVal = new Float64Array(k);
+    let known = 0;
+    const draws = 2000;
+    for (let t = 0; t < draws; t++) {
+      const got = s.drawTop(new NormalStream(new Rng(1000 + t)), idx, val);
+      known += got;
+      // The same stream, completed: the known ranks are kept, in order, and are above every other.
+      const r = new NormalStream(new Rng(1000 + t));
+      const again = s.drawTop(r, full, fullVal);
+      expect(again).toBe(got);
+      if (again < k) s.extendTop(r, full, fullVal, 0, again);
+      expect(Array.from(full.subarray(0, got))).toEqual(Array.from(idx.subarray(0, got)));
+      for (let j = 1; j < k; j++) expect(fullVal[j]).toBeLessThanOrEqual(fullVal[j - 1]);
+    }
+    expect(known / draws).toBeGreaterThan(3);
+    expect(known / draws).toBeLessThan(9);
+  });
+
+  it('is a full draw where there is no threshold mode (walk mode, exchangeable candidates)', () => {
+    const walk = new ThompsonTopK(Float64Array.from([1, 0.5, 0]), Float64Array.from([0.1, 0.2, 0.3]), 2, {
+      mode: 'walk',
+    });
+    const cold = new ThompsonTopK(new Float64Array(500), new Float64Array(500).fill(1), 5);
+    for (const [s, k] of [
+      [walk, 2],
+      [cold, 5],
+    ] as const) {
+      const idx = new Int32Array(k);
+      const val = new Float64Array(k);
+      expect(s.drawTop(new NormalStream(new Rng(3)), idx, val)).toBe(k);
+      const idx2 = new Int32Array(k);
+      const val2 = new Float64Array(k);
+      s.draw(new NormalStream(new Rng(3)), idx2, val2);
+      expect(idx).toEqual(idx2);
+      expect(val).toEqual(val2);
+    }
+  });
+});
+
 describe('ThompsonTopK.classMembers (exchangeability classes for pooled propensities)', () => {
   /** Catalogue of `classes` classes of identical candidates (sizes), plus `distinct` learned ones. */
   function catalogue(seed: number, sizes: number[], distinct: number, sdScale = 1) {
@@ -407,6 +516,25 @@ describe('ThompsonTopK with classes of identical candidates (one planning entry 
       );
       expectSameLaw(a, b, draws);
     });
+
+  it("drawTop / extendTop keep the law with classes (a class's own band in both layers)", () => {
+    const { mean, sd, start } = classed(24, 40, [200, 120, 60], false);
+    const n = mean.length;
+    const k = 6;
+    const fast = new ThompsonTopK(mean, sd, k, { classes: { start }, upperExceedances: 2 });
+    const draws = 12_000;
+    const r1 = new NormalStream(new Rng(25));
+    const r2 = new NormalStream(new Rng(26));
+    const a = topKFrequencies(n, k, draws, (i, v) => {
+      const known = fast.drawTop(r1, i, v);
+      if (known < k) fast.extendTop(r1, i, v, 0, known);
+    });
+    const b = topKFrequencies(n, k, draws, (i, v) =>
+      thompsonTopKReference(mean, sd, k, () => r2.normal(), i, v),
+    );
+    expectSameLaw(a, b, draws);
+    expect(fast.extensions).toBeGreaterThan(draws / 4);
+  });
 
   it('classMembers still returns every candidate with bit-equal (m, sd), listed in a class or not', () => {
     for (const mode of ['auto', 'walk'] as const) {

@@ -110,6 +110,30 @@ export interface SamplerClasses {
   readonly start: Int32Array;
 }
 
+/**
+ * The candidates with U ≥ T banded for one threshold T (see `ThompsonTopK`, threshold mode): band t holds
+ * hIdx[hStart[t] .. hStart[t + 1]) with their a = (T − m)/sd, m and sd; hA0 its smallest a, hRate its
+ * proposal rate −log(1 − Q(a0)), hInvRate 1/rate, hLambda Robert's tail rate for a0 (0 below 0.4).
+ */
+interface Bands {
+  readonly T: number;
+  readonly hIdx: Int32Array;
+  readonly hA: Float64Array;
+  readonly hM: Float64Array;
+  readonly hSd: Float64Array;
+  readonly hStart: Int32Array;
+  readonly hA0: Float64Array;
+  readonly hRate: Float64Array;
+  readonly hInvRate: Float64Array;
+  readonly hLambda: Float64Array;
+}
+
+/**
+ * μ1 of `ThompsonTopK.drawTop`: E1 holds about this many candidates, so a draw's first ranks cost ≈ 2·μ1
+ * proposals instead of ≈ 2·(k + 4√k + 4), and ranks past |E1| cost a second layer (see `extendTop`).
+ */
+export const UPPER_EXCEEDANCES = 6;
+
 /** Insert v into a descending array, dropping its last value, if v beats that value. */
 function insertDescending(a: Float64Array, v: number): boolean {
   const last = a.length - 1;
@@ -167,6 +191,9 @@ export class ThompsonTopK {
   sampled = 0;
   /** Running count of threshold-mode draws that needed the exact O(n) fallback. */
   fallbacks = 0;
+  /** Running counts of `extendTop` calls, and of values it redrew below the upper layer (see `exceed`). */
+  extensions = 0;
+  redraws = 0;
   /** Threshold T of threshold mode (NaN when the walk is used). */
   get threshold(): number {
     return this.thr;
@@ -205,17 +232,15 @@ export class ThompsonTopK {
    */
   readonly exchangeable: boolean;
 
-  // Threshold mode: bands of candidates with U ≥ T, by a = (T − m)/sd.
-  private hIdx: Int32Array = new Int32Array(0);
-  // m and sd of each banded candidate (copies: a proposal reads them at its position, not at hIdx's).
-  private hM: Float64Array = new Float64Array(0);
-  private hSd: Float64Array = new Float64Array(0);
-  private hA: Float64Array = new Float64Array(0);
-  private hStart = new Int32Array(1);
-  private hA0 = new Float64Array(0);
-  // λ0 = −log(1 − q0) per band (q0 = Q(a0)), and 1/λ0.
-  private hRate = new Float64Array(0);
-  private hInvRate = new Float64Array(0);
+  // Threshold mode: the candidates with U ≥ T banded by a = (T − m)/sd (m and sd copied: a proposal reads
+  // them at its position, not at the candidate's).
+  private main: Bands | undefined = undefined;
+  // The upper layer of `drawTop` (see there): bands at T1 > T; undefined until first needed, null when
+  // there is none (walk mode, exchangeable candidates, or no T1 above T).
+  private upper: Bands | null | undefined = undefined;
+  // μ and μ1, the expected exceedances above T and above the upper layer's T1.
+  private readonly targetExceedances: number;
+  private readonly upperTarget: number;
   // 1/λ of the rate-Q(b) process.
   private readonly invRateB: number;
   // Groups of identical (m, sd) among the banded candidates (U ≥ T), see planThreshold: first position
@@ -227,8 +252,6 @@ export class ThompsonTopK {
   // How many are listed in `acc` this draw, and the k-th best sample so far (−∞ until k are in).
   private accepted = 0;
   private kth = -Infinity;
-  // Robert's tail rate per band, robertRate(a0) (precomputed: a square root per proposal otherwise).
-  private hLambda = new Float64Array(0);
   // Classes of identical candidates (see `SamplerClasses`): candidates classStart[g] .. classStart[g + 1].
   // A bucketed entry (ord) is a candidate c ≥ 0, or a whole class g as −(g + 1).
   private readonly classStart: Int32Array | null;
@@ -246,6 +269,7 @@ export class ThompsonTopK {
    *   (with `classes`: the scan of the singles and one member per class, in that order)
    * @param options.classes candidates known to be identical (see `SamplerClasses`): the per-request
    *   planning then handles each class as one entry with a multiplicity; the law is unchanged
+   * @param options.upperExceedances μ1, the expected size of E1 in `drawTop` (default `UPPER_EXCEEDANCES`)
    */
   constructor(
     mean: Float64Array,
@@ -257,6 +281,7 @@ export class ThompsonTopK {
       shared?: boolean;
       scan?: CandidateScan;
       classes?: SamplerClasses;
+      upperExceedances?: number;
     } = {},
   ) {
     const n = mean.length;
@@ -274,6 +299,9 @@ export class ThompsonTopK {
     this.stamp = scratchInt32('thompson.stamp', n);
 
     const mu = options.targetExceedances ?? k + 4 * Math.sqrt(k) + 4;
+    this.targetExceedances = mu;
+    this.upperTarget = options.upperExceedances ?? UPPER_EXCEEDANCES;
+    this.acc = new Int32Array(Math.max(64, 2 * k));
     const tryThreshold = options.mode !== 'walk' && n >= 2 * mu;
     this.shared = options.shared === true;
     const topCount = tryThreshold ? Math.ceil(3 * mu) : 1;
@@ -479,8 +507,25 @@ export class ThompsonTopK {
     this.setFloor = floor;
   }
 
-  /** Choose T (bisection on the expected exceedance count) and band the candidates with U ≥ T. */
+  /**
+   * Choose T (bisection on the expected exceedance count). The candidates with U ≥ T are banded when a
+   * draw first needs them (`mainBands`): `drawTop` mostly does without.
+   */
   private planThreshold(mu: number): number {
+    this.main = undefined;
+    return this.chooseThreshold(mu, -Infinity);
+  }
+
+  /** The bands at T (threshold mode only). */
+  private mainBands(): Bands {
+    return (this.main ??= this.band(this.thr, true));
+  }
+
+  /**
+   * The threshold T ≥ `atLeast` at which about `mu` candidates are expected to exceed their sample (NaN
+   * when even the lowest allowed T does not reach mu).
+   */
+  private chooseThreshold(mu: number, atLeast: number): number {
     const { ord, ordU, ordM, ordSd, bucketStart, bucketMax, n } = this;
     if (n < 2 * mu || ord.length === 0) return NaN;
     const cls = this.classStart;
@@ -525,6 +570,7 @@ export class ThompsonTopK {
       lo = ordU[ord.length - 1];
       for (let j = 0; j < ord.length; j++) lo = Math.min(lo, ordU[j]);
     }
+    if (atLeast > lo) lo = atLeast;
     let hi = bucketMax[0];
     for (let bk = 0; bk < B; bk++) hi = Math.max(hi, bucketMax[bk]);
     if (!reaches(lo, true)) return NaN;
@@ -547,8 +593,18 @@ export class ThompsonTopK {
         else hi = mid;
       }
     }
-    const T = lo;
-    // Band H = {U ≥ T} by a = (T − m)/sd ≤ b: band 0 holds a ∈ (b − 0.3, b], …, the last a ≤ −3.
+    return lo;
+  }
+
+  /**
+   * Band H = {U ≥ T} by a = (T − m)/sd ≤ b: band 0 holds a ∈ (b − 0.3, b], …, the last a ≤ −3. `main`: the
+   * threshold of every draw (its groups serve `classMembers`), else the upper layer of `drawTop`.
+   */
+  private band(T: number, main: boolean): Bands {
+    const { ord, ordU, ordM, ordSd, bucketStart, bucketMax } = this;
+    const cls = this.classStart;
+    const B = bucketMax.length;
+    const tag = main ? 'thompson.h' : 'thompson.u';
     const b = this.cut;
     const W = 0.3;
     const J0 = Math.ceil((b + 3) / W) + 1;
@@ -566,8 +622,8 @@ export class ThompsonTopK {
     const memberBand = scratchInt32('thompson.bandOf', ord.length);
     const counts = new Int32Array(J + 1);
     const invW = 1 / W;
-    const groupStart = this.int32('thompson.groupStart', ord.length);
-    const groupLen = this.int32('thompson.groupLen', ord.length);
+    const groupStart = this.int32(`${tag}GroupStart`, ord.length);
+    const groupLen = this.int32(`${tag}GroupLen`, ord.length);
     let groups = 0;
     let h = 0; // entries banded
     let hTotal = 0; // candidates banded (a class counts its members)
@@ -629,15 +685,17 @@ export class ThompsonTopK {
       }
     }
     for (let i = 0; i < S; i++) if (slotG[i] >= 0) groupLen[slotG[i]] = slotLen[i];
-    this.groupStart = groupStart.subarray(0, groups);
-    this.groupLen = groupLen.subarray(0, groups);
+    if (main) {
+      this.groupStart = groupStart.subarray(0, groups);
+      this.groupLen = groupLen.subarray(0, groups);
+    }
     for (let t = 0; t < J; t++) counts[t + 1] += counts[t];
-    this.hStart = counts.slice();
-    const hIdx = (this.hIdx = this.int32('thompson.hIdx', hTotal));
-    const hA = (this.hA = this.float64('thompson.hA', hTotal));
-    const hM = (this.hM = this.float64('thompson.hM', hTotal));
-    const hSd = (this.hSd = this.float64('thompson.hSd', hTotal));
-    const hA0 = (this.hA0 = new Float64Array(J).fill(Infinity));
+    const hStart = counts.slice();
+    const hIdx = this.int32(`${tag}Idx`, hTotal);
+    const hA = this.float64(`${tag}A`, hTotal);
+    const hM = this.float64(`${tag}M`, hTotal);
+    const hSd = this.float64(`${tag}Sd`, hTotal);
+    const hA0 = new Float64Array(J).fill(Infinity);
     for (let i = 0; i < h; i++) {
       const j = members[i];
       const id = ord[j];
@@ -663,12 +721,10 @@ export class ThompsonTopK {
       if (a < hA0[t]) hA0[t] = a;
     }
     // Proposal rate of each band: Q(a0), to double precision (the rate must be exact, not the loop).
-    this.hRate = Float64Array.from(this.hA0, (a0) =>
-      a0 === Infinity ? 0 : -Math.log1p(-normalSfPrecise(a0)),
-    );
-    this.hInvRate = Float64Array.from(this.hRate, (r) => 1 / r);
-    this.hLambda = Float64Array.from(this.hA0, (a0) => (a0 >= 0.4 && a0 < Infinity ? robertRate(a0) : 0));
-    return T;
+    const hRate = Float64Array.from(hA0, (a0) => (a0 === Infinity ? 0 : -Math.log1p(-normalSfPrecise(a0))));
+    const hInvRate = Float64Array.from(hRate, (r) => 1 / r);
+    const hLambda = Float64Array.from(hA0, (a0) => (a0 >= 0.4 && a0 < Infinity ? robertRate(a0) : 0));
+    return { T, hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda };
   }
 
   /**
@@ -786,7 +842,19 @@ export class ThompsonTopK {
       this.finishThreshold(rng, outIdx, outVal, off);
       return;
     }
-    const { hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda } = this;
+    this.sweep(rng, this.mainBands(), Infinity, -1);
+    this.finishThreshold(rng, outIdx, outVal, off);
+  }
+
+  /**
+   * One pass of threshold mode over bands `L` (threshold T = L.T): every candidate whose sample exceeds T
+   * is offered (see `drawThreshold`). With `upper` < ∞ (`extendTop`), the pass draws the layer between T
+   * and `upper` given the layer above it: candidates stamped `skip` (the layer above) are known and
+   * skipped, and a candidate proposed above `upper` has its value redrawn from its law below `upper`.
+   */
+  private sweep(rng: NormalStream, L: Bands, upper: number, skip: number): void {
+    const { mean, sd, n } = this;
+    const { T, hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda } = L;
     let e = rng.exponential(); // the hazard left over (see above)
     for (let t = hA0.length - 1; t >= 0; t--) {
       const start = hStart[t];
@@ -797,7 +865,7 @@ export class ThompsonTopK {
         // High-rate band (Q(a0) > 0.3): sampling each member directly beats thinning.
         for (let pos = start; pos < end; pos++) {
           const z = rng.normal();
-          if (z > hA[pos]) this.accept(hIdx[pos], hM[pos] + hSd[pos] * z);
+          if (z > hA[pos]) this.exceed(rng, hIdx[pos], hM[pos], hSd[pos], z, T, upper, skip);
         }
         continue;
       }
@@ -814,13 +882,12 @@ export class ThompsonTopK {
         }
         pos += 1 + g;
         const z = rng.normalTail(a0, lambda0); // a0 ≥ 0.5 here
-        if (z > hA[pos]) this.accept(hIdx[pos], hM[pos] + hSd[pos] * z);
+        if (z > hA[pos]) this.exceed(rng, hIdx[pos], hM[pos], hSd[pos], z, T, upper, skip);
         e = rng.exponential();
       }
     }
     // Everything else has a > b: proposals at rate Q(b) over all positions (skipping H's members).
     const b = this.cut;
-    const T = this.thr;
     const invB = this.invRateB;
     const lambdaB = this.lambdaB;
     for (let pos = -1; ; e = rng.exponential()) {
@@ -828,9 +895,98 @@ export class ThompsonTopK {
       if (pos >= n) break;
       if (mean[pos] + b * sd[pos] >= T) continue; // U ≥ T: a band member, handled above
       const z = rng.normalTail(b, lambdaB); // b ≥ 2
-      if (mean[pos] + sd[pos] * z > T) this.accept(pos, mean[pos] + sd[pos] * z);
+      if (mean[pos] + sd[pos] * z > T) this.exceed(rng, pos, mean[pos], sd[pos], z, T, upper, skip);
     }
+  }
+
+  /**
+   * c's sample m + s·z exceeds T. In a full draw (`upper` = ∞) it is a member of E. In a lower layer
+   * (`extendTop`): c is skipped if stamped `skip` (already known above `upper`); a value above `upper`
+   * is replaced by a fresh draw from c's law below `upper`, kept if it still exceeds T. Why that is exact:
+   * for c not in the layer above, the proposal gives density φ(z) on (a, a1] (a = (T − m)/s,
+   * a1 = (upper − m)/s) and lands above a1 with probability Q(a1), whence the redraw adds
+   * Q(a1)·φ(z)/(1 − Q(a1)) there: φ(z)/(1 − Q(a1)) in all, c's law given that it is below `upper`.
+   */
+  private exceed(
+    rng: NormalStream,
+    c: number,
+    m: number,
+    s: number,
+    z: number,
+    T: number,
+    upper: number,
+    skip: number,
+  ): void {
+    let x = m + s * z;
+    if (skip >= 0 && this.stamp[c] === skip) return;
+    if (x > upper) {
+      // (s > 0 here: a candidate with sd 0 above `upper` is always in the layer above.)
+      this.redraws++;
+      x = m + s * rng.normalBelow((upper - m) / s);
+      if (!(x > T)) return;
+    }
+    this.accept(c, x);
+  }
+
+  /**
+   * The first ranks of one draw, cheaply: only E1 = {c : X_c > T1}, for a threshold T1 above the draw's
+   * T chosen so that about `upperExceedances` candidates exceed it (a few instead of k + 4√k + 4).
+   * Writes E1's best min(|E1|, k) candidates and samples to outIdx/outVal[off ..] and returns how many:
+   * they are exactly the draw's first ranks (every other candidate is below T1). `extendTop` completes
+   * the same draw to its k best when more ranks are needed: in-slate Thompson sampling's simulated
+   * slates mostly read a draw's first 2–4 ranks. Without a threshold above T (walk mode, exchangeable
+   * candidates, too few candidates) this is `draw` and returns k.
+   */
+  drawTop(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off = 0): number {
+    if (this.upper === undefined) this.upper = this.planUpper();
+    const up = this.upper;
+    if (!up) {
+      this.draw(rng, outIdx, outVal, off);
+      return this.k;
+    }
+    this.size = 0;
+    this.accepted = 0;
+    this.kth = -Infinity;
+    this.sweep(rng, up, Infinity, -1);
+    const known = this.size;
+    for (let r = 0; r < known; r++) {
+      outIdx[off + r] = this.topIdx[r];
+      outVal[off + r] = this.topVal[r];
+    }
+    return known;
+  }
+
+  /**
+   * Complete a draw begun by `drawTop`, which knew `known` < k ranks (then all of E1), to its k best:
+   * draws the candidates between the draw's T and T1 given E1 (see `exceed`), then, as `draw` does, the
+   * rest below T in the rare case that fewer than k are above it. The result has the law of `draw`.
+   */
+  extendTop(rng: NormalStream, outIdx: Int32Array, outVal: Float64Array, off: number, known: number): void {
+    const up = this.upper;
+    if (!up || known >= this.k) throw new Error('extendTop: nothing to extend');
+    this.extensions++;
+    const id = nextStamp();
+    const { stamp, topIdx, topVal, acc } = this;
+    for (let r = 0; r < known; r++) {
+      const c = outIdx[off + r];
+      topIdx[r] = c;
+      topVal[r] = outVal[off + r];
+      acc[r] = c;
+      stamp[c] = id;
+    }
+    this.size = known;
+    this.accepted = known;
+    this.kth = -Infinity;
+    this.sweep(rng, this.mainBands(), up.T, id);
     this.finishThreshold(rng, outIdx, outVal, off);
+  }
+
+  /** The upper layer's bands (see `drawTop`), or null when there is none. */
+  private planUpper(): Bands | null {
+    const T = this.thr;
+    if (T !== T || this.exchA === this.exchA || this.upperTarget >= this.targetExceedances) return null;
+    const T1 = this.chooseThreshold(this.upperTarget, T);
+    return T1 > T ? this.band(T1, false) : null;
   }
 
   /**
