@@ -1,9 +1,20 @@
 import { NormalStream, type Rng } from '../random';
-import { nextStamp, scratchFloat64, scratchInt32 } from './internal/scratch';
+import { scratchFloat64, scratchInt32 } from './internal/scratch';
 import { randomPropensities } from './random-policy';
 import { makePropensities, type PropensityClasses, type SlatePropensities } from './slate-propensities';
 import { candidateItems, type ScoredCandidates, type Selection } from './policy-types';
 import { type ThompsonTopK } from './thompson-sampler';
+
+// All zero between calls of `assembleInSlate` (it clears what it set): a byte per candidate, so n = 10⁵
+// fits in L2 and a slate's dedupe is one read per entry.
+let mask = new Uint8Array(0);
+function slateMask(n: number): Uint8Array {
+  if (mask.length < n) mask = new Uint8Array(Math.max(n, 2 * mask.length));
+  return mask;
+}
+
+// rowPlus[c] = 1 + c's row of counts in the running `thompsonPropensities`, else 0 (it clears what it set).
+let rowPlus = new Int32Array(0);
 
 /**
  * In-slate Thompson sampling (Eide, Leslie & Frigessi, FINN.no): k independent posterior draws, each
@@ -13,7 +24,7 @@ import { type ThompsonTopK } from './thompson-sampler';
  * So slot j gets the top item of draw j while no two draws agree; a repeated top item falls through
  * to the next entry of that list. With k = 1 this is ordinary Thompson sampling.
  * Draw d's top-k is `tops[(d)·k + r]`, sample `vals[...]`; writes the slate to `outCand`/`outScore`.
- * `mark`/`markId` is an n-sized scratch stamp array (avoids a Set per slate). With `lazy`, draw d knows
+ * Candidates are < n (a byte per candidate marks the slate's, cleared after). With `lazy`, draw d knows
  * only its first `lazy.known[d]` ranks, and `lazy.extend(d)` completes it (see `ThompsonTopK.drawTop`).
  */
 export function assembleInSlate(
@@ -21,12 +32,12 @@ export function assembleInSlate(
   vals: Float64Array | null,
   draws: ArrayLike<number>,
   k: number,
-  mark: Int32Array,
-  markId: number,
+  n: number,
   outCand: Int32Array,
   outScore: Float64Array | null,
   lazy?: LazyDraws,
 ): void {
+  const seen = slateMask(n);
   let filled = 0;
   for (let r = 0; r < k && filled < k; r++) {
     for (let t = 0; t < k && filled < k; t++) {
@@ -34,21 +45,15 @@ export function assembleInSlate(
       if (lazy && r >= lazy.known[d]) lazy.extend(d);
       const at = d * k + r;
       const c = tops[at];
-      if (k <= 16) {
-        // A scan of the slate so far (≤ 16 entries in registers and L1) beats a random read of `mark`.
-        let i = 0;
-        while (i < filled && outCand[i] !== c) i++;
-        if (i < filled) continue;
-      } else {
-        if (mark[c] === markId) continue;
-        mark[c] = markId;
-      }
+      if (seen[c] !== 0) continue;
+      seen[c] = 1;
       outCand[filled] = c;
       if (outScore && vals) outScore[filled] = vals[at];
       filled++;
     }
   }
   // Draw 0 alone holds k distinct candidates, so `filled` always reaches k.
+  for (let i = 0; i < filled; i++) seen[outCand[i]] = 0;
 }
 
 /** Draws whose ranks past `known[d]` are drawn when first read (see `assembleInSlate`). */
@@ -90,8 +95,7 @@ export function selectInSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Sel
   const cand = new Int32Array(k);
   const score = new Float64Array(k);
   const draws = Int32Array.from({ length: k }, (_, d) => d);
-  const mark = scratchInt32('inslate.mark', sampler.n);
-  assembleInSlate(tops, vals, draws, k, mark, nextStamp(), cand, score, lazy);
+  assembleInSlate(tops, vals, draws, k, sampler.n, cand, score, lazy);
   return { cand, score };
 }
 
@@ -154,18 +158,15 @@ export function thompsonPropensities(
   const n = sc.n;
   if (sampler.exchangeable) return randomPropensities(sc, k); // the uniform policy's: 1/n everywhere
   const stream = new NormalStream(rng);
-  // rowOf[c] is c's row when rowStamp[c] === gen (scratch arrays: no allocation, no clearing).
-  const rowStamp = scratchInt32('propensity.rowStamp', n);
-  const rowOf = scratchInt32('propensity.rowOf', n);
-  const gen = nextStamp();
+  if (rowPlus.length < n) rowPlus = new Int32Array(Math.max(n, 2 * rowPlus.length));
+  const rowOf = rowPlus;
   const items: number[] = [];
   let counts = new Float64Array(16 * k);
   const add = (c: number, j: number): void => {
-    let r = rowStamp[c] === gen ? rowOf[c] : -1;
+    let r = rowOf[c] - 1;
     if (r < 0) {
       r = items.length;
-      rowStamp[c] = gen;
-      rowOf[c] = r;
+      rowOf[c] = r + 1;
       items.push(c);
       if ((r + 1) * k > counts.length) {
         const grown = new Float64Array(counts.length * 2);
@@ -176,33 +177,33 @@ export function thompsonPropensities(
     counts[r * k + j] += 1;
   };
 
-  if (policy === 'slate_ts') {
-    const top = new Int32Array(k);
-    const val = new Float64Array(k);
-    for (let s = 0; s < slates; s++) {
-      sampler.draw(stream, top, val, 0);
-      for (let j = 0; j < k; j++) add(top[j], j);
+  try {
+    if (policy === 'slate_ts') {
+      const top = new Int32Array(k);
+      const val = new Float64Array(k);
+      for (let s = 0; s < slates; s++) {
+        sampler.draw(stream, top, val, 0);
+        for (let j = 0; j < k; j++) add(top[j], j);
+      }
+    } else {
+      const D = Math.max(slates, k);
+      // Scratch (~30 KB a request at S = 256, k = 10, otherwise garbage): only read below.
+      const tops = scratchInt32('propensity.tops', D * k);
+      const vals = scratchFloat64('propensity.vals', D * k);
+      const lazy = lazyDraws(sampler, stream, D, k, tops, vals);
+      const draws = new Int32Array(k);
+      const slate = new Int32Array(k);
+      for (let s = 0; s < slates; s++) {
+        for (let t = 0, d = s; t < k; t++, d++) draws[t] = d < D ? d : d - D; // (s + t) mod D
+        assembleInSlate(tops, null, draws, k, n, slate, null, lazy);
+        for (let j = 0; j < k; j++) add(slate[j], j);
+      }
     }
-  } else {
-    const D = Math.max(slates, k);
-    // Scratch (~30 KB a request at S = 256, k = 10, otherwise garbage): only read below.
-    const tops = scratchInt32('propensity.tops', D * k);
-    const vals = scratchFloat64('propensity.vals', D * k);
-    const lazy = lazyDraws(sampler, stream, D, k, tops, vals);
-    const mark = scratchInt32('inslate.mark', n);
-    const draws = new Int32Array(k);
-    const slate = new Int32Array(k);
-    for (let s = 0; s < slates; s++) {
-      for (let t = 0; t < k; t++) draws[t] = (s + t) % D;
-      assembleInSlate(tops, null, draws, k, mark, nextStamp(), slate, null, lazy);
-      for (let j = 0; j < k; j++) add(slate[j], j);
-    }
+    if (served) for (let j = 0; j < k; j++) add(served[j], j);
+  } finally {
+    for (let r = 0; r < items.length; r++) rowOf[items[r]] = 0;
   }
-  let total = slates;
-  if (served) {
-    for (let j = 0; j < k; j++) add(served[j], j);
-    total += 1;
-  }
+  const total = served ? slates + 1 : slates;
   const rows = items.length;
   const p = new Float64Array(rows * k);
   const itemOf = new Int32Array(rows); // a loop: Int32Array.from(items, map) cost ~25% of this function

@@ -111,9 +111,11 @@ export interface SamplerClasses {
 }
 
 /**
- * The candidates with U ≥ T banded for one threshold T (see `ThompsonTopK`, threshold mode): band t holds
- * hIdx[hStart[t] .. hStart[t + 1]) with their a = (T − m)/sd, m and sd; hA0 its smallest a, hRate its
- * proposal rate −log(1 − Q(a0)), hInvRate 1/rate, hLambda Robert's tail rate for a0 (0 below 0.4).
+ * The candidates with U ≥ T banded for one threshold T (see `ThompsonTopK`, threshold mode): band t < J0
+ * holds hIdx[hStart[t] .. hStart[t + 1]) with their a = (T − m)/sd, m and sd; band J0 + g is class g's
+ * own (its members cFrom[g] + (pos − hStart[J0 + g]), all at (cM[g], cSd[g]) and a = hA0: never listed,
+ * so banding a class costs O(1), not O(members)); hA0 a band's smallest a, hRate its proposal rate
+ * −log(1 − Q(a0)), hInvRate 1/rate, hLambda Robert's tail rate for a0 (0 below 0.4).
  */
 interface Bands {
   readonly T: number;
@@ -126,6 +128,12 @@ interface Bands {
   readonly hRate: Float64Array;
   readonly hInvRate: Float64Array;
   readonly hLambda: Float64Array;
+  /** The non-empty bands, in the order a draw visits them (highest t first: classes, then lowest a). */
+  readonly live: Int32Array;
+  readonly J0: number;
+  readonly cFrom: Int32Array;
+  readonly cM: Float64Array;
+  readonly cSd: Float64Array;
 }
 
 /**
@@ -626,7 +634,6 @@ export class ThompsonTopK {
     const groupLen = this.int32(`${tag}GroupLen`, ord.length);
     let groups = 0;
     let h = 0; // entries banded
-    let hTotal = 0; // candidates banded (a class counts its members)
     // Slots: (m, sd), a, band, group, size so far; replaced round-robin (no reordering on a hit).
     const S = 4;
     const slotM = new Float64Array(S).fill(NaN);
@@ -681,7 +688,6 @@ export class ThompsonTopK {
         memberA[h] = a0;
         memberBand[h++] = band;
         counts[band + 1] += size;
-        hTotal += size;
       }
     }
     for (let i = 0; i < S; i++) if (slotG[i] >= 0) groupLen[slotG[i]] = slotLen[i];
@@ -691,11 +697,15 @@ export class ThompsonTopK {
     }
     for (let t = 0; t < J; t++) counts[t + 1] += counts[t];
     const hStart = counts.slice();
-    const hIdx = this.int32(`${tag}Idx`, hTotal);
-    const hA = this.float64(`${tag}A`, hTotal);
-    const hM = this.float64(`${tag}M`, hTotal);
-    const hSd = this.float64(`${tag}Sd`, hTotal);
+    const listed = hStart[J0]; // the singles; classes' members are not listed
+    const hIdx = this.int32(`${tag}Idx`, listed);
+    const hA = this.float64(`${tag}A`, listed);
+    const hM = this.float64(`${tag}M`, listed);
+    const hSd = this.float64(`${tag}Sd`, listed);
     const hA0 = new Float64Array(J).fill(Infinity);
+    const cFrom = new Int32Array(J - J0);
+    const cM = new Float64Array(J - J0);
+    const cSd = new Float64Array(J - J0);
     for (let i = 0; i < h; i++) {
       const j = members[i];
       const id = ord[j];
@@ -708,15 +718,10 @@ export class ThompsonTopK {
         hM[w] = ordM[j];
         hSd[w] = ordSd[j];
       } else {
-        // A class: its members, contiguous in the band.
-        const from = cls![-id - 1];
-        const to = cls![-id];
-        const w = counts[t];
-        for (let c = from; c < to; c++) hIdx[w + c - from] = c;
-        hA.fill(a, w, w + to - from);
-        hM.fill(ordM[j], w, w + to - from);
-        hSd.fill(ordSd[j], w, w + to - from);
-        counts[t] = w + to - from;
+        // A class: its own band (t = J0 + g), its members contiguous candidates.
+        cFrom[t - J0] = cls![-id - 1];
+        cM[t - J0] = ordM[j];
+        cSd[t - J0] = ordSd[j];
       }
       if (a < hA0[t]) hA0[t] = a;
     }
@@ -724,7 +729,11 @@ export class ThompsonTopK {
     const hRate = Float64Array.from(hA0, (a0) => (a0 === Infinity ? 0 : -Math.log1p(-normalSfPrecise(a0))));
     const hInvRate = Float64Array.from(hRate, (r) => 1 / r);
     const hLambda = Float64Array.from(hA0, (a0) => (a0 >= 0.4 && a0 < Infinity ? robertRate(a0) : 0));
-    return { T, hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda };
+    let nLive = 0;
+    for (let t = 0; t < J; t++) if (hStart[t + 1] > hStart[t]) nLive++;
+    const live = new Int32Array(nLive);
+    for (let t = J - 1, i = 0; t >= 0; t--) if (hStart[t + 1] > hStart[t]) live[i++] = t;
+    return { T, hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda, live, J0, cFrom, cM, cSd };
   }
 
   /**
@@ -854,18 +863,23 @@ export class ThompsonTopK {
    */
   private sweep(rng: NormalStream, L: Bands, upper: number, skip: number): void {
     const { mean, sd, n } = this;
-    const { T, hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda } = L;
+    const { T, hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda, live, J0, cFrom, cM, cSd } = L;
     let e = rng.exponential(); // the hazard left over (see above)
-    for (let t = hA0.length - 1; t >= 0; t--) {
+    // Empty bands are skipped by the list (a catalogue with many classes has one band per class).
+    for (let i = 0; i < live.length; i++) {
+      const t = live[i];
       const start = hStart[t];
       const end = hStart[t + 1];
-      if (end === start) continue;
       const a0 = hA0[t];
+      const g = t - J0; // ≥ 0: class g's own band (every member at a = a0)
+      const base = g >= 0 ? cFrom[g] - start : 0;
       if (a0 < 0.5) {
         // High-rate band (Q(a0) > 0.3): sampling each member directly beats thinning.
         for (let pos = start; pos < end; pos++) {
           const z = rng.normal();
-          if (z > hA[pos]) this.exceed(rng, hIdx[pos], hM[pos], hSd[pos], z, T, upper, skip);
+          if (g >= 0) {
+            if (z > a0) this.exceed(rng, base + pos, cM[g], cSd[g], z, T, upper, skip);
+          } else if (z > hA[pos]) this.exceed(rng, hIdx[pos], hM[pos], hSd[pos], z, T, upper, skip);
         }
         continue;
       }
@@ -874,15 +888,17 @@ export class ThompsonTopK {
       const lambda0 = hLambda[t];
       for (let pos = start - 1; ;) {
         const left = end - pos - 1;
-        const g = Math.floor(e * inv);
-        if (g >= left) {
+        const skipped = Math.floor(e * inv);
+        if (skipped >= left) {
           e -= rate * left;
           if (e < 0) e = 0; // rounding only
           break;
         }
-        pos += 1 + g;
+        pos += 1 + skipped;
         const z = rng.normalTail(a0, lambda0); // a0 ≥ 0.5 here
-        if (z > hA[pos]) this.exceed(rng, hIdx[pos], hM[pos], hSd[pos], z, T, upper, skip);
+        if (g >= 0) {
+          if (z > a0) this.exceed(rng, base + pos, cM[g], cSd[g], z, T, upper, skip);
+        } else if (z > hA[pos]) this.exceed(rng, hIdx[pos], hM[pos], hSd[pos], z, T, upper, skip);
         e = rng.exponential();
       }
     }
