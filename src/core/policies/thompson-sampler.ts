@@ -725,14 +725,22 @@ export class ThompsonTopK {
       }
       if (a < hA0[t]) hA0[t] = a;
     }
-    // Proposal rate of each band: Q(a0), to double precision (the rate must be exact, not the loop).
-    const hRate = Float64Array.from(hA0, (a0) => (a0 === Infinity ? 0 : -Math.log1p(-normalSfPrecise(a0))));
-    const hInvRate = Float64Array.from(hRate, (r) => 1 / r);
-    const hLambda = Float64Array.from(hA0, (a0) => (a0 >= 0.4 && a0 < Infinity ? robertRate(a0) : 0));
     let nLive = 0;
     for (let t = 0; t < J; t++) if (hStart[t + 1] > hStart[t]) nLive++;
     const live = new Int32Array(nLive);
     for (let t = J - 1, i = 0; t >= 0; t--) if (hStart[t + 1] > hStart[t]) live[i++] = t;
+    // Proposal rate of each non-empty band: Q(a0), to double precision (the rate must be exact, not the
+    // loop); plain loops over the live bands (a catalogue with many classes has many empty ones).
+    const hRate = new Float64Array(J);
+    const hInvRate = new Float64Array(J);
+    const hLambda = new Float64Array(J);
+    for (let i = 0; i < nLive; i++) {
+      const t = live[i];
+      const a0 = hA0[t];
+      hRate[t] = -Math.log1p(-normalSfPrecise(a0));
+      hInvRate[t] = 1 / hRate[t];
+      hLambda[t] = a0 >= 0.4 ? robertRate(a0) : 0;
+    }
     return { T, hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda, live, J0, cFrom, cM, cSd };
   }
 
