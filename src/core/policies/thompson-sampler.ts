@@ -182,6 +182,10 @@ function insertDescending(a: Float64Array, v: number): boolean {
  * from its law conditioned on X ≤ T and merged — still exact. Cost per draw ≈ 2μ proposals.
  * T itself (a bisection on a tabulated Q) only steers the cost, never the law.
  *
+ * Two layers (`drawTop` / `extendTop`, for readers of a draw's first ranks only: in-slate Thompson sampling):
+ * a second threshold T1 > T with about `UPPER_EXCEEDANCES` expected exceedances; a draw first samples only
+ * E1 = {X > T1}, its exact first ranks, and is completed below T1, given E1, when more ranks are read.
+ *
  * Per request: O(n) to compute U and bucket the candidates that can matter
  * (A = {c : U_c ≥ L}, L the k-th largest lower value m_c − b·sd_c); candidates outside A are only
  * walked when the k-th best sample falls below L (probability ≤ k·q per draw; still exact).
