@@ -11,7 +11,7 @@
  * request of each build over `--batches` batches of `--batch` requests, and the ratio this / baseline.
  */
 import { resolve } from 'node:path';
-import { emit, flagValue, formatTable, hasFlag, log, machine, median } from './lib/report';
+import { emit, flagValue, formatTable, hasFlag, log, machine, median, quantile } from './lib/report';
 
 interface Build {
   name: string;
@@ -44,11 +44,6 @@ function loadBuild(name: string, core: string): Build {
     parsePolicyConfig: schema.parsePolicyConfig,
     Rng: random.Rng,
   };
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
 function main(): void {

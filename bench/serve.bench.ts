@@ -20,6 +20,7 @@ import { scoreCandidates } from '../src/core/policies/score-kernel';
 import { prepareSnapshotForServing, serveSlate } from '../src/core/policies/serve-slate';
 import { syntheticSnapshot } from '../src/core/policies/testing/synthetic-snapshot';
 import { Rng } from '../src/core/random';
+import { quantile } from './lib/report';
 
 interface Row {
   /**
@@ -51,11 +52,6 @@ function coldSnapshot(n: number, dim: number, groups: 1 | 20): ServingSnapshot {
   const s = syntheticSnapshot({ items: n, dim, seed: 1, coldFraction: 1 });
   if (groups === 1) for (let i = 0; i < n; i++) s.mean[i * s.stride + dim] = 0;
   return { ...s, version: `${s.version}-cold${groups}` };
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
 function users(snap: ServingSnapshot, count: number, seed: number): Float32Array[] {

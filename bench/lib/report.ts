@@ -62,6 +62,12 @@ export function timeMs(fn: () => void): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+/** The q-quantile of xs by rank (the value at ⌊q·n⌋ of the sorted copy, clamped to the last). */
+export function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

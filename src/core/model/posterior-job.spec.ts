@@ -35,13 +35,19 @@ function events(m: FactorModel, len: number, rng: Rng): EventBatch {
   return b;
 }
 
+/** Two identical models (user vectors from `seed`) that learned the same `count` events (from `seed + 1`). */
+function twinModels(seed: number, count: number): [FactorModel, FactorModel] {
+  const a = model(new Rng(seed));
+  const b = model(new Rng(seed));
+  const batch = events(a, count, new Rng(seed + 1));
+  applyEvents(a, batch);
+  applyEvents(b, batch);
+  return [a, b];
+}
+
 describe('detached posterior jobs', () => {
   it('give the same bits as solving in place, and leave the model fresh', () => {
-    const a = model(new Rng(3));
-    const b = model(new Rng(3));
-    const batch = events(a, 600, new Rng(4));
-    applyEvents(a, batch);
-    applyEvents(b, batch);
+    const [a, b] = twinModels(3, 600);
     const stale = a.dirtyCount;
     expect(stale).toBeGreaterThan(20);
     a.refreshPosteriors();
@@ -63,11 +69,7 @@ describe('detached posterior jobs', () => {
   });
 
   it('copies into a reused buffer when it fits, with the same solutions', () => {
-    const a = model(new Rng(11));
-    const b = model(new Rng(11));
-    const batch = events(a, 400, new Rng(12));
-    applyEvents(a, batch);
-    applyEvents(b, batch);
+    const [a, b] = twinModels(11, 400);
     const count = a.dirtyCount;
     a.refreshPosteriors();
     const stride = (b.n * (b.n + 1)) / 2 + 3 * b.n;
@@ -127,11 +129,7 @@ describe('detached posterior jobs', () => {
     expect(stride).toBeGreaterThan(3 * n);
   });
   it('an in-place refresh solves the items of a job still out too, so a snapshot built then is current', () => {
-    const a = model(new Rng(21));
-    const b = model(new Rng(21));
-    const batch = events(a, 300, new Rng(22));
-    applyEvents(a, batch);
-    applyEvents(b, batch);
+    const [a, b] = twinModels(21, 300);
     a.refreshPosteriors();
     const job = b.takePosteriorJob()!; // out on a worker, say
     expect(b.dirtyCount).toBe(0);

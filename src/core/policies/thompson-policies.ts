@@ -1,20 +1,9 @@
 import { NormalStream, type Rng } from '../random';
-import { scratchFloat64, scratchInt32 } from './internal/scratch';
+import { scratchFloat64, scratchInt32, zeroedInt32, zeroedUint8 } from './internal/scratch';
 import { randomPropensities } from './random-policy';
 import { makePropensities, type PropensityClasses, type SlatePropensities } from './slate-propensities';
 import { candidateItems, type ScoredCandidates, type Selection } from './policy-types';
 import { type ThompsonTopK } from './thompson-sampler';
-
-// All zero between calls of `assembleInSlate` (it clears what it set): a byte per candidate, so n = 10⁵
-// fits in L2 and a slate's dedupe is one read per entry.
-let mask = new Uint8Array(0);
-function slateMask(n: number): Uint8Array {
-  if (mask.length < n) mask = new Uint8Array(Math.max(n, 2 * mask.length));
-  return mask;
-}
-
-// rowPlus[c] = 1 + c's row of counts in the running `thompsonPropensities`, else 0 (it clears what it set).
-let rowPlus = new Int32Array(0);
 
 /**
  * In-slate Thompson sampling (Eide, Leslie & Frigessi, FINN.no): k independent posterior draws, each
@@ -37,23 +26,26 @@ export function assembleInSlate(
   outScore: Float64Array | null,
   lazy?: LazyDraws,
 ): void {
-  const seen = slateMask(n);
+  const seen = zeroedUint8('inslate.seen', n); // a slate's dedupe: one byte read per entry
   let filled = 0;
-  for (let r = 0; r < k && filled < k; r++) {
-    for (let t = 0; t < k && filled < k; t++) {
-      const d = draws[t];
-      if (lazy && r >= lazy.known[d]) lazy.extend(d);
-      const at = d * k + r;
-      const c = tops[at];
-      if (seen[c] !== 0) continue;
-      seen[c] = 1;
-      outCand[filled] = c;
-      if (outScore && vals) outScore[filled] = vals[at];
-      filled++;
+  try {
+    for (let r = 0; r < k && filled < k; r++) {
+      for (let t = 0; t < k && filled < k; t++) {
+        const d = draws[t];
+        if (lazy && r >= lazy.known[d]) lazy.extend(d);
+        const at = d * k + r;
+        const c = tops[at];
+        if (seen[c] !== 0) continue;
+        seen[c] = 1;
+        outCand[filled] = c;
+        if (outScore && vals) outScore[filled] = vals[at];
+        filled++;
+      }
     }
+    // Draw 0 alone holds k distinct candidates, so `filled` always reaches k.
+  } finally {
+    for (let i = 0; i < filled; i++) seen[outCand[i]] = 0;
   }
-  // Draw 0 alone holds k distinct candidates, so `filled` always reaches k.
-  for (let i = 0; i < filled; i++) seen[outCand[i]] = 0;
 }
 
 /** Draws whose ranks past `known[d]` are drawn when first read (see `assembleInSlate`). */
@@ -158,8 +150,8 @@ export function thompsonPropensities(
   const n = sc.n;
   if (sampler.exchangeable) return randomPropensities(sc, k); // the uniform policy's: 1/n everywhere
   const stream = new NormalStream(rng);
-  if (rowPlus.length < n) rowPlus = new Int32Array(Math.max(n, 2 * rowPlus.length));
-  const rowOf = rowPlus;
+  // rowOf[c] = 1 + c's row of counts, else 0 (zeroed again below).
+  const rowOf = zeroedInt32('propensity.rowOf', n);
   const items: number[] = [];
   let counts = new Float64Array(16 * k);
   const add = (c: number, j: number): void => {

@@ -43,3 +43,28 @@ export function nextStamp(): number {
   }
   return stamp;
 }
+
+const zeroPool = new Map<string, Uint8Array | Int32Array>();
+
+function zeroed<T extends Uint8Array | Int32Array>(name: string, n: number, make: (len: number) => T): T {
+  let a = zeroPool.get(name) as T | undefined;
+  if (!a || a.length < n) {
+    a = make(Math.max(n, 2 * (a?.length ?? 0)));
+    zeroPool.set(name, a);
+  }
+  return a;
+}
+
+/**
+ * Arrays of length ≥ n shared under `name` that are all zero between uses: the user sets slots and sets each
+ * back to 0 before it returns (also on a throw). A lookup is then one read, with no stamp to compare, and a
+ * flag can be a byte (n = 10⁵ flags fit in L2).
+ */
+export function zeroedUint8(name: string, n: number): Uint8Array {
+  return zeroed(name, n, (len) => new Uint8Array(len));
+}
+
+/** See `zeroedUint8`. */
+export function zeroedInt32(name: string, n: number): Int32Array {
+  return zeroed(name, n, (len) => new Int32Array(len));
+}
