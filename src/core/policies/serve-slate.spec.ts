@@ -553,6 +553,56 @@ describe('Thompson propensities pooled over exchangeability classes', () => {
     // < 1/200.
     expect(pooledSq).toBeLessThan(rawSq / 200);
   });
+  it("serving's counts for the served items alone give the full matrix's numbers, bit for bit", () => {
+    // Classes (cold items at 20 group priors; served items often share a class), learned items,
+    // and a few with sd 0 (their own class even when another has the same mean).
+    const synth = syntheticSnapshot({ items: 2000, dim: 8, seed: 9, coldFraction: 0.6 });
+    const cat = classCatalogue(
+      68,
+      [
+        [30, 0.4, 0.2],
+        [50, 0.2, 0.5],
+      ],
+      [
+        [1.0, 0],
+        [1.0, 0],
+        [0.9, 0.01],
+        [0.5, 0.3],
+      ],
+    );
+    const small = snapshotFromScores(cat.means, cat.vars);
+    let compared = 0;
+    let sharedClass = 0;
+    let unequal = 0;
+    for (const [snap, sizes] of [
+      [synth, [1, 3, 10, 25]],
+      [small, [1, 2, 5]],
+    ] as const)
+      for (const name of ['in_slate_ts', 'slate_ts'] as const)
+        for (const size of sizes)
+          for (let seed = 0; seed < 12; seed++) {
+            const policy = parsePolicyConfig({ name, propensitySlates: 64 + seed });
+            const req = { size };
+            const served = serveSlate(snap, policy, req, new Rng(seed));
+            const full = serveSlate(snap, policy, req, new Rng(seed), { withMatrix: true });
+            expect(served.items.map((i) => i.index)).toEqual(full.items.map((i) => i.index));
+            const m = full.matrix!;
+            // Two served members of one class have bit-equal rows (each has p > 0 at its position).
+            const row = (i: number): string =>
+              Array.from({ length: size }, (_, j) => propensityAt(m, i, j)).join();
+            const cls = new Set(served.items.map((i) => row(i.index)));
+            if (cls.size < served.items.length) sharedClass++;
+            for (const it of served.items) {
+              compared++;
+              if (it.propensity !== propensityAt(m, it.index, it.position - 1)) unequal++;
+              if (it.inSlateProbability !== inSlateProbability(m, it.index)) unequal++;
+              if (it.propensity !== full.items[it.position - 1].propensity) unequal++;
+            }
+          }
+    expect(unequal).toBe(0);
+    expect(compared).toBeGreaterThan(1000);
+    expect(sharedClass).toBeGreaterThan(10); // slates with two members of one class were compared
+  });
 });
 
 describe('Thompson propensities on exchangeable candidates are exactly 1/n', () => {

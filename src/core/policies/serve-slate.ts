@@ -136,7 +136,7 @@ function propensities(
     case 'in_slate_ts':
     case 'slate_ts':
       return thompsonPropensities(sc, sampler!, k, policy.name, policy.propensitySlates, rng, served?.cand, {
-        classRows: !servedRowsOnly,
+        servedOnly: servedRowsOnly,
       });
     case 'greedy':
       return deterministicPropensities(sc, served ?? selectGreedy(sc, k));

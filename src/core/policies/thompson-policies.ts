@@ -123,9 +123,14 @@ export function selectSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Selec
  * bucket: no hash, no pass over n), a function of the request alone, so which members are pooled never
  * depends on the draws. A column's total over a class is unchanged (|class| × the pooled value = the
  * class's counts / total), so columns still sum to 1 and marginals to k; singletons (learned items)
- * keep their own counts. `options.classRows: false` (serving without the matrix: only the served
- * items' rows are read, and they always have explicit rows) skips listing the classes' members: the
- * explicit rows are then right but the result is not a full matrix (its columns miss the class rows).
+ * keep their own counts.
+ *
+ * `options.servedOnly` (serving: only the served items' entries are read) counts only what those
+ * entries need: a simulated (c, j) is tallied when c is served or in a served item's class (bit-equal
+ * (m, sd), sd > 0, the same test as `classMembers`), into that served item's row. The served items'
+ * values are the very numbers of the full matrix (the same integer counts, divided the same way), but
+ * the result has explicit rows for the served items only: not a full matrix (no class rows, and every
+ * other candidate reads 0).
  *
  * Exact instead when the candidates are exchangeable (`sampler.exchangeable`: every candidate has the
  * same score distribution, sd > 0, e.g. a cold catalogue at one prior): then both policies put every
@@ -143,12 +148,14 @@ export function thompsonPropensities(
   slates: number,
   rng: Rng,
   served?: Int32Array,
-  options: { pool?: boolean; classRows?: boolean } = {},
+  options: { pool?: boolean; servedOnly?: boolean } = {},
 ): SlatePropensities {
   const pool = options.pool !== false;
-  const classRows = options.classRows !== false;
   const n = sc.n;
   if (sampler.exchangeable) return randomPropensities(sc, k); // the uniform policy's: 1/n everywhere
+  if (options.servedOnly && served && pool) {
+    return servedPropensities(sc, sampler, k, policy, slates, new NormalStream(rng), served);
+  }
   const stream = new NormalStream(rng);
   // rowOf[c] = 1 + c's row of counts, else 0 (zeroed again below).
   const rowOf = zeroedInt32('propensity.rowOf', n);
@@ -170,27 +177,7 @@ export function thompsonPropensities(
   };
 
   try {
-    if (policy === 'slate_ts') {
-      const top = new Int32Array(k);
-      const val = new Float64Array(k);
-      for (let s = 0; s < slates; s++) {
-        sampler.draw(stream, top, val, 0);
-        for (let j = 0; j < k; j++) add(top[j], j);
-      }
-    } else {
-      const D = Math.max(slates, k);
-      // Scratch (~30 KB a request at S = 256, k = 10, otherwise garbage): only read below.
-      const tops = scratchInt32('propensity.tops', D * k);
-      const vals = scratchFloat64('propensity.vals', D * k);
-      const lazy = lazyDraws(sampler, stream, D, k, tops, vals);
-      const draws = new Int32Array(k);
-      const slate = new Int32Array(k);
-      for (let s = 0; s < slates; s++) {
-        for (let t = 0, d = s; t < k; t++, d++) draws[t] = d < D ? d : d - D; // (s + t) mod D
-        assembleInSlate(tops, null, draws, k, n, slate, null, lazy);
-        for (let j = 0; j < k; j++) add(slate[j], j);
-      }
-    }
+    simulateSlates(sampler, k, policy, slates, stream, n, add);
     if (served) for (let j = 0; j < k; j++) add(served[j], j);
   } finally {
     for (let r = 0; r < items.length; r++) rowOf[items[r]] = 0;
@@ -238,7 +225,7 @@ export function thompsonPropensities(
   for (let r = 0; r < rows; r++) {
     if (done[r]) continue;
     const c = items[r];
-    const size = sampler.classMembers(c, classRows ? members : undefined);
+    const size = sampler.classMembers(c, members);
     if (size <= 1) {
       for (let j = 0; j < k; j++) p[r * k + j] = counts[r * k + j] / total;
       continue;
@@ -257,19 +244,149 @@ export function thompsonPropensities(
     for (let j = 0; j < k; j++) sum[j] /= size * total;
     for (let t = 0; t < nSame; t++) p.set(sum, same[t] * k);
     for (let j = 0; j < k; j++) classP.push(sum[j]);
-    if (classRows) {
-      const candRows = sc.rows;
-      for (let t = 0; t < size; t++) listed[nListed + t] = candRows[members[t]];
-      nListed += size;
-    }
+    const candRows = sc.rows;
+    for (let t = 0; t < size; t++) listed[nListed + t] = candRows[members[t]];
+    nListed += size;
     withoutRow += size - nSame;
     start.push(nListed);
   }
-  if (!classRows) return result(n - rows);
   return result(
     n - rows - withoutRow,
     start.length > 1
       ? { start: Int32Array.from(start), members: listed.slice(0, nListed), p: Float64Array.from(classP) }
       : undefined,
   );
+}
+
+/**
+ * The simulated slates of a Thompson policy, each (candidate, position) of each handed to `tally`
+ * (in_slate_ts: D = max(slates, k) lazy draws, slate t from draws t … t+k−1 mod D; slate_ts: a draw
+ * a slate). The stream is consumed the same way whatever `tally` does.
+ */
+function simulateSlates(
+  sampler: ThompsonTopK,
+  k: number,
+  policy: 'in_slate_ts' | 'slate_ts',
+  slates: number,
+  stream: NormalStream,
+  n: number,
+  tally: (c: number, j: number) => void,
+): void {
+  if (policy === 'slate_ts') {
+    const top = new Int32Array(k);
+    const val = new Float64Array(k);
+    for (let s = 0; s < slates; s++) {
+      sampler.draw(stream, top, val, 0);
+      for (let j = 0; j < k; j++) tally(top[j], j);
+    }
+    return;
+  }
+  const D = Math.max(slates, k);
+  // Scratch (~30 KB a request at S = 256, k = 10, otherwise garbage): only read below.
+  const tops = scratchInt32('propensity.tops', D * k);
+  const vals = scratchFloat64('propensity.vals', D * k);
+  const lazy = lazyDraws(sampler, stream, D, k, tops, vals);
+  const draws = new Int32Array(k);
+  const slate = new Int32Array(k);
+  for (let s = 0; s < slates; s++) {
+    for (let t = 0, d = s; t < k; t++, d++) draws[t] = d < D ? d : d - D; // (s + t) mod D
+    assembleInSlate(tops, null, draws, k, n, slate, null, lazy);
+    for (let j = 0; j < k; j++) tally(slate[j], j);
+  }
+}
+
+/**
+ * `thompsonPropensities` with `servedOnly` (see there): a k × k table of counts, row r for the served
+ * item at position r or for the class it shares with an earlier served item. A candidate's row is
+ * looked up the first time it is produced (at most one comparison per served class) and cached for the
+ * request; a served item with sd 0 is its own class.
+ */
+function servedPropensities(
+  sc: ScoredCandidates,
+  sampler: ThompsonTopK,
+  k: number,
+  policy: 'in_slate_ts' | 'slate_ts',
+  slates: number,
+  stream: NormalStream,
+  served: Int32Array,
+): SlatePropensities {
+  const n = sc.n;
+  const { mean, sd } = sc;
+  const rowOfServed = new Int32Array(k); // served position → its row
+  const rowSize = new Float64Array(k); // a row's class size (1: its own counts)
+  const keyM = new Float64Array(k); // (m, sd) of the rows that are classes (sd > 0)
+  const keySd = new Float64Array(k);
+  const keyRow = new Int32Array(k);
+  let keys = 0;
+  let rows = 0;
+  // Cache: 0 unknown, 1 not tallied, r + 2 row r; cleared below.
+  const target = zeroedInt32('propensity.target', n);
+  const seen = scratchInt32('propensity.targetSeen', n);
+  let nSeen = 0;
+  try {
+    for (let j = 0; j < k; j++) {
+      const c = served[j];
+      const m = mean[c];
+      const s = sd[c];
+      let r = -1;
+      if (s > 0) for (let q = 0; q < keys && r < 0; q++) if (keyM[q] === m && keySd[q] === s) r = keyRow[q];
+      if (r < 0) {
+        // The first served item of its class (or one with sd 0: its own class).
+        r = rows++;
+        rowSize[r] = s > 0 ? sampler.classMembers(c) : 1;
+        if (s > 0) {
+          keyM[keys] = m;
+          keySd[keys] = s;
+          keyRow[keys++] = r;
+        }
+      }
+      rowOfServed[j] = r; // two served items of one class share its row
+      target[c] = r + 2;
+      seen[nSeen++] = c;
+    }
+    const counts = new Float64Array(rows * k);
+    const tally = (c: number, j: number): void => {
+      let t = target[c];
+      if (t === 0) {
+        t = 1;
+        const s = sd[c];
+        if (s > 0) {
+          const m = mean[c];
+          for (let q = 0; q < keys; q++)
+            if (keyM[q] === m && keySd[q] === s) {
+              t = keyRow[q] + 2;
+              break;
+            }
+        }
+        target[c] = t;
+        seen[nSeen++] = c;
+      }
+      if (t >= 2) counts[(t - 2) * k + j] += 1;
+    };
+    simulateSlates(sampler, k, policy, slates, stream, n, tally);
+    for (let j = 0; j < k; j++) counts[rowOfServed[j] * k + j] += 1; // the served slate: one more sample
+    const total = slates + 1;
+    const p = new Float64Array(k * k);
+    const itemOf = new Int32Array(k);
+    for (let j = 0; j < k; j++) {
+      const r = rowOfServed[j];
+      const size = rowSize[r];
+      itemOf[j] = sc.rows[served[j]];
+      // As the full matrix divides: a singleton's counts by total, a class's by size · total.
+      for (let i = 0; i < k; i++)
+        p[j * k + i] = size <= 1 ? counts[r * k + i] / total : counts[r * k + i] / (size * total);
+    }
+    return makePropensities({
+      k,
+      kind: 'monte_carlo',
+      simulatedSlates: total,
+      candidates: candidateItems(sc),
+      items: itemOf,
+      p,
+      otherProbability: new Float64Array(k),
+      otherCount: n - k,
+    });
+  } finally {
+    for (let i = 0; i < nSeen; i++) target[seen[i]] = 0;
+  }
 }
