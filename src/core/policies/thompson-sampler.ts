@@ -230,6 +230,12 @@ export class ThompsonTopK {
   /** The floor of the bucketed set: every candidate outside it has U below this. */
   private setFloor = -Infinity;
   private readonly stamp: Int32Array;
+  // The current sweep's layer for `exceed`: [T, upper, hazard left for `sweepRest`], and the stamp of the
+  // layer above (−1: none).
+  private readonly layer = new Float64Array(3);
+  private layerSkip = -1;
+  // `propose`'s z.
+  private readonly z = new Float64Array(1);
   private readonly topIdx: Int32Array;
   private readonly topVal: Float64Array;
   private size = 0;
@@ -874,9 +880,16 @@ export class ThompsonTopK {
    * skipped, and a candidate proposed above `upper` has its value redrawn from its law below `upper`.
    */
   private sweep(rng: NormalStream, L: Bands, upper: number, skip: number): void {
-    const { mean, sd, n } = this;
-    const { T, hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda, live, J0, cFrom, cM, cSd } = L;
-    let e = rng.exponential(); // the hazard left over (see above)
+    const { T, hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda, live, J0, cFrom } = L;
+    // The layer, for `exceed` (in fields: see `propose`).
+    const layer = this.layer;
+    layer[0] = T;
+    layer[1] = upper;
+    this.layerSkip = skip;
+    // The hazard left over (see above). The unary plus keeps it an unboxed double when V8 does not inline
+    // this call (the sweep is too large for all its callees): an untyped call result would make every later
+    // value of e a heap number, one allocation per band visited.
+    let e = +rng.exponential();
     // Empty bands are skipped by the list (a catalogue with many classes has one band per class).
     for (let i = 0; i < live.length; i++) {
       const t = live[i];
@@ -890,8 +903,8 @@ export class ThompsonTopK {
         for (let pos = start; pos < end; pos++) {
           const z = rng.normal();
           if (g >= 0) {
-            if (z > a0) this.exceed(rng, base + pos, cM[g], cSd[g], z, T, upper, skip);
-          } else if (z > hA[pos]) this.exceed(rng, hIdx[pos], hM[pos], hSd[pos], z, T, upper, skip);
+            if (z > a0) this.propose(rng, base + pos, z);
+          } else if (z > hA[pos]) this.propose(rng, hIdx[pos], z);
         }
         continue;
       }
@@ -906,54 +919,74 @@ export class ThompsonTopK {
           if (e < 0) e = 0; // rounding only
           break;
         }
-        pos += 1 + skipped;
+        pos = (pos + 1 + skipped) | 0; // an int32 (skipped < left): a float64 position would box c below
         const z = rng.normalTail(a0, lambda0); // a0 ≥ 0.5 here
         if (g >= 0) {
-          if (z > a0) this.exceed(rng, base + pos, cM[g], cSd[g], z, T, upper, skip);
-        } else if (z > hA[pos]) this.exceed(rng, hIdx[pos], hM[pos], hSd[pos], z, T, upper, skip);
+          if (z > a0) this.propose(rng, base + pos, z);
+        } else if (z > hA[pos]) this.propose(rng, hIdx[pos], z);
         e = rng.exponential();
       }
     }
-    // Everything else has a > b: proposals at rate Q(b) over all positions (skipping H's members).
+    layer[2] = e;
+    this.sweepRest(rng);
+  }
+
+  /**
+   * The end of `sweep`: everything else has a > b, proposals at rate Q(b) over all positions (skipping H's
+   * members), starting with the hazard left over in layer[2]. A method of its own (its doubles passed in
+   * `layer`), so that V8 inlines its normal draws: the sweep is too large for all its callees.
+   */
+  private sweepRest(rng: NormalStream): void {
+    const { mean, sd, n } = this;
+    const T = this.layer[0];
+    let e = this.layer[2];
     const b = this.cut;
     const invB = this.invRateB;
     const lambdaB = this.lambdaB;
     for (let pos = -1; ; e = rng.exponential()) {
-      pos += 1 + Math.floor(e * invB);
-      if (pos >= n) break;
+      const skipped = Math.floor(e * invB);
+      if (skipped >= n - pos - 1) break;
+      pos = (pos + 1 + skipped) | 0; // an int32, as in `sweep`
       if (mean[pos] + b * sd[pos] >= T) continue; // U ≥ T: a band member, handled above
       const z = rng.normalTail(b, lambdaB); // b ≥ 2
-      if (mean[pos] + sd[pos] * z > T) this.exceed(rng, pos, mean[pos], sd[pos], z, T, upper, skip);
+      if (mean[pos] + sd[pos] * z > T) this.propose(rng, pos, z);
     }
   }
 
   /**
-   * c's sample m + s·z exceeds T. In a full draw (`upper` = ∞) it is a member of E. In a lower layer
+   * c's sample x = m + s·z (z from `propose`) exceeds T (the layer's T, `upper` and `skip`: set by `sweep`).
+   * In a full draw (`upper` = ∞) it is a member of E. In a lower layer
    * (`extendTop`): c is skipped if stamped `skip` (already known above `upper`); a value above `upper`
    * is replaced by a fresh draw from c's law below `upper`, kept if it still exceeds T. Why that is exact:
    * for c not in the layer above, the proposal gives density φ(z) on (a, a1] (a = (T − m)/s,
    * a1 = (upper − m)/s) and lands above a1 with probability Q(a1), whence the redraw adds
    * Q(a1)·φ(z)/(1 − Q(a1)) there: φ(z)/(1 − Q(a1)) in all, c's law given that it is below `upper`.
    */
-  private exceed(
-    rng: NormalStream,
-    c: number,
-    m: number,
-    s: number,
-    z: number,
-    T: number,
-    upper: number,
-    skip: number,
-  ): void {
-    let x = m + s * z;
+  private exceed(rng: NormalStream, c: number): void {
+    const skip = this.layerSkip;
     if (skip >= 0 && this.stamp[c] === skip) return;
+    // c's own m and s: the bands' copies are these values (a class's members are bit-equal to it).
+    const m = this.mean[c];
+    const s = this.sd[c];
+    let x = m + s * this.z[0];
+    const upper = this.layer[1];
     if (x > upper) {
       // (s > 0 here: a candidate with sd 0 above `upper` is always in the layer above.)
       this.redraws++;
       x = m + s * rng.normalBelow((upper - m) / s);
-      if (!(x > T)) return;
+      if (!(x > this.layer[0])) return;
     }
     this.accept(c, x);
+  }
+
+  /**
+   * `exceed` for c at z, z passed in a typed array: small enough for V8 to inline at every call site,
+   * whereas the sweep is too large for all its callees to be inlined, and a call that is not inlined boxes
+   * each double argument in a heap number (~180 KB of garbage a request at 10k items, before).
+   */
+  private propose(rng: NormalStream, c: number, z: number): void {
+    this.z[0] = z;
+    this.exceed(rng, c);
   }
 
   /**
