@@ -112,8 +112,8 @@ export interface SamplerClasses {
 
 /**
  * The candidates with U ≥ T banded for one threshold T (see `ThompsonTopK`, threshold mode): band t < J0
- * holds hIdx[hStart[t] .. hStart[t + 1]) with their a = (T − m)/sd, m and sd; band J0 + g is class g's
- * own (its members cFrom[g] + (pos − hStart[J0 + g]), all at (cM[g], cSd[g]) and a = hA0: never listed,
+ * holds hIdx[hStart[t] .. hStart[t + 1]) with their a = (T − m)/sd; band J0 + g is class g's own (its
+ * members cFrom[g] + (pos − hStart[J0 + g]), all at one (m, sd) and a = hA0: never listed,
  * so banding a class costs O(1), not O(members)); hA0 a band's smallest a, hRate its proposal rate
  * −log(1 − Q(a0)), hInvRate 1/rate, hLambda Robert's tail rate for a0 (0 below 0.4).
  */
@@ -121,8 +121,6 @@ interface Bands {
   readonly T: number;
   readonly hIdx: Int32Array;
   readonly hA: Float64Array;
-  readonly hM: Float64Array;
-  readonly hSd: Float64Array;
   readonly hStart: Int32Array;
   readonly hA0: Float64Array;
   readonly hRate: Float64Array;
@@ -132,8 +130,6 @@ interface Bands {
   readonly live: Int32Array;
   readonly J0: number;
   readonly cFrom: Int32Array;
-  readonly cM: Float64Array;
-  readonly cSd: Float64Array;
 }
 
 /**
@@ -250,8 +246,8 @@ export class ThompsonTopK {
    */
   readonly exchangeable: boolean;
 
-  // Threshold mode: the candidates with U ≥ T banded by a = (T − m)/sd (m and sd copied: a proposal reads
-  // them at its position, not at the candidate's).
+  // Threshold mode: the candidates with U ≥ T banded by a = (T − m)/sd (a copied: a proposal reads it at its
+  // position; an exceedance reads m and sd at the candidate's).
   private main: Bands | undefined = undefined;
   // The upper layer of `drawTop` (see there): bands at T1 > T; undefined until first needed, null when
   // there is none (walk mode, exchangeable candidates, or no T1 above T).
@@ -710,12 +706,8 @@ export class ThompsonTopK {
     const listed = hStart[J0]; // the singles; classes' members are not listed
     const hIdx = this.int32(`${tag}Idx`, listed);
     const hA = this.float64(`${tag}A`, listed);
-    const hM = this.float64(`${tag}M`, listed);
-    const hSd = this.float64(`${tag}Sd`, listed);
     const hA0 = new Float64Array(J).fill(Infinity);
     const cFrom = new Int32Array(J - J0);
-    const cM = new Float64Array(J - J0);
-    const cSd = new Float64Array(J - J0);
     for (let i = 0; i < h; i++) {
       const j = members[i];
       const id = ord[j];
@@ -725,13 +717,9 @@ export class ThompsonTopK {
         const w = counts[t]++;
         hIdx[w] = id;
         hA[w] = a;
-        hM[w] = ordM[j];
-        hSd[w] = ordSd[j];
       } else {
         // A class: its own band (t = J0 + g), its members contiguous candidates.
         cFrom[t - J0] = cls![-id - 1];
-        cM[t - J0] = ordM[j];
-        cSd[t - J0] = ordSd[j];
       }
       if (a < hA0[t]) hA0[t] = a;
     }
@@ -751,7 +739,7 @@ export class ThompsonTopK {
       hInvRate[t] = 1 / hRate[t];
       hLambda[t] = a0 >= 0.4 ? robertRate(a0) : 0;
     }
-    return { T, hIdx, hA, hM, hSd, hStart, hA0, hRate, hInvRate, hLambda, live, J0, cFrom, cM, cSd };
+    return { T, hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda, live, J0, cFrom };
   }
 
   /**
