@@ -12,14 +12,16 @@ import { type ThompsonTopK } from './thompson-sampler';
  * (their `recommend_inslate` flattens a [rank × draw] tensor and skips items already in the slate).
  * So slot j gets the top item of draw j while no two draws agree; a repeated top item falls through
  * to the next entry of that list. With k = 1 this is ordinary Thompson sampling.
- * Draw d's top-k is `tops[(d)·k + r]`, sample `vals[...]`; writes the slate to `outCand`/`outScore`.
+ * The slate's k draws are first, first + 1, …, first + k − 1 (mod D) of D draws; draw d's top-k is
+ * `tops[d·k + r]`, sample `vals[...]`; writes the slate to `outCand`/`outScore`.
  * Candidates are < n (a byte per candidate marks the slate's, cleared after). With `lazy`, draw d knows
  * only its first `lazy.known[d]` ranks, and `lazy.extend(d)` completes it (see `ThompsonTopK.drawTop`).
  */
 export function assembleInSlate(
   tops: Int32Array,
   vals: Float64Array | null,
-  draws: ArrayLike<number>,
+  first: number,
+  D: number,
   k: number,
   n: number,
   outCand: Int32Array,
@@ -30,8 +32,7 @@ export function assembleInSlate(
   let filled = 0;
   try {
     for (let r = 0; r < k && filled < k; r++) {
-      for (let t = 0; t < k && filled < k; t++) {
-        const d = draws[t];
+      for (let t = 0, d = first; t < k && filled < k; t++, d = d + 1 === D ? 0 : d + 1) {
         if (lazy && r >= lazy.known[d]) lazy.extend(d);
         const at = d * k + r;
         const c = tops[at];
@@ -42,7 +43,7 @@ export function assembleInSlate(
         filled++;
       }
     }
-    // Draw 0 alone holds k distinct candidates, so `filled` always reaches k.
+    // The first draw alone holds k distinct candidates, so `filled` always reaches k.
   } finally {
     for (let i = 0; i < filled; i++) seen[outCand[i]] = 0;
   }
@@ -86,8 +87,7 @@ export function selectInSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Sel
   const lazy = lazyDraws(sampler, new NormalStream(rng), k, k, tops, vals);
   const cand = new Int32Array(k);
   const score = new Float64Array(k);
-  const draws = Int32Array.from({ length: k }, (_, d) => d);
-  assembleInSlate(tops, vals, draws, k, sampler.n, cand, score, lazy);
+  assembleInSlate(tops, vals, 0, k, k, sampler.n, cand, score, lazy);
   return { cand, score };
 }
 
@@ -286,11 +286,9 @@ function simulateSlates(
   const tops = scratchInt32('propensity.tops', D * k);
   const vals = scratchFloat64('propensity.vals', D * k);
   const lazy = lazyDraws(sampler, stream, D, k, tops, vals);
-  const draws = new Int32Array(k);
   const slate = new Int32Array(k);
   for (let s = 0; s < slates; s++) {
-    for (let t = 0, d = s; t < k; t++, d++) draws[t] = d < D ? d : d - D; // (s + t) mod D
-    assembleInSlate(tops, null, draws, k, n, slate, null, lazy);
+    assembleInSlate(tops, null, s, D, k, n, slate, null, lazy); // draws s, s + 1, … (mod D)
     for (let j = 0; j < k; j++) tally(slate[j], j);
   }
 }
@@ -344,7 +342,7 @@ function servedPropensities(
       target[c] = r + 2;
       seen[nSeen++] = c;
     }
-    const counts = new Float64Array(rows * k);
+    const counts = new Int32Array(rows * k); // integer adds: a float add's latency chains on a hot cell
     const tally = (c: number, j: number): void => {
       let t = target[c];
       if (t === 0) {
