@@ -126,8 +126,14 @@ interface Bands {
   readonly hRate: Float64Array;
   readonly hInvRate: Float64Array;
   readonly hLambda: Float64Array;
-  /** The non-empty bands, in the order a draw visits them (highest t first: classes, then lowest a). */
+  /** The non-empty bands, highest t first (classes, then lowest a). */
   readonly live: Int32Array;
+  /** The live bands with a0 < 0.5, sampled member by member, in `live`'s order. */
+  readonly direct: Int32Array;
+  /** The other live bands (thinned), in `live`'s order, and their cumulative hazard: thinCum[i] = Σ_{i' < i}
+   * hRate·size of thin[i'] (thinCum[0] = 0, one more entry than `thin`). */
+  readonly thin: Int32Array;
+  readonly thinCum: Float64Array;
   readonly J0: number;
   readonly cFrom: Int32Array;
 }
@@ -230,7 +236,7 @@ export class ThompsonTopK {
   // layer above (−1: none).
   private readonly layer = new Float64Array(3);
   private layerSkip = -1;
-  // `propose`'s z.
+  // `exceed`'s z.
   private readonly z = new Float64Array(1);
   private readonly topIdx: Int32Array;
   private readonly topVal: Float64Array;
@@ -739,7 +745,21 @@ export class ThompsonTopK {
       hInvRate[t] = 1 / hRate[t];
       hLambda[t] = a0 >= 0.4 ? robertRate(a0) : 0;
     }
-    return { T, hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda, live, J0, cFrom };
+    let nDirect = 0;
+    for (let i = 0; i < nLive; i++) if (hA0[live[i]] < 0.5) nDirect++;
+    const direct = new Int32Array(nDirect);
+    const thin = new Int32Array(nLive - nDirect);
+    const thinCum = new Float64Array(nLive - nDirect + 1);
+    for (let i = 0, d = 0, h = 0; i < nLive; i++) {
+      const t = live[i];
+      if (hA0[t] < 0.5) direct[d++] = t;
+      else {
+        thin[h] = t;
+        thinCum[h + 1] = thinCum[h] + hRate[t] * (hStart[t + 1] - hStart[t]);
+        h++;
+      }
+    }
+    return { T, hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda, live, direct, thin, thinCum, J0, cFrom };
   }
 
   /**
@@ -824,13 +844,16 @@ export class ThompsonTopK {
   /**
    * Threshold mode (see the class comment).
    *
-   * Geometric skips over a band's positions as G = ⌊E/λ0⌋, E ~ Exp(1) from the ziggurat (no logarithm),
-   * λ0 = −log(1 − q0): P(G ≥ g) = e^{−λ0·g} = (1 − q0)^g. A skip past the m positions left in a band
-   * (E ≥ λ0·m) proposes nothing more there and leaves E − λ0·m, again Exp(1) and independent of all
-   * else given that event (memorylessness): it carries into the next band and finally into the rate-Q(b)
-   * process, so one exponential is drawn per proposal, plus one per draw — a band with no proposal
-   * costs no random number (it used to cost one). (E·(1/λ0) instead of E/λ0: a relative rounding of
-   * 1e-16 on the skip, the same order as the rates themselves.)
+   * A band's position proposes with probability q0 = Q(a0), independently: position p of the thinned
+   * bands owns the interval [H_p, H_p + λ0) of their cumulative hazard (λ0 = −log(1 − q0) its band's,
+   * the bands laid end to end), and proposes iff a unit-rate Poisson process has a point there,
+   * probability 1 − e^{−λ0} = q0. So the next proposal is at the position owning h = (end of the last
+   * proposing position) + E, E ~ Exp(1) from the ziggurat (no logarithm): found by walking the bands'
+   * cumulative hazards (one compare per band passed, however many positions it holds), then
+   * ⌊(h − band start)/λ0⌋ into the band. What is left over past the last band is again Exp(1)
+   * (memorylessness) and starts the rate-Q(b) process: one exponential per proposal, plus one per draw.
+   * (Multiplying by 1/λ0 instead of dividing: a relative rounding of 1e-16, the order of the rates'
+   * own.) Bands with q0 > 0.3 are sampled member by member instead (fewer random numbers than thinning).
    * Bands go from the lowest a (the strongest candidates, where the top k usually comes from) to the
    * highest: the top-k buffer fills with strong samples first, so later exceedances mostly fail its
    * first compare instead of shifting it (the classes' own bands, numbered last, come before all). The
@@ -868,53 +891,53 @@ export class ThompsonTopK {
    * skipped, and a candidate proposed above `upper` has its value redrawn from its law below `upper`.
    */
   private sweep(rng: NormalStream, L: Bands, upper: number, skip: number): void {
-    const { T, hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda, live, J0, cFrom } = L;
-    // The layer, for `exceed` (in fields: see `propose`).
+    const { T, hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda, direct, thin, thinCum, J0, cFrom } = L;
+    // The layer, for `exceed` (in fields, and z in `zb`: see there).
     const layer = this.layer;
+    const zb = this.z;
     layer[0] = T;
     layer[1] = upper;
     this.layerSkip = skip;
-    // The hazard left over (see above). The unary plus keeps it an unboxed double when V8 does not inline
-    // this call (the sweep is too large for all its callees): an untyped call result would make every later
-    // value of e a heap number, one allocation per band visited.
-    let e = +rng.exponential();
-    // Empty bands are skipped by the list (a catalogue with many classes has one band per class).
-    for (let i = 0; i < live.length; i++) {
-      const t = live[i];
+    // High-rate bands (Q(a0) > 0.3): sampling each member directly beats thinning.
+    for (let i = 0; i < direct.length; i++) {
+      const t = direct[i];
       const start = hStart[t];
       const end = hStart[t + 1];
       const a0 = hA0[t];
-      const g = t - J0; // ≥ 0: class g's own band (every member at a = a0)
-      const base = g >= 0 ? cFrom[g] - start : 0;
-      if (a0 < 0.5) {
-        // High-rate band (Q(a0) > 0.3): sampling each member directly beats thinning.
-        for (let pos = start; pos < end; pos++) {
-          const z = rng.normal();
-          if (g >= 0) {
-            if (z > a0) this.propose(rng, base + pos, z);
-          } else if (z > hA[pos]) this.propose(rng, hIdx[pos], z);
+      const g = t - J0; // ≥ 0: class g's own band (every member at a = a0, members cFrom[g] + offset)
+      for (let pos = start; pos < end; pos++) {
+        const z = rng.normal();
+        if (z > (g >= 0 ? a0 : hA[pos])) {
+          zb[0] = z; // (see `exceed`)
+          this.exceed(rng, g >= 0 ? cFrom[g] + (pos - start) : hIdx[pos]);
         }
-        continue;
-      }
-      const rate = hRate[t];
-      const inv = hInvRate[t];
-      const lambda0 = hLambda[t];
-      for (let pos = start - 1; ;) {
-        const left = end - pos - 1;
-        const skipped = Math.floor(e * inv);
-        if (skipped >= left) {
-          e -= rate * left;
-          if (e < 0) e = 0; // rounding only
-          break;
-        }
-        pos = (pos + 1 + skipped) | 0; // an int32 (skipped < left): a float64 position would box c below
-        const z = rng.normalTail(a0, lambda0); // a0 ≥ 0.5 here
-        if (g >= 0) {
-          if (z > a0) this.propose(rng, base + pos, z);
-        } else if (z > hA[pos]) this.propose(rng, hIdx[pos], z);
-        e = rng.exponential();
       }
     }
+    // The thinned bands, one after another on the axis of their cumulative hazard: h is where the next
+    // proposal falls (see above). The unary plus keeps h an unboxed double when V8 does not inline this call
+    // (the sweep is too large for all its callees): an untyped call result would box every later value of h.
+    const H = thinCum[thin.length];
+    let h = +rng.exponential();
+    for (let i = 0; h < H;) {
+      while (thinCum[i + 1] <= h) i++; // bands with no proposal cost one compare each
+      const t = thin[i];
+      const start = hStart[t];
+      const size = hStart[t + 1] - start;
+      const at = Math.floor((h - thinCum[i]) * hInvRate[t]);
+      // An int32 (a float64 offset would box c below); at ≥ size by rounding only (h within an ulp of the end).
+      const off = (at < size ? at : size - 1) | 0;
+      const pos = start + off;
+      const a0 = hA0[t];
+      const z = rng.normalTail(a0, hLambda[t]); // a0 ≥ 0.5 here
+      const g = t - J0;
+      if (z > (g >= 0 ? a0 : hA[pos])) {
+        zb[0] = z;
+        this.exceed(rng, g >= 0 ? cFrom[g] + off : hIdx[pos]);
+      }
+      h = thinCum[i] + (off + 1) * hRate[t] + rng.exponential(); // restart after this position
+    }
+    // What is left over is again Exp(1): it starts the rate-Q(b) process.
+    const e = h - H;
     layer[2] = e;
     this.sweepRest(rng);
   }
@@ -928,6 +951,7 @@ export class ThompsonTopK {
     const { mean, sd, n } = this;
     const T = this.layer[0];
     let e = this.layer[2];
+    const zb = this.z;
     const b = this.cut;
     const invB = this.invRateB;
     const lambdaB = this.lambdaB;
@@ -937,12 +961,18 @@ export class ThompsonTopK {
       pos = (pos + 1 + skipped) | 0; // an int32, as in `sweep`
       if (mean[pos] + b * sd[pos] >= T) continue; // U ≥ T: a band member, handled above
       const z = rng.normalTail(b, lambdaB); // b ≥ 2
-      if (mean[pos] + sd[pos] * z > T) this.propose(rng, pos, z);
+      if (mean[pos] + sd[pos] * z > T) {
+        zb[0] = z;
+        this.exceed(rng, pos);
+      }
     }
   }
 
   /**
-   * c's sample x = m + s·z (z from `propose`) exceeds T (the layer's T, `upper` and `skip`: set by `sweep`).
+   * c's sample x = m + s·z exceeds T (z in `this.z`; the layer's T, `upper` and `skip`: set by `sweep`).
+   * Its doubles come in typed arrays: the sweep is too large for V8 to inline all its callees, and a call
+   * that is not inlined boxes each double argument in a heap number (~180 KB of garbage a request at 10k
+   * items, before).
    * In a full draw (`upper` = ∞) it is a member of E. In a lower layer
    * (`extendTop`): c is skipped if stamped `skip` (already known above `upper`); a value above `upper`
    * is replaced by a fresh draw from c's law below `upper`, kept if it still exceeds T. Why that is exact:
@@ -965,16 +995,6 @@ export class ThompsonTopK {
       if (!(x > this.layer[0])) return;
     }
     this.accept(c, x);
-  }
-
-  /**
-   * `exceed` for c at z, z passed in a typed array: small enough for V8 to inline at every call site,
-   * whereas the sweep is too large for all its callees to be inlined, and a call that is not inlined boxes
-   * each double argument in a heap number (~180 KB of garbage a request at 10k items, before).
-   */
-  private propose(rng: NormalStream, c: number, z: number): void {
-    this.z[0] = z;
-    this.exceed(rng, c);
   }
 
   /**
