@@ -73,7 +73,7 @@ describe('slate pool (worker threads)', () => {
       expect(got.inactiveCandidates).toEqual([...want.inactiveCandidates]);
       expect(got.items).toEqual(
         want.items.map((it) => ({
-          index: it.index,
+          itemId: it.itemId,
           position: it.position,
           score: it.score,
           propensity: it.propensity,
@@ -91,10 +91,10 @@ describe('slate pool (worker threads)', () => {
     const order = [a, b, a, b, b, a];
     const out = await Promise.all(order.map((s, i) => pool.serve(s, { policy, size: 5, seed: i })!));
     out.forEach((o, i) => expect(o.modelVersion).toBe(order[i].version));
-    // Indices beyond a's catalogue can only come from b.
-    expect(out.filter((_, i) => order[i] === a).every((o) => o.items.every((it) => it.index < 500))).toBe(
-      true,
-    );
+    // Indices beyond a's catalogue can only come from b (and have no id in a).
+    expect(
+      out.filter((_, i) => order[i] === a).every((o) => o.items.every((it) => a.itemIndex.has(it.itemId))),
+    ).toBe(true);
   });
 
   it("rejects with the core's own errors: the bad field named, or nothing to serve", async () => {

@@ -3,7 +3,13 @@ import { workerScript } from '../../common/workers/worker-script';
 import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 import type { PolicyConfig } from '../../core/policies/policy-config.schema';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
-import type { FromWorker, ServedMessage, ServeMessage, SnapshotMessage } from './slate-pool.protocol';
+import {
+  PACKED_ITEM,
+  type FromWorker,
+  type ServedMessage,
+  type ServeMessage,
+  type SnapshotMessage,
+} from './slate-pool.protocol';
 
 /** Workers replaced at most this many times a minute. */
 const MAX_RESTARTS = 5;
@@ -18,8 +24,17 @@ export interface PoolRequest {
   readonly seed: number;
 }
 
-/** The worker's slate: `ServedMessage` without the message fields. */
-export type PoolServed = Omit<ServedMessage, 'kind' | 'id'>;
+/** A served item as the response and the impression log carry it (its index mapped to its id). */
+export interface PoolItem {
+  readonly itemId: string;
+  readonly position: number;
+  readonly score: number;
+  readonly propensity: number;
+  readonly inSlateProbability: number;
+}
+
+/** The worker's slate: `ServedMessage` without the message fields, its items unpacked. */
+export type PoolServed = Omit<ServedMessage, 'kind' | 'id' | 'items'> & { readonly items: PoolItem[] };
 
 /** A worker failed (died, or could not be started) while it had this request: serve it in-process instead. */
 export class SlateWorkerLostError extends Error {
@@ -33,7 +48,10 @@ interface Slot {
   worker: Worker;
   /** The snapshot this worker was last sent. */
   sent: ServingSnapshot | null;
-  pending: Map<number, { resolve: (s: PoolServed) => void; reject: (e: Error) => void }>;
+  pending: Map<
+    number,
+    { snap: ServingSnapshot; resolve: (s: PoolServed) => void; reject: (e: Error) => void }
+  >;
 }
 
 /**
@@ -105,7 +123,7 @@ export class SlatePool {
     };
     const s = slot;
     return new Promise<PoolServed>((resolve, reject) => {
-      s.pending.set(id, { resolve, reject });
+      s.pending.set(id, { snap, resolve, reject });
       s.worker.postMessage(msg);
     });
   }
@@ -128,8 +146,14 @@ export class SlatePool {
       if (!p) return;
       slot.pending.delete(m.id);
       if (m.kind === 'served') {
-        const { kind: _kind, id: _id, ...served } = m;
-        p.resolve(served);
+        p.resolve({
+          modelVersion: m.modelVersion,
+          items: unpackItems(m.items, p.snap.itemIds),
+          requestedSize: m.requestedSize,
+          inactiveCandidates: m.inactiveCandidates,
+          propensityKind: m.propensityKind,
+          simulatedSlates: m.simulatedSlates,
+        });
         return;
       }
       const e = m.error;
@@ -192,4 +216,18 @@ function snapshotMessage(snap: ServingSnapshot): SnapshotMessage {
     active: snap.active,
     defaultUser: snap.defaultUser,
   };
+}
+
+function unpackItems(packed: Float64Array, itemIds: readonly string[]): PoolItem[] {
+  const items: PoolItem[] = new Array<PoolItem>(packed.length / PACKED_ITEM);
+  for (let j = 0, o = 0; j < items.length; j++, o += PACKED_ITEM) {
+    items[j] = {
+      itemId: itemIds[packed[o]],
+      position: j + 1,
+      score: packed[o + 1],
+      propensity: packed[o + 2],
+      inSlateProbability: packed[o + 3],
+    };
+  }
+  return items;
 }

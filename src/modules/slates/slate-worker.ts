@@ -8,12 +8,14 @@ import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
 import { prepareSnapshotForServing, serveSlate } from '../../core/policies/serve-slate';
 import { Rng } from '../../core/random';
-import type {
-  FailedMessage,
-  FromWorker,
-  ServeMessage,
-  SnapshotMessage,
-  ToWorker,
+import {
+  PACKED_ITEM,
+  type FailedMessage,
+  type FromWorker,
+  type ServeMessage,
+  type SnapshotMessage,
+  type ToWorker,
+  type WorkerItem,
 } from './slate-pool.protocol';
 
 const port = parentPort;
@@ -53,13 +55,7 @@ function serve(m: ServeMessage): FromWorker {
       kind: 'served',
       id: m.id,
       modelVersion: s.modelVersion,
-      items: s.items.map((it) => ({
-        index: it.index,
-        position: it.position,
-        score: it.score,
-        propensity: it.propensity,
-        inSlateProbability: it.inSlateProbability,
-      })),
+      items: packItems(s.items),
       requestedSize: s.requestedSize,
       inactiveCandidates: [...s.inactiveCandidates],
       propensityKind: s.propensityKind,
@@ -71,6 +67,19 @@ function serve(m: ServeMessage): FromWorker {
     if (e instanceof NoCandidatesError) return failed(m.id, { type: 'no_candidates', message: e.message });
     return failed(m.id, { type: 'internal', message: (e as Error).stack ?? String(e) });
   }
+}
+
+function packItems(items: readonly WorkerItem[]): Float64Array {
+  const out = new Float64Array(items.length * PACKED_ITEM);
+  for (let j = 0; j < items.length; j++) {
+    const it = items[j];
+    const o = j * PACKED_ITEM;
+    out[o] = it.index;
+    out[o + 1] = it.score;
+    out[o + 2] = it.propensity;
+    out[o + 3] = it.inSlateProbability;
+  }
+  return out;
 }
 
 function failed(id: number, error: FailedMessage['error']): FailedMessage {

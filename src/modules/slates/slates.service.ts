@@ -14,7 +14,7 @@ import { Counter, Gauge } from 'prom-client';
 import { MetricsService } from '../metrics/metrics.service';
 import { ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository } from './impressions.repository';
-import { SlatePool, SlateWorkerLostError, type PoolRequest } from './slate-pool';
+import { SlatePool, SlateWorkerLostError, type PoolItem, type PoolRequest } from './slate-pool';
 import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 
 type SlateRequest = z.infer<typeof SlateRequestSchema>;
@@ -28,13 +28,8 @@ interface Prepared {
 
 /** What `finish` needs of a served slate, from `serveSlate` or from a worker. */
 interface Served {
-  readonly items: readonly {
-    itemId: string;
-    position: number;
-    score: number;
-    propensity: number;
-    inSlateProbability: number;
-  }[];
+  /** In the shape the response and the impression carry (shared by both, not copied). */
+  readonly items: PoolItem[];
   readonly modelVersion: string;
   readonly inactiveCandidates: readonly number[];
   readonly propensityKind: 'exact' | 'monte_carlo';
@@ -97,12 +92,7 @@ export class SlatesService implements OnModuleDestroy {
     const onWorker = this.pool?.serve(p.snap, p.request);
     if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p), 'main'));
     return onWorker.then(
-      (served) =>
-        this.finish(
-          p,
-          { ...served, items: served.items.map((it) => ({ ...it, itemId: p.snap.itemIds[it.index] })) },
-          'worker',
-        ),
+      (served) => this.finish(p, served, 'worker'),
       (e: unknown) => {
         // A lost worker: serve this request here (the same slate: same snapshot and seed).
         if (e instanceof SlateWorkerLostError) return this.finish(p, this.serveHere(p), 'main');
@@ -176,12 +166,22 @@ export class SlatesService implements OnModuleDestroy {
   private serveHere(p: Prepared): Served {
     try {
       const r = p.request;
-      return serveSlate(
+      const s = serveSlate(
         p.snap,
         r.policy,
         { user: r.user, size: r.size, candidates: r.candidates, exclude: r.exclude },
         new Rng(r.seed),
       );
+      return {
+        ...s,
+        items: s.items.map((it) => ({
+          itemId: it.itemId,
+          position: it.position,
+          score: it.score,
+          propensity: it.propensity,
+          inSlateProbability: it.inSlateProbability,
+        })),
+      };
     } catch (e) {
       throw this.httpError(e, p.req);
     }
@@ -216,13 +216,7 @@ export class SlatesService implements OnModuleDestroy {
       });
     }
 
-    const items = served.items.map((it) => ({
-      itemId: it.itemId,
-      position: it.position,
-      score: it.score,
-      propensity: it.propensity,
-      inSlateProbability: it.inSlateProbability,
-    }));
+    const items = served.items;
     const impression: Impression = {
       slateId: randomUUID(),
       userId: req.userId,
