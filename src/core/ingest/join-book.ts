@@ -163,6 +163,21 @@ export class JoinBook {
     return { open: this.open, closed: this.closed };
   }
 
+  /**
+   * The open joins now, in order (ids and entries; a pass over the map, no pairs allocated): what a checkpoint
+   * encodes afterwards, step by step (`encodeOpenJoinsInSteps`), while the book moves on.
+   */
+  openJoins(): { ids: string[]; entries: JoinEntry[] } {
+    const ids = new Array<string>(this.open.size);
+    const entries = new Array<JoinEntry>(this.open.size);
+    let i = 0;
+    this.open.forEach((e, id) => {
+      ids[i] = id;
+      entries[i++] = e;
+    });
+    return { ids, entries };
+  }
+
   image(): JoinBookImage {
     return { open: [...this.open], closed: [...this.closed] };
   }

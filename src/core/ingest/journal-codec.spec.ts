@@ -4,6 +4,7 @@ import {
   decodeJoinBookImage,
   encodeBatchJournal,
   encodeJoinBookImage,
+  encodeOpenJoinsInSteps,
   JournalFormatError,
   type BatchJournal,
 } from './journal-codec';
@@ -33,6 +34,39 @@ describe('journal codec', () => {
     expect(book.state('s2')).toMatchObject({ kind: 'closed', tombstone: { items: null, clicked: ['x'] } });
     expect(decodeJoinBookImage(encodeJoinBookImage(image))).toEqual(image);
     expect(decodeJoinBookImage(encodeJoinBookImage(book.view()))).toEqual(image);
+  });
+
+  it("encodes a book's open joins step by step, byte for byte the image at the cut, pausing between chunks", () => {
+    for (const n of [0, 1, 4, 5, 11]) {
+      const book = new JoinBook(10_000);
+      const tx = book.begin(5);
+      for (let i = 0; i < n; i++)
+        tx.put(`s${i}`, {
+          userId: `u${i}`,
+          items: i % 3 ? items : null,
+          clicked: [],
+          pending: [],
+          closesAt: 9 + i,
+        });
+      tx.commit();
+      const atCut = encodeJoinBookImage({ open: book.view().open, closed: new Map() });
+      const { ids, entries } = book.openJoins();
+      expect(ids).toEqual([...book.view().open.keys()]);
+      // The book moves on while the steps run: a join changes (a copy replaces it), another opens.
+      const later = book.begin(6);
+      if (n > 0) later.put('s0', { userId: 'u0', items, clicked: ['b'], pending: [], closesAt: 99 });
+      later.put('new', { userId: 'v', items, clicked: [], pending: [], closesAt: 99 });
+      later.commit();
+      const steps = encodeOpenJoinsInSteps(ids, entries, 5);
+      let pauses = 0;
+      let r = steps.next();
+      for (; !r.done; r = steps.next()) pauses++;
+      expect(pauses).toBe(Math.max(0, Math.ceil(n / 5) - 1));
+      expect(Buffer.from(r.value)).toEqual(Buffer.from(atCut));
+      expect(Buffer.from(r.value)).not.toEqual(
+        Buffer.from(encodeJoinBookImage({ open: book.view().open, closed: new Map() })),
+      );
+    }
   });
 
   it('round-trips a batch journal with optional fields absent and present', () => {
