@@ -317,6 +317,11 @@ function servedPropensities(
   const keyRow = new Int32Array(k);
   let keys = 0;
   let rows = 0;
+  // The row of the served class with score distribution (m, s), s > 0, or −1.
+  const classRow = (m: number, s: number): number => {
+    for (let q = 0; q < keys; q++) if (keyM[q] === m && keySd[q] === s) return keyRow[q];
+    return -1;
+  };
   // Cache: 0 unknown, 1 not tallied, r + 2 row r; cleared below.
   const target = zeroedInt32('propensity.target', n);
   const seen = scratchInt32('propensity.targetSeen', n);
@@ -326,8 +331,7 @@ function servedPropensities(
       const c = served[j];
       const m = mean[c];
       const s = sd[c];
-      let r = -1;
-      if (s > 0) for (let q = 0; q < keys && r < 0; q++) if (keyM[q] === m && keySd[q] === s) r = keyRow[q];
+      let r = s > 0 ? classRow(m, s) : -1;
       if (r < 0) {
         // The first served item of its class (or one with sd 0: its own class).
         r = rows++;
@@ -346,16 +350,8 @@ function servedPropensities(
     const tally = (c: number, j: number): void => {
       let t = target[c];
       if (t === 0) {
-        t = 1;
         const s = sd[c];
-        if (s > 0) {
-          const m = mean[c];
-          for (let q = 0; q < keys; q++)
-            if (keyM[q] === m && keySd[q] === s) {
-              t = keyRow[q] + 2;
-              break;
-            }
-        }
+        t = (s > 0 ? classRow(mean[c], s) : -1) + 2; // 1: not tallied
         target[c] = t;
         seen[nSeen++] = c;
       }

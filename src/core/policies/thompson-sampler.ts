@@ -126,12 +126,10 @@ interface Bands {
   readonly hRate: Float64Array;
   readonly hInvRate: Float64Array;
   readonly hLambda: Float64Array;
-  /** The non-empty bands, highest t first (classes, then lowest a). */
-  readonly live: Int32Array;
-  /** The live bands with a0 < 0.5, sampled member by member, in `live`'s order. */
+  /** The non-empty bands with a0 < 0.5, sampled member by member (highest t first: classes, then lowest a). */
   readonly direct: Int32Array;
-  /** The other live bands (thinned), in `live`'s order, and their cumulative hazard: thinCum[i] = Σ_{i' < i}
-   * hRate·size of thin[i'] (thinCum[0] = 0, one more entry than `thin`). */
+  /** The other non-empty bands (thinned), in the same order, and their cumulative hazard: thinCum[i] =
+   * Σ_{i' < i} hRate·size of thin[i'] (thinCum[0] = 0, one more entry than `thin`). */
   readonly thin: Int32Array;
   readonly thinCum: Float64Array;
   readonly J0: number;
@@ -759,7 +757,7 @@ export class ThompsonTopK {
         h++;
       }
     }
-    return { T, hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda, live, direct, thin, thinCum, J0, cFrom };
+    return { T, hIdx, hA, hStart, hA0, hRate, hInvRate, hLambda, direct, thin, thinCum, J0, cFrom };
   }
 
   /**
@@ -983,7 +981,6 @@ export class ThompsonTopK {
   private exceed(rng: NormalStream, c: number): void {
     const skip = this.layerSkip;
     if (skip >= 0 && this.stamp[c] === skip) return;
-    // c's own m and s: the bands' copies are these values (a class's members are bit-equal to it).
     const m = this.mean[c];
     const s = this.sd[c];
     let x = m + s * this.z[0];

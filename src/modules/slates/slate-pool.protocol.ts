@@ -33,16 +33,10 @@ export interface ServeMessage {
 
 export type ToWorker = SnapshotMessage | ServeMessage;
 
-/** One served item, by index (the serving thread maps it to its id). */
-export interface WorkerItem {
-  readonly index: number;
-  readonly position: number;
-  readonly score: number;
-  readonly propensity: number;
-  readonly inSlateProbability: number;
-}
-
-/** Numbers per item in `ServedMessage.items`: index, score, propensity, in-slate probability. */
+/**
+ * Numbers per item in `ServedMessage.items`: index (the serving thread maps it to its id), score, propensity,
+ * in-slate probability.
+ */
 export const PACKED_ITEM = 4;
 
 export interface ServedMessage {

@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
-import { prepareSnapshotForServing, serveSlate } from '../../core/policies/serve-slate';
+import { prepareSnapshotForServing, serveSlate, type ServedItem } from '../../core/policies/serve-slate';
 import { Rng } from '../../core/random';
 import {
   PACKED_ITEM,
@@ -15,7 +15,6 @@ import {
   type ServeMessage,
   type SnapshotMessage,
   type ToWorker,
-  type WorkerItem,
 } from './slate-pool.protocol';
 
 const port = parentPort;
@@ -69,7 +68,7 @@ function serve(m: ServeMessage): FromWorker {
   }
 }
 
-function packItems(items: readonly WorkerItem[]): Float64Array {
+function packItems(items: readonly ServedItem[]): Float64Array {
   const out = new Float64Array(items.length * PACKED_ITEM);
   for (let j = 0; j < items.length; j++) {
     const it = items[j];
