@@ -2,6 +2,7 @@ import { CreateItems1764244800000 } from './1764244800000-create-items';
 import { CreateSlates1764248400000 } from './1764248400000-create-slates';
 import { CreateLearning1764252000000 } from './1764252000000-create-learning';
 import { JoinsInLearningLog1764259200000 } from './1764259200000-joins-in-learning-log';
+import { CheckpointsKeepJournals1764345600000 } from './1764345600000-checkpoints-keep-journals';
 
 /**
  * Every migration, oldest first. Migrations are never edited once landed: add a new file and list it here.
@@ -12,4 +13,5 @@ export const migrations = [
   CreateSlates1764248400000,
   CreateLearning1764252000000,
   JoinsInLearningLog1764259200000,
+  CheckpointsKeepJournals1764345600000,
 ];

@@ -24,7 +24,7 @@ describe('JoinBook', () => {
     // the batch is dropped (its transaction failed): nothing happened
     const tx2 = book.begin(1000);
     expect(tx2.state('s1')).toBeUndefined();
-    tx.commit();
+    tx.commit(1);
     expect(book.state('s1')).toEqual({ kind: 'open', entry: entry(2000) });
   });
 
@@ -34,7 +34,7 @@ describe('JoinBook', () => {
     open.put('s1', entry(100));
     open.put('s2', entry(200));
     open.put('s3', entry(300));
-    open.commit();
+    open.commit(2);
     const tx = book.begin(250);
     tx.put('s2', entry(200, { clicked: ['a'] })); // a click on s2 in this batch
     tx.put('s1', entry(250 + 100, { userId: 'u1' })); // s1's deadline moved on by this batch
@@ -42,7 +42,7 @@ describe('JoinBook', () => {
     expect(closed.map(([id]) => id)).toEqual(['s2']);
     expect(closed[0][1].clicked).toEqual(['a']);
     expect(tx.state('s2')?.kind).toBe('closed');
-    tx.commit();
+    tx.commit(3);
     expect(book.state('s2')).toEqual({
       kind: 'closed',
       tombstone: { userId: 'u', items, clicked: ['a'], closedAt: 250 },
@@ -56,10 +56,10 @@ describe('JoinBook', () => {
     const book = new JoinBook(3_600_000);
     const open = book.begin(0);
     for (let k = 0; k < 5; k++) open.put(`s${k}`, entry(1000 + k));
-    open.commit();
+    open.commit(4);
     const tx = book.begin(10);
     expect(tx.closeDue(3, Number.MAX_SAFE_INTEGER).map(([id]) => id)).toEqual(['s0', 's1', 's2']);
-    tx.commit();
+    tx.commit(5);
     expect(book.openCount).toBe(2);
     // tombstones carry the batch's own clock, not the due-by clock
     expect(book.state('s0')).toMatchObject({ kind: 'closed', tombstone: { closedAt: 10 } });
@@ -69,7 +69,7 @@ describe('JoinBook', () => {
     const book = new JoinBook(1000);
     const open = book.begin(0);
     open.put('open', entry(5000));
-    open.commit();
+    open.commit(6);
     const tx = book.begin(10);
     tx.put('staged', entry(6000));
     expect(tx.unknown(['open', 'staged', 'old', 'old', 'new'])).toEqual(['old', 'new']);
@@ -92,11 +92,11 @@ describe('JoinBook', () => {
     const tx = book.begin(0);
     tx.put('s1', entry(0));
     tx.closeDue(10);
-    tx.commit();
+    tx.commit(7);
     expect(book.closedCount).toBe(1);
-    book.begin(900).commit();
+    book.begin(900).commit(8);
     expect(book.closedCount).toBe(1);
-    book.begin(1001).commit();
+    book.begin(1001).commit(9);
     expect(book.closedCount).toBe(0);
     expect(book.state('s1')).toBeUndefined();
   });
@@ -108,7 +108,7 @@ describe('JoinBook', () => {
       const tx = book.begin(t * 100);
       tx.put(`s${t}`, entry(0));
       tx.closeDue(10, t * 100);
-      tx.commit();
+      tx.commit(t);
     }
     expect(book.closedCount).toBe(3);
     expect(book.state('s1')).toBeUndefined();
@@ -139,7 +139,7 @@ describe('JoinBook', () => {
       }
       tx.closeDue(2);
       deltas.push(tx.delta());
-      tx.commit();
+      tx.commit(t + 1);
       if (t === 17) {
         image = JSON.parse(JSON.stringify(live.image()));
         deltas.length = 0;
@@ -147,9 +147,71 @@ describe('JoinBook', () => {
     }
     const recovered = new JoinBook(5000);
     recovered.load(image);
-    for (const d of JSON.parse(JSON.stringify(deltas)) as JoinDelta[]) recovered.apply(d);
+    for (const d of JSON.parse(JSON.stringify(deltas)) as JoinDelta[]) recovered.apply(d, 0);
     expect(recovered.image()).toEqual(live.image());
     expect(live.closedCount).toBeGreaterThan(0);
     expect(live.openCount).toBeGreaterThan(0);
+  });
+
+  it('is rebuilt exactly from the deltas since the batch that last put its oldest open join (incremental checkpoints)', () => {
+    // A seeded workload: impressions, clicks on open slates (copies), clicks before their impression, closes;
+    // some joins stay open a long time (clicked again and again), so the oldest put moves irregularly.
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const live = new JoinBook(50_000);
+    const deltas: JoinDelta[] = [];
+    const window = 900;
+    let checked = 0;
+    let tooLate = 0;
+    for (let b = 1; b <= 300; b++) {
+      const now = b * 10;
+      const tx = live.begin(now);
+      for (let k = Math.floor(rand() * 4); k > 0; k--) {
+        const id = `s${Math.floor(rand() * 400)}`;
+        const st = tx.state(id);
+        if (st?.kind === 'closed') continue;
+        if (rand() < 0.5) {
+          if (st?.entry.items) continue;
+          tx.put(id, entry(now + window, { userId: `u${b % 5}`, clicked: st ? [...st.entry.clicked] : [] }));
+        } else if (st) {
+          tx.put(id, { ...st.entry, clicked: [...st.entry.clicked, `c${b}`] });
+        } else {
+          tx.put(id, entry(now + window, { items: null, pending: [{ userId: 'u', itemId: `p${b}` }] }));
+        }
+      }
+      tx.closeDue(1 + Math.floor(rand() * 3));
+      deltas.push(tx.delta());
+      tx.commit(b);
+      const from = live.oldestPut();
+      if (b % 25 !== 0 || from === undefined || from === null) continue;
+      // A checkpoint at batch b keeps the journals from `from` on; a fresh book replays them.
+      const rebuilt = new JoinBook(50_000);
+      for (let j = from; j <= b; j++)
+        rebuilt.apply(JSON.parse(JSON.stringify(deltas[j - 1])) as JoinDelta, j);
+      expect(rebuilt.image().open).toEqual(live.image().open);
+      expect(rebuilt.oldestPut()).toBe(from);
+      checked++;
+      // One batch less is not enough (the oldest join's last state is in batch `from`).
+      const short = new JoinBook(50_000);
+      for (let j = from + 1; j <= b; j++) short.apply(deltas[j - 1], j);
+      if (JSON.stringify(short.image().open) !== JSON.stringify(live.image().open)) tooLate++;
+    }
+    expect(checked).toBeGreaterThanOrEqual(10);
+    expect(tooLate).toBe(checked);
+  });
+
+  it('reports no batch for joins loaded from an image, and none when nothing is open', () => {
+    const book = new JoinBook(5000);
+    expect(book.oldestPut()).toBeUndefined();
+    book.load({ open: [['old', entry(500)]], closed: [] });
+    const tx = book.begin(100);
+    tx.put('new', entry(1100));
+    tx.commit(42);
+    expect(book.oldestPut()).toBeNull(); // 'old' came from the image
+    const close = book.begin(600);
+    close.closeDue(1);
+    close.commit(43);
+    expect(book.state('old')?.kind).toBe('closed');
+    expect(book.oldestPut()).toBe(42);
   });
 });

@@ -5,9 +5,11 @@
  * `horizonMs`), the durable store keeps them for the dedupe horizon and a batch reads the ones it needs
  * (`JoinTx.unknown`, `JoinTx.remember`); the book's memory is about rate × (window + horizonMs).
  *
- * It is made durable the way the model is: every batch's changes go into that batch's learning-log row
- * (`JoinDelta`, in the batch's transaction), and a checkpoint stores the whole book (`JoinBookImage`).
- * Recovery loads the newest image and replays the deltas after it, in order. Changes are staged in a
+ * It is made durable by the learning log: every batch's changes go into that batch's row (`JoinDelta`, in the
+ * batch's transaction). A delta holds the whole new state of every join it touches, so replaying the deltas
+ * from the batch that last touched the oldest open join (`oldestPut`) onto an empty book rebuilds the open
+ * joins exactly, in order: a checkpoint keeps those journals instead of writing the book again (an image,
+ * `JoinBookImage`, only when the journals it would need are gone: an upgrade). Changes are staged in a
  * `JoinTx` and reach the book only when the batch has committed (`commit`), so a failed batch leaves it as
  * it was.
  *
@@ -82,6 +84,8 @@ export class JoinBook {
   private readonly open = new Map<string, JoinEntry>();
   /** Tombstones, in the order they closed (so the oldest expire from the front). */
   private readonly closed = new Map<string, Tombstone>();
+  /** The batch whose delta last put each open join (none for joins loaded from an image). */
+  private readonly putIn = new Map<string, number>();
 
   /** closedAt of the newest tombstone dropped to respect `maxClosed` (−∞: none). */
   private evictedUpTo = -Infinity;
@@ -124,20 +128,36 @@ export class JoinBook {
     return new JoinTx(this, now);
   }
 
-  /** Apply a committed batch's changes (live, after the commit; or replayed from the log at start). */
-  apply(delta: JoinDelta): void {
+  /**
+   * Apply a committed batch's changes (live, after the commit; or replayed from the log at start), with the
+   * batch's id in the learning log (what `oldestPut` reports).
+   */
+  apply(delta: JoinDelta, batchId: number): void {
     for (const [id, entry] of delta.open) {
       this.open.delete(id); // re-inserted at the end: its deadline is the latest
       this.closed.delete(id);
       this.open.set(id, entry);
+      this.putIn.set(id, batchId);
     }
     for (const id of delta.closed) {
       const entry = this.open.get(id);
       if (!entry) continue;
       this.open.delete(id);
+      this.putIn.delete(id);
       this.closed.set(id, tombstoneOf(entry, delta.now));
     }
     this.expire(delta.now);
+  }
+
+  /**
+   * The batch that last put the oldest open join: replaying the deltas of that batch and of every later one
+   * onto an empty book gives exactly the open joins of this book (the map is in the order of the last put, and
+   * a delta holds a join's whole state; a join put earlier and closed since appears, with its state, in the
+   * delta that closes it). undefined: no open join; null: the oldest came from an image, no delta rebuilds it.
+   */
+  oldestPut(): number | null | undefined {
+    for (const id of this.open.keys()) return this.putIn.get(id) ?? null;
+    return undefined;
   }
 
   /** Drop tombstones older than the horizon, then the oldest beyond `maxClosed`. */
@@ -165,7 +185,7 @@ export class JoinBook {
 
   /**
    * The open joins now, in order (ids and entries; a pass over the map, no pairs allocated): what a checkpoint
-   * encodes afterwards, step by step (`encodeOpenJoinsInSteps`), while the book moves on.
+   * that must write an image encodes afterwards, step by step (`encodeOpenJoinsInSteps`), while the book moves on.
    */
   openJoins(): { ids: string[]; entries: JoinEntry[] } {
     const ids = new Array<string>(this.open.size);
@@ -192,6 +212,7 @@ export class JoinBook {
   load(image: JoinBookImage): void {
     this.open.clear();
     this.closed.clear();
+    this.putIn.clear();
     const open = [...image.open].sort((a, b) => a[1].closesAt - b[1].closesAt);
     for (const [id, e] of open) this.open.set(id, e);
     const closed = [...image.closed].sort((a, b) => a[1].closedAt - b[1].closedAt);
@@ -294,7 +315,8 @@ export class JoinTx {
     return { now: this.now, open: [...this.staged], closed: this.closing };
   }
 
-  commit(): void {
-    this.book.apply(this.delta());
+  /** The batch committed as `batchId` in the learning log: its changes reach the book. */
+  commit(batchId: number): void {
+    this.book.apply(this.delta(), batchId);
   }
 }

@@ -28,7 +28,7 @@ describe('journal codec', () => {
     });
     tx.put('s3', { userId: 'u3', items, clicked: [], pending: [], closesAt: 1 });
     tx.closeDue(10);
-    tx.commit();
+    tx.commit(1);
     const image = book.image();
     expect(image.closed).toHaveLength(2);
     expect(book.state('s2')).toMatchObject({ kind: 'closed', tombstone: { items: null, clicked: ['x'] } });
@@ -48,7 +48,7 @@ describe('journal codec', () => {
           pending: [],
           closesAt: 9 + i,
         });
-      tx.commit();
+      tx.commit(2);
       const atCut = encodeJoinBookImage({ open: book.view().open, closed: new Map() });
       const { ids, entries } = book.openJoins();
       expect(ids).toEqual([...book.view().open.keys()]);
@@ -56,7 +56,7 @@ describe('journal codec', () => {
       const later = book.begin(6);
       if (n > 0) later.put('s0', { userId: 'u0', items, clicked: ['b'], pending: [], closesAt: 99 });
       later.put('new', { userId: 'v', items, clicked: [], pending: [], closesAt: 99 });
-      later.commit();
+      later.commit(3);
       const steps = encodeOpenJoinsInSteps(ids, entries, 5);
       let pauses = 0;
       let r = steps.next();

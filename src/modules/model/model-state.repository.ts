@@ -209,16 +209,24 @@ export class ModelStateRepository {
     lastBatchId: number;
     payload: Uint8Array;
     joins: Buffer | null;
+    /** The first batch whose journal rebuilds the open joins (null: `joins` holds them, or nothing does). */
+    joinsFrom: number | null;
   } | null> {
-    const rows: { last_batch_id: string; payload: Buffer; joins: Buffer | null }[] =
-      await this.dataSource.query(
-        `SELECT last_batch_id, payload, joins FROM model_snapshots ORDER BY id DESC LIMIT 1`,
-      );
+    const rows: {
+      last_batch_id: string;
+      payload: Buffer;
+      joins: Buffer | null;
+      joins_from: string | null;
+    }[] = await this.dataSource.query(
+      `SELECT last_batch_id, payload, joins, joins_from FROM model_snapshots ORDER BY id DESC LIMIT 1`,
+    );
     if (rows.length === 0) return null;
+    const r = rows[0];
     return {
-      lastBatchId: Number(rows[0].last_batch_id),
-      payload: new Uint8Array(rows[0].payload),
-      joins: rows[0].joins,
+      lastBatchId: Number(r.last_batch_id),
+      payload: new Uint8Array(r.payload),
+      joins: r.joins,
+      joinsFrom: r.joins_from === null ? null : Number(r.joins_from),
     };
   }
 
@@ -226,38 +234,50 @@ export class ModelStateRepository {
   async *logAfter(
     afterBatchId: number,
     page = 200,
-  ): AsyncGenerator<{ batchId: number; payload: Uint8Array; journal: Buffer | null }> {
+  ): AsyncGenerator<{ batchId: number; payload: Uint8Array | null; journal: Buffer | null }> {
     let after = afterBatchId;
     for (;;) {
-      const rows: { batch_id: string; payload: Buffer; journal: Buffer | null }[] =
+      const rows: { batch_id: string; payload: Buffer | null; journal: Buffer | null }[] =
         await this.dataSource.query(
           `SELECT batch_id, payload, journal FROM learning_log WHERE batch_id > $1 ORDER BY batch_id LIMIT $2`,
           [after, page],
         );
       if (rows.length === 0) return;
       for (const r of rows)
-        yield { batchId: Number(r.batch_id), payload: new Uint8Array(r.payload), journal: r.journal };
+        yield {
+          batchId: Number(r.batch_id),
+          payload: r.payload && new Uint8Array(r.payload),
+          journal: r.journal,
+        };
       after = Number(rows[rows.length - 1].batch_id);
     }
   }
 
   /**
-   * Store a checkpoint (the model and the join book) and drop what it makes redundant, in one transaction:
-   * the log it covers, older snapshots, and the join rows of an older version (now in the book).
+   * Store a checkpoint and drop what it makes redundant, in one transaction: older snapshots, tombstones older
+   * than the horizon, the join rows of an older version, and the log it covers. The open joins are either
+   * `joins`, an image, or the journals of the batches from `joinsFrom` on, which stay in the log with their
+   * updates dropped (the snapshot holds those): exactly one of the two is given.
    */
   async writeCheckpoint(
     lastBatchId: number,
     formatVersion: number,
     payload: Uint8Array,
-    joins: Uint8Array,
+    joins: { image: Uint8Array } | { from: number },
     horizonHours: number,
   ): Promise<void> {
+    const image = 'image' in joins ? joins.image : null;
+    const from = 'from' in joins ? Math.min(joins.from, lastBatchId + 1) : lastBatchId + 1;
     await this.dataSource.transaction(async (m) => {
       await m.query(
-        `INSERT INTO model_snapshots (last_batch_id, format_version, payload, joins) VALUES ($1, $2, $3, $4)`,
-        [lastBatchId, formatVersion, bytea(payload), bytea(joins)],
+        `INSERT INTO model_snapshots (last_batch_id, format_version, payload, joins, joins_from)
+         VALUES ($1, $2, $3, $4, $5)`,
+        [lastBatchId, formatVersion, bytea(payload), image && bytea(image), image ? null : from],
       );
-      await m.query(`DELETE FROM learning_log WHERE batch_id <= $1`, [lastBatchId]);
+      await m.query(`DELETE FROM learning_log WHERE batch_id < $1`, [from]);
+      await m.query(`UPDATE learning_log SET payload = NULL WHERE batch_id <= $1 AND payload IS NOT NULL`, [
+        lastBatchId,
+      ]);
       await m.query(`DELETE FROM slate_joins`);
       await m.query(`DELETE FROM slate_tombstones WHERE closed_at < now() - $1::float8 * interval '1 hour'`, [
         horizonHours,

@@ -72,6 +72,11 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   lastBatchId = 0;
   /** Last batch id covered by the newest checkpoint (0: none yet). */
   checkpointBatchId = 0;
+  /**
+   * The first batch whose journal the learning log still holds (a checkpoint deletes the ones it no longer
+   * needs): a checkpoint can rebuild the open joins from the journals only if they start at or after it.
+   */
+  journalsFrom = 1;
   private builtAt = new Date(0);
   /** Active items of the current snapshot (counted once per rebuild). */
   private activeItems = 0;
@@ -143,18 +148,34 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     for await (const page of this.items.listForModel()) {
       for (const it of page) this.upsertItem(model, it);
     }
-    const image = checkpoint?.joins ? decodeJoinBookImage(checkpoint.joins) : await this.state.legacyJoins();
+    // The open joins: the checkpoint's image (or an older version's rows), else its journals (below).
+    const joinsFrom = checkpoint?.joinsFrom ?? null;
+    const image = checkpoint?.joins
+      ? decodeJoinBookImage(checkpoint.joins)
+      : joinsFrom === null
+        ? await this.state.legacyJoins()
+        : null;
     if (image) this.joins.load(image);
     this.joins.loadTombstones(await this.state.recentTombstones(Date.now() - RECENT_TOMBSTONES_MS));
+    this.journalsFrom = joinsFrom ?? this.lastBatchId + 1;
     let replayed = 0;
+    let rejoined = 0;
     const clicks: JournalClick[] = [];
     const tombstones: [string, Tombstone][] = [];
-    for await (const batch of this.state.logAfter(this.lastBatchId)) {
+    const covered = this.lastBatchId;
+    for await (const batch of this.state.logAfter(Math.min(this.journalsFrom, covered + 1) - 1)) {
+      if (batch.batchId <= covered) {
+        // Covered by the checkpoint (its updates, clicks and tombstones are stored): only its join changes.
+        if (batch.journal) this.joins.apply(decodeBatchJournal(batch.journal).joins, batch.batchId);
+        rejoined++;
+        continue;
+      }
+      if (!batch.payload) throw new Error(`learning_log batch ${batch.batchId} has no updates`);
       const { updates } = decodeLearningBatch(batch.payload);
       applyLearningUpdates(model, this.histories, updates);
       if (batch.journal) {
         const journal = decodeBatchJournal(batch.journal);
-        this.joins.apply(journal.joins);
+        this.joins.apply(journal.joins, batch.batchId);
         for (const c of journal.clicks) clicks.push(c);
         for (const id of journal.joins.closed) {
           const st = this.joins.state(id);
@@ -175,6 +196,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
       msg: 'model recovered',
       fromCheckpoint: checkpoint !== null,
       replayedBatches: replayed,
+      journalsReplayedForJoins: rejoined,
       openJoins: this.joins.openCount,
     });
     this.itemsService.onChange((changed) => {
