@@ -53,7 +53,10 @@ export interface Tombstone {
   closedAt: number;
 }
 
-/** What one batch changed: the new state of every open join it touched, and the joins it closed. */
+/**
+ * What one batch changed: the new state of every join it opened or changed, and the joins it closed (a join
+ * closed as the book held it is only in `closed`: its state is already in the journal that last put it).
+ */
 export interface JoinDelta {
   /** The batch's clock: closed joins' `closedAt`, and the horizon's reference. */
   now: number;
@@ -75,17 +78,115 @@ function tombstoneOf(e: JoinEntry, closedAt: number): Tombstone {
   return { userId: e.userId, items: e.items, clicked, closedAt };
 }
 
+/** Shared by every stored join with no clicks (most of them); frozen, so that a write to it fails loudly. */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+/**
+ * A join as the book stores it. A slate of k items takes two arrays (ids, and one array of doubles) instead of
+ * k + 1 objects and k boxed propensities: ≈ 3× less heap an open slate, and fewer objects for the collector
+ * to trace and to promote, which matters at rate × window of them. Book-internal: readers get `JoinEntry` /
+ * `Tombstone` copies, so `nums` may be reused in place (an open join's, for its tombstone).
+ */
+interface Stored {
+  userId: string;
+  /** The items' ids (interned), in slate order; null: no impression yet (clicks only). */
+  ids: string[] | null;
+  /**
+   * [time, batch, propensity₁, …, propensityₖ], or [time, batch, position₁, propensity₁, …] when the positions
+   * are not 1…k in slate order (reco's own slates' always are; the length tells which). time is `closesAt`
+   * (open) or `closedAt` (tombstone); batch is the batch that last put an open join (−1: loaded from an image;
+   * unused in a tombstone).
+   */
+  nums: number[];
+  /** Items clicked within the window (a tombstone with no items: the items of the clicks that waited). */
+  clicked: readonly string[];
+  /** Clicks waiting for their impression (open joins only). */
+  pending: readonly PendingClick[];
+}
+
+const TIME = 0;
+const BATCH = 1;
+const ITEMS = 2;
+const FROM_IMAGE = -1;
+
+function store(
+  userId: string,
+  items: readonly SlateItem[] | null,
+  time: number,
+  batch: number,
+  clicked: readonly string[] | undefined,
+  pending: readonly PendingClick[],
+  intern: (itemId: string) => string,
+): Stored {
+  const n = items ? items.length : 0;
+  let inOrder = true;
+  for (let k = 0; k < n && inOrder; k++) inOrder = items![k].position === k + 1;
+  // Sized once; the first double makes it an unboxed double array (8 bytes an element).
+  const nums = new Array<number>(ITEMS + (inOrder ? n : 2 * n));
+  nums[TIME] = time;
+  nums[BATCH] = batch;
+  let ids: string[] | null = null;
+  if (items) {
+    ids = new Array<string>(n);
+    for (let k = 0; k < n; k++) {
+      const it = items[k];
+      ids[k] = intern(it.itemId);
+      if (inOrder) nums[ITEMS + k] = it.propensity;
+      else {
+        nums[ITEMS + 2 * k] = it.position;
+        nums[ITEMS + 2 * k + 1] = it.propensity;
+      }
+    }
+  }
+  return {
+    userId,
+    ids,
+    nums,
+    clicked: clicked && clicked.length ? clicked : NONE,
+    pending: pending.length ? pending : NONE,
+  };
+}
+
+function itemsOf(s: Stored): SlateItem[] | null {
+  const ids = s.ids;
+  if (!ids) return null;
+  const nums = s.nums;
+  const n = ids.length;
+  const items = new Array<SlateItem>(n);
+  if (nums.length === ITEMS + n)
+    for (let k = 0; k < n; k++) items[k] = { itemId: ids[k], position: k + 1, propensity: nums[ITEMS + k] };
+  else
+    for (let k = 0; k < n; k++)
+      items[k] = { itemId: ids[k], position: nums[ITEMS + 2 * k], propensity: nums[ITEMS + 2 * k + 1] };
+  return items;
+}
+
+function entryOf(s: Stored): JoinEntry {
+  return {
+    userId: s.userId,
+    items: itemsOf(s),
+    clicked: s.clicked as string[],
+    pending: s.pending as PendingClick[],
+    closesAt: s.nums[TIME],
+  };
+}
+
+function tombstoneOfStored(s: Stored): Tombstone {
+  return { userId: s.userId, items: itemsOf(s), clicked: s.clicked as string[], closedAt: s.nums[TIME] };
+}
+
+const asIs = (itemId: string): string => itemId;
+
 export class JoinBook {
   /**
    * Open joins, in the order their windows close: an entry whose deadline changes is moved to the end, and
    * every deadline is "now + window", so the map's order is the deadline order while the window is fixed
-   * (an image is loaded sorted by deadline, so a changed window after a restart is absorbed there).
+   * (an image is loaded sorted by deadline, so a changed window after a restart is absorbed there). It is
+   * also the order of the last put, which `oldestPut` relies on.
    */
-  private readonly open = new Map<string, JoinEntry>();
+  private readonly open = new Map<string, Stored>();
   /** Tombstones, in the order they closed (so the oldest expire from the front). */
-  private readonly closed = new Map<string, Tombstone>();
-  /** The batch whose delta last put each open join (none for joins loaded from an image). */
-  private readonly putIn = new Map<string, number>();
+  private readonly closed = new Map<string, Stored>();
 
   /** closedAt of the newest tombstone dropped to respect `maxClosed` (−∞: none). */
   private evictedUpTo = -Infinity;
@@ -94,10 +195,13 @@ export class JoinBook {
    * @param horizonMs how long a tombstone is kept after its join closed
    * @param maxClosed how many tombstones are kept at most (the oldest go first): memory stays bounded whatever
    *   the rate; what was dropped is read from the durable store when needed (see `coveredSince`)
+   * @param intern the canonical string of an item id (the catalogue's), so that the ids of thousands of open
+   *   slates share a few strings instead of each holding its own copy from the parsed event
    */
   constructor(
     private readonly horizonMs: number,
     private readonly maxClosed = Infinity,
+    private readonly intern: (itemId: string) => string = asIs,
   ) {}
 
   /**
@@ -117,11 +221,22 @@ export class JoinBook {
     return this.closed.size;
   }
 
+  /** The join's state (a copy: the book's own form is internal). */
   state(slateId: string): JoinState {
-    const entry = this.open.get(slateId);
-    if (entry) return { kind: 'open', entry };
-    const tombstone = this.closed.get(slateId);
-    return tombstone ? { kind: 'closed', tombstone } : undefined;
+    const open = this.open.get(slateId);
+    if (open) return { kind: 'open', entry: entryOf(open) };
+    const closed = this.closed.get(slateId);
+    return closed ? { kind: 'closed', tombstone: tombstoneOfStored(closed) } : undefined;
+  }
+
+  /** Whether the book knows the slate (open or closed), without copying its state. */
+  has(slateId: string): boolean {
+    return this.open.has(slateId) || this.closed.has(slateId);
+  }
+
+  /** Whether the slate's join is open, without copying its state. */
+  isOpen(slateId: string): boolean {
+    return this.open.has(slateId);
   }
 
   begin(now: number): JoinTx {
@@ -133,18 +248,20 @@ export class JoinBook {
    * batch's id in the learning log (what `oldestPut` reports).
    */
   apply(delta: JoinDelta, batchId: number): void {
-    for (const [id, entry] of delta.open) {
+    for (const [id, e] of delta.open) {
       this.open.delete(id); // re-inserted at the end: its deadline is the latest
       this.closed.delete(id);
-      this.open.set(id, entry);
-      this.putIn.set(id, batchId);
+      this.open.set(id, store(e.userId, e.items, e.closesAt, batchId, e.clicked, e.pending, this.intern));
     }
     for (const id of delta.closed) {
-      const entry = this.open.get(id);
-      if (!entry) continue;
+      const s = this.open.get(id);
+      if (!s) continue;
       this.open.delete(id);
-      this.putIn.delete(id);
-      this.closed.set(id, tombstoneOf(entry, delta.now));
+      // Its tombstone reuses the stored form: no reader holds it.
+      s.nums[TIME] = delta.now;
+      if (!s.ids) s.clicked = s.pending.length ? s.pending.map((p) => p.itemId) : NONE;
+      s.pending = NONE;
+      this.closed.set(id, s);
     }
     this.expire(delta.now);
   }
@@ -152,18 +269,18 @@ export class JoinBook {
   /**
    * The batch that last put the oldest open join: replaying the deltas of that batch and of every later one
    * onto an empty book gives exactly the open joins of this book (the map is in the order of the last put, and
-   * a delta holds a join's whole state; a join put earlier and closed since appears, with its state, in the
-   * delta that closes it). undefined: no open join; null: the oldest came from an image, no delta rebuilds it.
+   * a delta holds a join's whole state). undefined: no open join; null: the oldest came from an image, no delta
+   * rebuilds it.
    */
   oldestPut(): number | null | undefined {
-    for (const id of this.open.keys()) return this.putIn.get(id) ?? null;
+    for (const s of this.open.values()) return s.nums[BATCH] === FROM_IMAGE ? null : s.nums[BATCH];
     return undefined;
   }
 
   /** Drop tombstones older than the horizon, then the oldest beyond `maxClosed`. */
   expire(now: number): void {
     for (const [id, t] of this.closed) {
-      if (t.closedAt >= now - this.horizonMs) break;
+      if (t.nums[TIME] >= now - this.horizonMs) break;
       this.closed.delete(id);
     }
     this.cap();
@@ -174,37 +291,40 @@ export class JoinBook {
     for (const [id, t] of this.closed) {
       if (this.closed.size <= this.maxClosed) break;
       this.closed.delete(id);
-      if (t.closedAt > this.evictedUpTo) this.evictedUpTo = t.closedAt;
+      if (t.nums[TIME] > this.evictedUpTo) this.evictedUpTo = t.nums[TIME];
     }
   }
 
-  /** Read-only views of the open joins and the tombstones (for encoding a checkpoint without copying). */
-  view(): { open: ReadonlyMap<string, JoinEntry>; closed: ReadonlyMap<string, Tombstone> } {
-    return { open: this.open, closed: this.closed };
-  }
-
   /**
-   * The open joins now, in order (ids and entries; a pass over the map, no pairs allocated): what a checkpoint
-   * that must write an image encodes afterwards, step by step (`encodeOpenJoinsInSteps`), while the book moves on.
+   * The open joins now, in order, as ids and entries (copies): what a checkpoint that must write an image
+   * encodes afterwards, step by step (`encodeOpenJoinsInSteps`), while the book moves on.
    */
   openJoins(): { ids: string[]; entries: JoinEntry[] } {
     const ids = new Array<string>(this.open.size);
     const entries = new Array<JoinEntry>(this.open.size);
     let i = 0;
-    this.open.forEach((e, id) => {
+    this.open.forEach((s, id) => {
       ids[i] = id;
-      entries[i++] = e;
+      entries[i++] = entryOf(s);
     });
     return { ids, entries };
   }
 
   image(): JoinBookImage {
-    return { open: [...this.open], closed: [...this.closed] };
+    const open: [string, JoinEntry][] = [];
+    for (const [id, s] of this.open) open.push([id, entryOf(s)]);
+    const closed: [string, Tombstone][] = [];
+    for (const [id, s] of this.closed) closed.push([id, tombstoneOfStored(s)]);
+    return { open, closed };
+  }
+
+  private storeTombstone(t: Tombstone): Stored {
+    return store(t.userId, t.items, t.closedAt, FROM_IMAGE, t.clicked, NONE, this.intern);
   }
 
   /** Add tombstones kept elsewhere (recovery), oldest first; joins the book has open stay open. */
   loadTombstones(tombstones: Iterable<[string, Tombstone]>): void {
-    for (const [id, t] of tombstones) if (!this.open.has(id)) this.closed.set(id, t);
+    for (const [id, t] of tombstones) if (!this.open.has(id)) this.closed.set(id, this.storeTombstone(t));
     this.cap();
   }
 
@@ -212,19 +332,19 @@ export class JoinBook {
   load(image: JoinBookImage): void {
     this.open.clear();
     this.closed.clear();
-    this.putIn.clear();
     const open = [...image.open].sort((a, b) => a[1].closesAt - b[1].closesAt);
-    for (const [id, e] of open) this.open.set(id, e);
+    for (const [id, e] of open)
+      this.open.set(id, store(e.userId, e.items, e.closesAt, FROM_IMAGE, e.clicked, e.pending, this.intern));
     const closed = [...image.closed].sort((a, b) => a[1].closedAt - b[1].closedAt);
-    for (const [id, t] of closed) this.closed.set(id, t);
+    for (const [id, t] of closed) this.closed.set(id, this.storeTombstone(t));
     this.cap();
   }
 
   /** Open joins whose deadline is at or before `now`, in deadline order. */
   *due(now: number): Generator<[string, JoinEntry]> {
-    for (const e of this.open) {
-      if (e[1].closesAt > now) return;
-      yield e;
+    for (const [id, s] of this.open) {
+      if (s.nums[TIME] > now) return;
+      yield [id, entryOf(s)];
     }
   }
 }
@@ -234,6 +354,8 @@ export class JoinTx {
   private readonly staged = new Map<string, JoinEntry>();
   private readonly closing: string[] = [];
   private readonly closingSet = new Set<string>();
+  /** The book's state of the joins this batch closes without changing them (they are not in the delta's `open`). */
+  private readonly closingAsIs = new Map<string, JoinEntry>();
   /** Tombstones read from the durable store for this batch (joins that closed before the book's memory). */
   private readonly known = new Map<string, Tombstone>();
 
@@ -244,8 +366,7 @@ export class JoinTx {
 
   state(slateId: string): JoinState {
     if (this.closingSet.has(slateId)) {
-      const e = this.staged.get(slateId) ?? (this.book.state(slateId) as { entry: JoinEntry }).entry;
-      return { kind: 'closed', tombstone: tombstoneOf(e, this.now) };
+      return { kind: 'closed', tombstone: tombstoneOf(this.closingEntry(slateId), this.now) };
     }
     const entry = this.staged.get(slateId);
     if (entry) return { kind: 'open', entry };
@@ -258,7 +379,7 @@ export class JoinTx {
   /** The ids among these that neither this batch nor the book knows (look for their tombstones). */
   unknown(slateIds: Iterable<string>): string[] {
     const out = new Set<string>();
-    for (const id of slateIds) if (!this.staged.has(id) && !this.book.state(id)) out.add(id);
+    for (const id of slateIds) if (!this.staged.has(id) && !this.book.has(id)) out.add(id);
     return [...out];
   }
 
@@ -274,7 +395,11 @@ export class JoinTx {
 
   /** The tombstones of the joins this batch closes (to be stored with the batch). */
   tombstones(): [string, Tombstone][] {
-    return this.closing.map((id) => [id, tombstoneOf(this.staged.get(id)!, this.now)]);
+    return this.closing.map((id) => [id, tombstoneOf(this.closingEntry(id), this.now)]);
+  }
+
+  private closingEntry(slateId: string): JoinEntry {
+    return (this.staged.get(slateId) ?? this.closingAsIs.get(slateId))!;
   }
 
   /** Stage the new state of an open join (a copy: the book's entries are never mutated in place). */
@@ -297,12 +422,12 @@ export class JoinTx {
     // Joins this batch created are due only if `dueBy` is past their deadline already (closing everything).
     for (const [id, entry] of this.staged) {
       if (out.length >= limit) break;
-      if (entry.closesAt <= dueBy && this.book.state(id)?.kind !== 'open') out.push([id, entry]);
+      if (entry.closesAt <= dueBy && !this.book.isOpen(id)) out.push([id, entry]);
     }
     for (const [id, entry] of out) {
       this.closing.push(id);
       this.closingSet.add(id);
-      this.staged.set(id, entry);
+      if (!this.staged.has(id)) this.closingAsIs.set(id, entry);
     }
     return out;
   }

@@ -15,7 +15,7 @@ const items = [
 ];
 
 describe('journal codec', () => {
-  it('round-trips a join book, from its image or its own maps', () => {
+  it("round-trips a join book's image", () => {
     const book = new JoinBook(10_000);
     const tx = book.begin(5);
     tx.put('s1', { userId: 'u1', items, clicked: ['b'], pending: [], closesAt: 10 });
@@ -33,7 +33,6 @@ describe('journal codec', () => {
     expect(image.closed).toHaveLength(2);
     expect(book.state('s2')).toMatchObject({ kind: 'closed', tombstone: { items: null, clicked: ['x'] } });
     expect(decodeJoinBookImage(encodeJoinBookImage(image))).toEqual(image);
-    expect(decodeJoinBookImage(encodeJoinBookImage(book.view()))).toEqual(image);
   });
 
   it("encodes a book's open joins step by step, byte for byte the image at the cut, pausing between chunks", () => {
@@ -49,9 +48,9 @@ describe('journal codec', () => {
           closesAt: 9 + i,
         });
       tx.commit(2);
-      const atCut = encodeJoinBookImage({ open: book.view().open, closed: new Map() });
+      const atCut = encodeJoinBookImage({ open: book.image().open, closed: [] });
       const { ids, entries } = book.openJoins();
-      expect(ids).toEqual([...book.view().open.keys()]);
+      expect(ids).toEqual(book.image().open.map(([id]) => id));
       // The book moves on while the steps run: a join changes (a copy replaces it), another opens.
       const later = book.begin(6);
       if (n > 0) later.put('s0', { userId: 'u0', items, clicked: ['b'], pending: [], closesAt: 99 });
@@ -64,7 +63,7 @@ describe('journal codec', () => {
       expect(pauses).toBe(Math.max(0, Math.ceil(n / 5) - 1));
       expect(Buffer.from(r.value)).toEqual(Buffer.from(atCut));
       expect(Buffer.from(r.value)).not.toEqual(
-        Buffer.from(encodeJoinBookImage({ open: book.view().open, closed: new Map() })),
+        Buffer.from(encodeJoinBookImage({ open: book.image().open, closed: [] })),
       );
     }
   });

@@ -205,14 +205,12 @@ function readTombstone(r: Reader): Tombstone {
   return { userId, items, clicked, closedAt: r.f64() };
 }
 
-/** Encode a join book's content: an image, or the book's own maps (`JoinBook.view()`, no copy). */
-export function encodeJoinBookImage(
-  image: JoinBookImage | { open: ReadonlyMap<string, JoinEntry>; closed: ReadonlyMap<string, Tombstone> },
-): Uint8Array {
+/** Encode a join book's image (`JoinBook.image()`). */
+export function encodeJoinBookImage(image: JoinBookImage): Uint8Array {
   const w = new Writer();
   w.u32(BOOK);
-  w.u32('size' in image.open ? image.open.size : image.open.length);
-  w.u32('size' in image.closed ? image.closed.size : image.closed.length);
+  w.u32(image.open.length);
+  w.u32(image.closed.length);
   for (const [id, e] of image.open) {
     w.str(id);
     writeEntry(w, e);
@@ -229,7 +227,7 @@ export function encodeJoinBookImage(
  * encoded `chunk` entries at a time: a generator that pauses between chunks, so that its caller can let other
  * work run in between (≈ 3 µs an open slate: seconds for 10^6, which would otherwise stall every request on
  * the thread that encodes). `ids` and `entries` are the open joins taken at the checkpoint's cut
- * (`JoinBook.openJoins`); entries are never changed in place, so encoding them later is still the cut.
+ * (`JoinBook.openJoins`, copies), so encoding them later is still the cut.
  */
 export function* encodeOpenJoinsInSteps(
   ids: readonly string[],

@@ -100,7 +100,11 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     metrics: MetricsService,
   ) {
     // Recent tombstones only: older ones are in slate_tombstones, read by the batches that need them.
-    this.joins = new JoinBook(RECENT_TOMBSTONES_MS, config.learning.recentTombstonesMax);
+    // Item ids are kept as the catalogue's own strings: the open slates' ids share a few thousand strings.
+    this.joins = new JoinBook(RECENT_TOMBSTONES_MS, config.learning.recentTombstonesMax, (itemId) => {
+      const i = this.model?.itemIndex.get(itemId);
+      return i === undefined ? itemId : this.model.itemIds[i];
+    });
     this.clickArchive = new ClickArchive(state);
     this.tombstoneArchive = new TombstoneArchive(state);
     this.solver = new PosteriorSolver(config.model.solveThread, (e) =>
@@ -148,6 +152,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     for await (const page of this.items.listForModel()) {
       for (const it of page) this.upsertItem(model, it);
     }
+    this.model = model; // (the join book interns item ids through its catalogue from here on)
     // The open joins: the checkpoint's image (or an older version's rows), else its journals (below).
     const joinsFrom = checkpoint?.joinsFrom ?? null;
     const image = checkpoint?.joins
@@ -190,7 +195,6 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     await this.clickArchive.writeNow(clicks);
     // Likewise the tombstones of the slates they closed, in order (a slate closed twice ends with the later one).
     await this.tombstoneArchive.writeNow(tombstones);
-    this.model = model;
     this.rebuild();
     this.logger.log({
       msg: 'model recovered',
