@@ -272,6 +272,26 @@ describe('serialisation and serving snapshot', () => {
     expect(Array.from(back.itemVar.subarray(0, 45))).toEqual(Array.from(m.itemVar.subarray(0, 45)));
   });
 
+  it('writes the same bytes into a reused buffer, padding included, and grows one that is too small', () => {
+    const rng = new Rng(5);
+    const m = smallModel(3, 7, 5, rng, 2);
+    applyEvents(m, randomBatch(m, 120, rng));
+    m.version = 'v-odd'; // an odd-length header: its padding is not empty
+    const fresh = encodeModel(m);
+    const tooSmall = new ArrayBuffer(16);
+    const grown = encodeModel(m, tooSmall);
+    expect(grown.buffer).not.toBe(tooSmall);
+    expect(grown.buffer.byteLength).toBeGreaterThan(fresh.byteLength); // room for a larger model next time
+    expect(Buffer.from(grown)).toEqual(Buffer.from(fresh));
+    // A buffer that held other bytes (garbage in every padding gap) gives the same bytes back.
+    const used = new ArrayBuffer(fresh.byteLength + 64);
+    new Uint8Array(used).fill(0xff);
+    const again = encodeModel(m, used);
+    expect(again.buffer).toBe(used);
+    expect(Buffer.from(again)).toEqual(Buffer.from(fresh));
+    expect(decodeModel(again).stats.maxAbsDiff(m.stats)).toBe(0);
+  });
+
   it('round-trips an empty model, which then serves its prior to a new item', () => {
     const empty = FactorModel.create({ dim: 4 });
     const back = decodeModel(encodeModel(empty));

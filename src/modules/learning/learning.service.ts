@@ -56,6 +56,11 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   private destroyed = false;
   /** The checkpoint being written, if any. */
   private checkpointing?: Promise<void>;
+  /**
+   * The memory the last checkpoint's model was encoded into, reused by the next (checkpoints run one at a time,
+   * and a write is done with it before the next cut): copying into fresh memory costs a page fault every 4 KB.
+   */
+  private checkpointBuffer?: ArrayBuffer;
   /** The user vectors of the batch being learned (batches run one at a time). */
   private vectors?: UserVectors;
 
@@ -176,9 +181,11 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
           : oldest !== null && oldest >= this.models.journalsFrom
             ? oldest
             : null;
+      const payload = encodeModel(this.models.learningModel(), this.checkpointBuffer);
+      this.checkpointBuffer = payload.buffer as ArrayBuffer;
       return {
         last,
-        payload: encodeModel(this.models.learningModel()),
+        payload,
         from,
         // Open joins to write as an image (tombstones are in slate_tombstones), encoded below a step at a time.
         open: from === null ? this.models.joins.openJoins() : null,
