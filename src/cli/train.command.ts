@@ -204,7 +204,9 @@ async function prepareRebuild(config: AppConfig): Promise<void> {
       const exists: { t: string | null }[] = await m.query(`SELECT to_regclass($1) AS t`, [STAGING]);
       if (exists[0].t) return;
       await m.query(`CREATE TABLE ${STAGING} AS SELECT * FROM clicks`);
-      await m.query(`TRUNCATE clicks, learning_log, model_snapshots, slate_joins, slate_tombstones`);
+      await m.query(
+        `TRUNCATE clicks, learning_log, model_snapshot_parts, model_snapshots, slate_joins, slate_tombstones`,
+      );
     });
   } finally {
     await db.close();

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { buildServingSnapshot, decodeModel, type ServingSnapshot } from '../core/model';
 import type { RecoImpression } from './reco-log.schema';
 import { InputFileError } from './input-file.error';
+import { snapshotPayload } from '../database/snapshot-parts';
 
 /** A time window over `slates.served_at`: [since, until). */
 export interface LogWindow {
@@ -225,7 +226,7 @@ export async function readNewestModel(
   const r = rows[0];
   try {
     return {
-      snapshot: buildServingSnapshot(decodeModel(new Uint8Array(r.payload))),
+      snapshot: buildServingSnapshot(decodeModel(await snapshotPayload(ds, r.id, r.payload))),
       source: `model_snapshots #${r.id} (${r.created_at.toISOString()})`,
     };
   } catch (e) {

@@ -20,6 +20,8 @@ import { ModelService } from '../model/model.service';
 
 /** A deadline after every join window (9999-12-31; PostgreSQL's timestamptz ends in year 294276). */
 const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
+/** A timer's checkpoint waits at least this many times the last checkpoint's duration after it. */
+const CHECKPOINT_SPACING = 9;
 /** Join windows closed per batch at most (a backlog of due windows closes over several batches). */
 const CLOSE_LIMIT = 5000;
 
@@ -61,6 +63,8 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
    * and a write is done with it before the next cut): copying into fresh memory costs a page fault every 4 KB.
    */
   private checkpointBuffer?: ArrayBuffer;
+  /** When the last checkpoint was written, and how long it took from its cut. */
+  private lastCheckpoint = { endedAt: 0, ms: 0 };
   /** The user vectors of the batch being learned (batches run one at a time). */
   private vectors?: UserVectors;
 
@@ -110,6 +114,8 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
     }, tick);
     this.closeTimer.unref();
     this.checkpointTimer = setInterval(() => {
+      // A slow checkpoint (a large model) spaces the next ones out: at most a tenth of the time is spent in them.
+      if (Date.now() - this.lastCheckpoint.endedAt < CHECKPOINT_SPACING * this.lastCheckpoint.ms) return;
       this.checkpoint().catch((e: unknown) => this.logger.warn({ err: e }, 'checkpoint failed'));
     }, this.config.learning.checkpointIntervalMs);
     this.checkpointTimer.unref();
@@ -181,10 +187,12 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
           : oldest !== null && oldest >= this.models.journalsFrom
             ? oldest
             : null;
+      const startedAt = performance.now();
       const payload = encodeModel(this.models.learningModel(), this.checkpointBuffer);
       this.checkpointBuffer = payload.buffer as ArrayBuffer;
       return {
         last,
+        startedAt,
         payload,
         from,
         // Open joins to write as an image (tombstones are in slate_tombstones), encoded below a step at a time.
@@ -208,6 +216,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
           this.config.learning.dedupeHorizonHours,
         );
         this.models.checkpointBatchId = c.last;
+        this.lastCheckpoint = { endedAt: Date.now(), ms: performance.now() - c.startedAt };
         this.models.journalsFrom = image ? c.last + 1 : c.from!;
         this.logger.log({
           msg: 'model checkpoint written',

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JoinBookImage, PendingClick, SlateItem, Tombstone } from '../../core/ingest/join-book';
 import type { JournalClick } from '../../core/ingest/journal-codec';
+import { snapshotPayload, splitIntoParts, SNAPSHOT_PART_BYTES } from '../../database/snapshot-parts';
 
 export type { PendingClick, SlateItem } from '../../core/ingest/join-book';
 
@@ -213,18 +214,19 @@ export class ModelStateRepository {
     joinsFrom: number | null;
   } | null> {
     const rows: {
+      id: string;
       last_batch_id: string;
       payload: Buffer;
       joins: Buffer | null;
       joins_from: string | null;
     }[] = await this.dataSource.query(
-      `SELECT last_batch_id, payload, joins, joins_from FROM model_snapshots ORDER BY id DESC LIMIT 1`,
+      `SELECT id::text AS id, last_batch_id, payload, joins, joins_from FROM model_snapshots ORDER BY id DESC LIMIT 1`,
     );
     if (rows.length === 0) return null;
     const r = rows[0];
     return {
       lastBatchId: Number(r.last_batch_id),
-      payload: new Uint8Array(r.payload),
+      payload: await snapshotPayload(this.dataSource, r.id, r.payload),
       joins: r.joins,
       joinsFrom: r.joins_from === null ? null : Number(r.joins_from),
     };
@@ -257,7 +259,8 @@ export class ModelStateRepository {
    * Store a checkpoint and drop what it makes redundant, in one transaction: older snapshots, tombstones older
    * than the horizon, the join rows of an older version, and the log it covers. The open joins are either
    * `joins`, an image, or the journals of the batches from `joinsFrom` on, which stay in the log with their
-   * updates dropped (the snapshot holds those): exactly one of the two is given.
+   * updates dropped (the snapshot holds those): exactly one of the two is given. The model is stored in parts
+   * of `partBytes` at most (src/database/snapshot-parts.ts).
    */
   async writeCheckpoint(
     lastBatchId: number,
@@ -265,15 +268,23 @@ export class ModelStateRepository {
     payload: Uint8Array,
     joins: { image: Uint8Array } | { from: number },
     horizonHours: number,
+    partBytes = SNAPSHOT_PART_BYTES,
   ): Promise<void> {
     const image = 'image' in joins ? joins.image : null;
     const from = 'from' in joins ? Math.min(joins.from, lastBatchId + 1) : lastBatchId + 1;
+    const [first, ...rest] = splitIntoParts(payload, partBytes);
     await this.dataSource.transaction(async (m) => {
-      await m.query(
+      const inserted: { id: string }[] = await m.query(
         `INSERT INTO model_snapshots (last_batch_id, format_version, payload, joins, joins_from)
-         VALUES ($1, $2, $3, $4, $5)`,
-        [lastBatchId, formatVersion, bytea(payload), image && bytea(image), image ? null : from],
+         VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
+        [lastBatchId, formatVersion, bytea(first), image && bytea(image), image ? null : from],
       );
+      for (let k = 0; k < rest.length; k++)
+        await m.query(`INSERT INTO model_snapshot_parts (snapshot_id, part, bytes) VALUES ($1, $2, $3)`, [
+          inserted[0].id,
+          k + 1,
+          bytea(rest[k]),
+        ]);
       await m.query(`DELETE FROM learning_log WHERE batch_id < $1`, [from]);
       await m.query(`UPDATE learning_log SET payload = NULL WHERE batch_id <= $1 AND payload IS NOT NULL`, [
         lastBatchId,
