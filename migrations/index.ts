@@ -3,7 +3,7 @@ import { CreateSlates1764248400000 } from './1764248400000-create-slates';
 import { CreateLearning1764252000000 } from './1764252000000-create-learning';
 import { JoinsInLearningLog1764259200000 } from './1764259200000-joins-in-learning-log';
 import { CheckpointsKeepJournals1764345600000 } from './1764345600000-checkpoints-keep-journals';
-import { ModelSnapshotParts1764432000000 } from './1764432000000-model-snapshot-parts';
+import { ModelPages1764432000000 } from './1764432000000-model-pages';
 
 /**
  * Every migration, oldest first. Migrations are never edited once landed: add a new file and list it here.
@@ -15,5 +15,5 @@ export const migrations = [
   CreateLearning1764252000000,
   JoinsInLearningLog1764259200000,
   CheckpointsKeepJournals1764345600000,
-  ModelSnapshotParts1764432000000,
+  ModelPages1764432000000,
 ];

@@ -205,7 +205,7 @@ async function prepareRebuild(config: AppConfig): Promise<void> {
       if (exists[0].t) return;
       await m.query(`CREATE TABLE ${STAGING} AS SELECT * FROM clicks`);
       await m.query(
-        `TRUNCATE clicks, learning_log, model_snapshot_parts, model_snapshots, slate_joins, slate_tombstones`,
+        `TRUNCATE clicks, learning_log, model_pages, model_snapshots, slate_joins, slate_tombstones`,
       );
     });
   } finally {

@@ -1,8 +1,8 @@
 import type { DataSource } from 'typeorm';
-import { buildServingSnapshot, decodeModel, type ServingSnapshot } from '../core/model';
+import { buildServingSnapshot, type ServingSnapshot } from '../core/model';
 import type { RecoImpression } from './reco-log.schema';
 import { InputFileError } from './input-file.error';
-import { snapshotPayload } from '../database/snapshot-parts';
+import { snapshotModel } from '../database/model-snapshot';
 
 /** A time window over `slates.served_at`: [since, until). */
 export interface LogWindow {
@@ -216,8 +216,8 @@ export async function readNewestModel(
   ds: DataSource,
 ): Promise<{ snapshot: ServingSnapshot; source: string }> {
   await requireTables(ds, ['model_snapshots']);
-  const rows: { id: string; created_at: Date; payload: Buffer }[] = await ds.query(
-    `SELECT id::text AS id, created_at, payload FROM model_snapshots ORDER BY id DESC LIMIT 1`,
+  const rows: { id: string; created_at: Date; format_version: number; payload: Buffer }[] = await ds.query(
+    `SELECT id::text AS id, created_at, format_version, payload FROM model_snapshots ORDER BY id DESC LIMIT 1`,
   );
   if (rows.length === 0)
     throw new InputFileError(
@@ -226,7 +226,13 @@ export async function readNewestModel(
   const r = rows[0];
   try {
     return {
-      snapshot: buildServingSnapshot(decodeModel(await snapshotPayload(ds, r.id, r.payload))),
+      snapshot: buildServingSnapshot(
+        await snapshotModel(ds, {
+          id: r.id,
+          formatVersion: r.format_version,
+          payload: new Uint8Array(r.payload),
+        }),
+      ),
       source: `model_snapshots #${r.id} (${r.created_at.toISOString()})`,
     };
   } catch (e) {

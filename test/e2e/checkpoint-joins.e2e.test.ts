@@ -1,8 +1,7 @@
 import { LearningService } from '../../src/modules/learning/learning.service';
 import { ModelService } from '../../src/modules/model/model.service';
-import { ModelStateRepository } from '../../src/modules/model/model-state.repository';
-import { encodeModel, MODEL_FORMAT_VERSION } from '../../src/core/model';
 import { readNewestModel } from '../../src/replay/reco-db-log';
+import { encodeModel } from '../../src/core/model';
 import { startTestApp, type TestApp } from '../setup/app';
 import { expectSameStats, importTestItems, LEARNING_ENV, makeEvents, statsById } from '../setup/learning';
 
@@ -53,6 +52,16 @@ async function newestSnapshot(
 }
 
 const openJoins = (t: TestApp) => JSON.stringify(t.reco.app.get(ModelService).joins.image().open);
+
+/** 2,100 more items after the test items: the catalogue spans three pages of 1,024. */
+async function importMoreItems(t: TestApp): Promise<void> {
+  const body = Array.from({ length: 2100 }, (_, i) => JSON.stringify({ id: `pg-${i}`, group: `g${i % 3}` }));
+  const r = await t.http
+    .post('/v1/items:import')
+    .set('content-type', 'application/x-ndjson')
+    .send(body.join('\n'));
+  expect(r.status).toBe(200);
+}
 
 async function send(t: TestApp, events: Events): Promise<void> {
   const r = await t.http.post('/v1/events').send({ events });
@@ -160,45 +169,72 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
     expectSameStats(learned, await cleanRun([...first, ...second]));
   });
 
-  it('stores a model larger than a part in parts, and recovers it whole (replay reads it too)', async () => {
-    const [first, second] = halves('ckp-');
+  it('writes only the pages of changed items, and recovers the model from its head and newest pages', async () => {
     a = await startTestApp(ENV);
     await importTestItems(a);
+    await importMoreItems(a); // three pages of 1,024 (the test items are in page 0)
+    const [first, second] = halves('ckp-');
     await send(a, [...first, ...second]);
     await a.reco.app.get(LearningService).closeAllJoins('test');
-    const models = a.reco.app.get(ModelService);
-    const payload = encodeModel(models.learningModel());
-    const partBytes = Math.ceil(payload.byteLength / 5); // five parts (PostgreSQL's limit is 1 GB a value)
-    await a.reco.app
-      .get(ModelStateRepository)
-      .writeCheckpoint(
-        models.lastBatchId,
-        MODEL_FORMAT_VERSION,
-        payload,
-        { from: models.lastBatchId + 1 },
-        1,
-        partBytes,
+    const learning = a.reco.app.get(LearningService);
+    const pagesOf = async (): Promise<{ page: number; snapshot_id: string }[]> =>
+      a!.reco.db.dataSource.query(
+        'SELECT page, snapshot_id::text FROM model_pages ORDER BY snapshot_id, page',
       );
-    const parts: { part: number; n: number }[] = await a.reco.db.dataSource.query(
-      'SELECT part, octet_length(bytes) AS n FROM model_snapshot_parts ORDER BY part',
-    );
-    expect(parts.map((p) => p.part)).toEqual([1, 2, 3, 4]);
+    const newest = async (): Promise<number[]> => {
+      const rows = await pagesOf();
+      const last = rows.reduce((m, x) => (Number(x.snapshot_id) > m ? Number(x.snapshot_id) : m), 0);
+      return rows.filter((x) => Number(x.snapshot_id) === last).map((x) => x.page);
+    };
+    await learning.checkpoint();
+    expect(await newest()).toEqual([0, 1, 2]); // a new model: every item is new
+    // A click on one item of page 2 (index 12 + 2,090 = 2,102): only that page is written again.
+    await send(a, [{ eventId: 'ckp-p2', type: 'click', userId: 'u1', itemId: 'pg-2090', ts: Date.now() }]);
+    await learning.checkpoint();
+    expect(await newest()).toEqual([2]);
     const learned = statsById(a);
     a = await restart(a);
     expectSameStats(statsById(a), learned);
-    // The parts come back as the bytes that were written, for the service and for `reco replay --model-from-db`.
-    const stored = await a.reco.app.get(ModelStateRepository).latestSnapshot();
-    expect(Buffer.from(stored!.payload)).toEqual(Buffer.from(payload));
+    // `reco replay --model-from-db` reads the same model.
     const { snapshot } = await readNewestModel(a.reco.db.dataSource);
-    expect(snapshot.itemIds).toEqual(models.learningModel().itemIds);
-    // Older snapshots go with their parts.
-    await send(a, [{ eventId: 'ckp-more', type: 'click', userId: 'u1', itemId: 'it-3', ts: Date.now() }]);
-    await a.reco.app.get(LearningService).checkpoint();
-    await send(a, [{ eventId: 'ckp-more2', type: 'click', userId: 'u1', itemId: 'it-4', ts: Date.now() }]);
-    await a.reco.app.get(LearningService).checkpoint();
-    const left: { n: string }[] = await a.reco.db.dataSource.query(
-      'SELECT count(*) AS n FROM model_snapshot_parts',
+    expect(snapshot.itemIds).toEqual(a.reco.app.get(ModelService).learningModel().itemIds);
+    // Rows that no kept snapshot needs go: two more checkpoints that change page 0 only.
+    for (const id of ['ckp-p0a', 'ckp-p0b']) {
+      await send(a, [{ eventId: id, type: 'click', userId: 'u2', itemId: 'it-3', ts: Date.now() }]);
+      await a.reco.app.get(LearningService).checkpoint();
+    }
+    const rows = await pagesOf();
+    const perPage = [0, 1, 2].map((p) => rows.filter((x) => x.page === p).length);
+    expect(perPage).toEqual([2, 1, 1]); // page 0: the two kept snapshots' own rows; pages 1, 2: their newest
+    const again = statsById(a);
+    a = await restart(a);
+    expectSameStats(statsById(a), again);
+  });
+
+  it('reads a whole-model snapshot of an older version, and then writes every page', async () => {
+    a = await startTestApp(ENV);
+    await importTestItems(a);
+    await importMoreItems(a);
+    const [first, second] = halves('ckv-');
+    await send(a, [...first, ...second]);
+    await a.reco.app.get(LearningService).closeAllJoins('test');
+    const models = a.reco.app.get(ModelService);
+    // What an older version's checkpoint left: the whole model in format 1, no pages.
+    await a.reco.db.dataSource.query(
+      `INSERT INTO model_snapshots (last_batch_id, format_version, payload, joins_from) VALUES ($1, 1, $2, $3)`,
+      [models.lastBatchId, Buffer.from(encodeModel(models.learningModel())), models.lastBatchId + 1],
     );
-    expect(Number(left[0].n)).toBe(0);
+    const learned = statsById(a);
+    a = await restart(a);
+    expectSameStats(statsById(a), learned);
+    await send(a, [{ eventId: 'ckv-more', type: 'click', userId: 'u1', itemId: 'it-3', ts: Date.now() }]);
+    await a.reco.app.get(LearningService).checkpoint();
+    const pages: { n: string }[] = await a.reco.db.dataSource.query(
+      `SELECT count(*) AS n FROM model_pages WHERE snapshot_id = (SELECT max(id) FROM model_snapshots)`,
+    );
+    expect(Number(pages[0].n)).toBe(3); // every page, although only page 0 changed since the load
+    const after = statsById(a);
+    a = await restart(a);
+    expectSameStats(statsById(a), after);
   });
 });

@@ -78,6 +78,11 @@ export class FactorModel {
 
   private dirty: Uint8Array = new Uint8Array(0);
   private dirtyList: number[] = [];
+  /**
+   * Items whose stored form (statistics, posterior, group, active flag) changed since a checkpoint last took
+   * them (`takeChangedPages`): a checkpoint writes only their pages. Every write of an item's arrays marks it.
+   */
+  private changed: Uint8Array = new Uint8Array(0);
   /** Bumped whenever posteriors are solved here, so a detached job older than them is not installed. */
   private solveEpoch = 0;
   // Jobs taken and not yet applied or abandoned, with a copy of their items (a job's own may move to a worker).
@@ -115,6 +120,7 @@ export class FactorModel {
       this.itemGroup = grow(this.itemGroup, items);
       this.itemActive = grow(this.itemActive, items);
       this.dirty = grow(this.dirty, items);
+      this.changed = grow(this.changed, items);
       this.itemMean = grow(this.itemMean, items * n);
       this.itemVar = grow(this.itemVar, items * n);
     }
@@ -168,11 +174,13 @@ export class FactorModel {
       this.itemGroup = grow(this.itemGroup, c);
       this.itemActive = grow(this.itemActive, c);
       this.dirty = grow(this.dirty, c);
+      this.changed = grow(this.changed, c);
       this.itemMean = grow(this.itemMean, c * n);
       this.itemVar = grow(this.itemVar, c * n);
     }
     this.itemGroup[i] = g;
     this.itemActive[i] = active ? 1 : 0;
+    this.changed[i] = 1;
     this.stats.ensureSize(i + 1);
     const po = (g + 1) * n;
     for (let k = 0; k < n; k++) {
@@ -214,8 +222,47 @@ export class FactorModel {
     return this.userVec.subarray(u * this.dim, (u + 1) * this.dim);
   }
 
+  /** Whether item i is served (an inactive item is kept, and learned, but never served). */
+  setActive(i: number, active: boolean): void {
+    const v = active ? 1 : 0;
+    if (this.itemActive[i] === v) return;
+    this.itemActive[i] = v;
+    this.changed[i] = 1;
+  }
+
+  /**
+   * The pages (of `pageItems` items) holding an item changed since the last call, ascending; their items count
+   * as unchanged from now on (a checkpoint that fails gives them back with `markPagesChanged`).
+   */
+  takeChangedPages(pageItems: number): number[] {
+    const pages: number[] = [];
+    const ni = this.numItems;
+    const changed = this.changed;
+    for (let p = 0; p * pageItems < ni; p++) {
+      const end = Math.min(ni, (p + 1) * pageItems);
+      let any = false;
+      for (let i = p * pageItems; i < end && !any; i++) any = changed[i] !== 0;
+      if (any) {
+        pages.push(p);
+        changed.fill(0, p * pageItems, end);
+      }
+    }
+    return pages;
+  }
+
+  /** Mark every item of these pages changed (a checkpoint that took them and failed). */
+  markPagesChanged(pages: readonly number[], pageItems: number): void {
+    for (const p of pages) this.changed.fill(1, p * pageItems, Math.min(this.numItems, (p + 1) * pageItems));
+  }
+
+  /** Mark every item unchanged (a model just loaded from the pages it was stored in). */
+  clearChanged(): void {
+    this.changed.fill(0);
+  }
+
   /** Mark an item's posterior stale (its statistics or its prior changed). */
   markDirty(i: number): void {
+    this.changed[i] = 1;
     if (this.dirty[i] === 0) {
       this.dirty[i] = 1;
       this.dirtyList.push(i);
@@ -328,12 +375,14 @@ export class FactorModel {
       else {
         this.itemMean.set(res.mean.subarray(j * n, (j + 1) * n), i * n);
         this.itemVar.set(res.variance.subarray(j * n, (j + 1) * n), i * n);
+        this.changed[i] = 1;
       }
     }
     return failed;
   }
 
   private solveItem(i: number): void {
+    this.changed[i] = 1;
     const n = this.n;
     const slot = this.itemGroup[i] + 1;
     const ok = itemPosterior(

@@ -26,3 +26,10 @@ export {
 } from './user-solve';
 export { buildServingSnapshot } from './serving';
 export { encodeModel, decodeModel, MODEL_FORMAT_VERSION } from './serialize';
+export {
+  encodeModelPages,
+  decodeModelPages,
+  PAGED_FORMAT_VERSION,
+  PAGE_ITEMS,
+  type ModelPages,
+} from './paged';

@@ -11,6 +11,8 @@ import {
   mergeStats,
 } from './online';
 import { decodeModel, encodeModel } from './serialize';
+import { decodeModelPages, encodeModelPages } from './paged';
+import { solvePosteriorJob } from './posterior-job';
 import { buildServingSnapshot } from './serving';
 import { foldInUser } from './user-solve';
 import { userSolveDefinition } from '../train/als-reference';
@@ -272,24 +274,108 @@ describe('serialisation and serving snapshot', () => {
     expect(Array.from(back.itemVar.subarray(0, 45))).toEqual(Array.from(m.itemVar.subarray(0, 45)));
   });
 
-  it('writes the same bytes into a reused buffer, padding included, and grows one that is too small', () => {
+  it('writes the same pages into a reused buffer, padding included, and grows one that is too small', () => {
     const rng = new Rng(5);
     const m = smallModel(3, 7, 5, rng, 2);
     applyEvents(m, randomBatch(m, 120, rng));
     m.version = 'v-odd'; // an odd-length header: its padding is not empty
-    const fresh = encodeModel(m);
+    const bytes = (cp: { head: Uint8Array; pages: { bytes: Uint8Array }[] }) =>
+      Buffer.concat([cp.head, ...cp.pages.map((p) => p.bytes)].map((x) => Buffer.from(x)));
+    const fresh = bytes(encodeModelPages(m, 'all', undefined, 3));
     const tooSmall = new ArrayBuffer(16);
-    const grown = encodeModel(m, tooSmall);
-    expect(grown.buffer).not.toBe(tooSmall);
-    expect(grown.buffer.byteLength).toBeGreaterThan(fresh.byteLength); // room for a larger model next time
-    expect(Buffer.from(grown)).toEqual(Buffer.from(fresh));
+    const grown = encodeModelPages(m, 'all', tooSmall, 3);
+    expect(grown.head.buffer).not.toBe(tooSmall);
+    expect(grown.head.buffer.byteLength).toBeGreaterThan(fresh.byteLength); // room for a larger model next time
+    expect(bytes(grown)).toEqual(fresh);
     // A buffer that held other bytes (garbage in every padding gap) gives the same bytes back.
     const used = new ArrayBuffer(fresh.byteLength + 64);
     new Uint8Array(used).fill(0xff);
-    const again = encodeModel(m, used);
-    expect(again.buffer).toBe(used);
-    expect(Buffer.from(again)).toEqual(Buffer.from(fresh));
-    expect(decodeModel(again).stats.maxAbsDiff(m.stats)).toBe(0);
+    const again = encodeModelPages(m, 'all', used, 3);
+    expect(again.head.buffer).toBe(used);
+    expect(bytes(again)).toEqual(fresh);
+  });
+
+  it('is stored in pages: a checkpoint writes the pages of changed items, and head + newest pages give the model back', () => {
+    const rng = new Rng(21);
+    const m = smallModel(3, 22, 6, rng, 3);
+    const P = 4; // 6 pages
+    const store = new Map<number, Uint8Array>();
+    let buffer: ArrayBuffer | undefined;
+    const checkpoint = (expectedPages?: number[]) => {
+      const cp = encodeModelPages(m, 'changed', buffer, P);
+      buffer = cp.head.buffer as ArrayBuffer;
+      if (expectedPages) expect(cp.pages.map((x) => x.page)).toEqual(expectedPages);
+      // Copies: the buffer is reused by the next checkpoint, as the service's is.
+      for (const { page, bytes } of cp.pages) store.set(page, bytes.slice());
+      const back = decodeModelPages(cp.head.slice(), (p) => store.get(p));
+      expect(Buffer.from(encodeModel(back))).toEqual(Buffer.from(encodeModel(m)));
+      return back;
+    };
+    checkpoint([0, 1, 2, 3, 4, 5]); // a new model: every item is new
+    checkpoint([]); // nothing changed
+    // Events on items 1 and 9 only (the default user, targets 0 and 1).
+    applyEvents(m, {
+      user: Int32Array.of(-1, 0),
+      item: Int32Array.of(1, 9),
+      target: Float64Array.of(0, 1.5),
+      weight: Float64Array.of(1, 1),
+    });
+    checkpoint([0, 2]);
+    m.setActive(13, false);
+    m.setActive(14, true); // already active: no change
+    checkpoint([3]);
+    m.addItem('new-1', 'g1');
+    checkpoint([5]);
+    // Posteriors solved on a worker and installed later, as the service does.
+    applyEvents(m, {
+      user: Int32Array.of(2),
+      item: Int32Array.of(17),
+      target: Float64Array.of(1),
+      weight: Float64Array.of(2),
+    });
+    const job = m.takePosteriorJob()!;
+    m.applyPosteriorJob(job, solvePosteriorJob(job));
+    checkpoint([4]);
+    // A job taken before a checkpoint and installed after it: the checkpoint solved its items itself.
+    applyEvents(m, {
+      user: Int32Array.of(3),
+      item: Int32Array.of(5),
+      target: Float64Array.of(0),
+      weight: Float64Array.of(1),
+    });
+    const late = m.takePosteriorJob()!;
+    checkpoint([1]);
+    m.applyPosteriorJob(late, solvePosteriorJob(late));
+    checkpoint();
+    // Random batches, a prior re-estimation (every item changes), and a failed checkpoint's pages given back.
+    for (let round = 0; round < 5; round++) {
+      applyEvents(m, randomBatch(m, 3, rng));
+      if (round === 2) m.reestimateGroupPriors(1);
+      if (round === 3) {
+        const lost = m.takeChangedPages(P);
+        expect(lost.length).toBeGreaterThan(0);
+        m.markPagesChanged(lost, P);
+      }
+      const back = checkpoint();
+      // The loaded model learns on exactly as the original.
+      const more = randomBatch(m, 4, new Rng(100 + round));
+      applyEvents(back, more);
+      applyEvents(m, more);
+      expect(Buffer.from(encodeModel(back))).toEqual(Buffer.from(encodeModel(m)));
+    }
+  });
+
+  it('fails clearly on a missing or foreign page', () => {
+    const m = smallModel(2, 5, 1, new Rng(3));
+    const cp = encodeModelPages(m, 'all', undefined, 2);
+    const pages = new Map(cp.pages.map((x) => [x.page, x.bytes]));
+    expect(() => decodeModelPages(cp.head, (p) => (p === 1 ? undefined : pages.get(p)))).toThrow(
+      'model page 1 is missing (the model has 5 items)',
+    );
+    expect(() => decodeModelPages(cp.head, (p) => pages.get(p === 2 ? 1 : p))).toThrow(
+      'model page 2 holds page 1 of 2 items, expected 1',
+    );
+    expect(() => decodeModelPages(encodeModel(m), () => undefined)).toThrow('bad magic bytes');
   });
 
   it('round-trips an empty model, which then serves its prior to a new item', () => {

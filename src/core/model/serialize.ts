@@ -41,15 +41,8 @@ interface HeaderV1 {
 
 const pad8 = (x: number): number => (x + 7) & ~7;
 
-/**
- * Serialise a model (stale posteriors are re-solved first). With `into`, the bytes are written into that
- * buffer when it is large enough (else into a new one, 25% larger than needed, to be passed next time): the
- * result is a view of it, valid until the buffer is reused. A checkpoint copies the whole model between two
- * batches, on the thread that serves; into fresh memory the kernel has to fault in every page first, which on
- * the 2-core sandbox made the copy 7× slower than into memory used before (1.2 s instead of ≈ 0.17 s for the
- * 449 MB of statistics of 10^5 items at d = 32).
- */
-export function encodeModel(model: FactorModel, into?: ArrayBuffer): Uint8Array {
+/** Serialise a model (stale posteriors are re-solved first). */
+export function encodeModel(model: FactorModel): Uint8Array {
   model.refreshPosteriors();
   const ni = model.numItems;
   const nu = model.numUsers;
@@ -100,20 +93,15 @@ export function encodeModel(model: FactorModel, into?: ArrayBuffer): Uint8Array 
     hdr = next;
   }
   total = pad8(16 + hdr.length) + body;
-  const out =
-    into && into.byteLength >= total
-      ? new Uint8Array(into, 0, total)
-      : new Uint8Array(new ArrayBuffer(into ? Math.ceil(total * 1.25) : total), 0, total);
-  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
   for (let k = 0; k < 8; k++) out[k] = MAGIC.charCodeAt(k);
   dv.setUint32(8, MODEL_FORMAT_VERSION, true);
   dv.setUint32(12, hdr.length, true);
   out.set(hdr, 16);
   let off = pad8(16 + hdr.length);
-  out.fill(0, 16 + hdr.length, off); // padding (a reused buffer holds an older model's bytes)
   for (const s of sections) {
     out.set(new Uint8Array(s.buffer, s.byteOffset, s.byteLength), off);
-    out.fill(0, off + s.byteLength, off + pad8(s.byteLength));
     off += pad8(s.byteLength);
   }
   return out;

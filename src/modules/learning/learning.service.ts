@@ -8,7 +8,7 @@ import {
 import { Counter, Histogram } from 'prom-client';
 import { estimatorTarget, type EstimatorConfig } from '../../core/estimators';
 import { encodeLearningBatch, type LearningUpdate } from '../../core/ingest/learning-log';
-import { encodeModel, MODEL_FORMAT_VERSION } from '../../core/model';
+import { encodeModelPages, PAGE_ITEMS, PAGED_FORMAT_VERSION } from '../../core/model';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { ClickEvent, ImpressionEvent, RecoEvent } from '../../messaging/event.schema';
 import { MetricsService } from '../metrics/metrics.service';
@@ -188,12 +188,13 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
             ? oldest
             : null;
       const startedAt = performance.now();
-      const payload = encodeModel(this.models.learningModel(), this.checkpointBuffer);
-      this.checkpointBuffer = payload.buffer as ArrayBuffer;
+      // The head and the pages of the items changed since the last checkpoint, copied now (the cut).
+      const model = encodeModelPages(this.models.learningModel(), 'changed', this.checkpointBuffer);
+      this.checkpointBuffer = model.head.buffer as ArrayBuffer;
       return {
         last,
         startedAt,
-        payload,
+        model,
         from,
         // Open joins to write as an image (tombstones are in slate_tombstones), encoded below a step at a time.
         open: from === null ? this.models.joins.openJoins() : null,
@@ -208,20 +209,33 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         const image = c.open && (await runInSteps(encodeOpenJoinsInSteps(c.open.ids, c.open.entries)));
         await this.models.clickArchive.flushed(c.clicksMark);
         await this.models.tombstoneArchive.flushed(c.tombstonesMark);
-        await this.state.writeCheckpoint(
-          c.last,
-          MODEL_FORMAT_VERSION,
-          c.payload,
-          image ? { image } : { from: c.from! },
-          this.config.learning.dedupeHorizonHours,
-        );
+        try {
+          await this.state.writeCheckpoint(
+            c.last,
+            PAGED_FORMAT_VERSION,
+            c.model.head,
+            c.model.pages,
+            image ? { image } : { from: c.from! },
+            this.config.learning.dedupeHorizonHours,
+          );
+        } catch (e) {
+          // Not stored: the next checkpoint writes these pages again.
+          this.models.learningModel().markPagesChanged(
+            c.model.pages.map((p) => p.page),
+            PAGE_ITEMS,
+          );
+          throw e;
+        }
         this.models.checkpointBatchId = c.last;
         this.lastCheckpoint = { endedAt: Date.now(), ms: performance.now() - c.startedAt };
         this.models.journalsFrom = image ? c.last + 1 : c.from!;
         this.logger.log({
           msg: 'model checkpoint written',
           lastBatchId: c.last,
-          bytes: c.payload.byteLength + (image?.byteLength ?? 0),
+          bytes:
+            c.model.pages.reduce((t, p) => t + p.bytes.byteLength, c.model.head.byteLength) +
+            (image?.byteLength ?? 0),
+          pages: c.model.pages.length,
           ...(image ? { joinsImage: c.open!.ids.length } : { joinsFromBatch: c.from }),
         });
       })

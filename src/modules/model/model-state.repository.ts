@@ -3,7 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JoinBookImage, PendingClick, SlateItem, Tombstone } from '../../core/ingest/join-book';
 import type { JournalClick } from '../../core/ingest/journal-codec';
-import { snapshotPayload, splitIntoParts, SNAPSHOT_PART_BYTES } from '../../database/snapshot-parts';
+import { snapshotModel } from '../../database/model-snapshot';
+import type { FactorModel } from '../../core/model';
 
 export type { PendingClick, SlateItem } from '../../core/ingest/join-book';
 
@@ -206,9 +207,10 @@ export class ModelStateRepository {
     return new Map(rows.map((r) => [r.partition, String(r.next_offset)]));
   }
 
+  /** The newest checkpoint: its model (whole, or head and pages), and where its open joins are. */
   async latestSnapshot(): Promise<{
     lastBatchId: number;
-    payload: Uint8Array;
+    model: FactorModel;
     joins: Buffer | null;
     /** The first batch whose journal rebuilds the open joins (null: `joins` holds them, or nothing does). */
     joinsFrom: number | null;
@@ -216,17 +218,23 @@ export class ModelStateRepository {
     const rows: {
       id: string;
       last_batch_id: string;
+      format_version: number;
       payload: Buffer;
       joins: Buffer | null;
       joins_from: string | null;
     }[] = await this.dataSource.query(
-      `SELECT id::text AS id, last_batch_id, payload, joins, joins_from FROM model_snapshots ORDER BY id DESC LIMIT 1`,
+      `SELECT id::text AS id, last_batch_id, format_version, payload, joins, joins_from
+       FROM model_snapshots ORDER BY id DESC LIMIT 1`,
     );
     if (rows.length === 0) return null;
     const r = rows[0];
     return {
       lastBatchId: Number(r.last_batch_id),
-      payload: await snapshotPayload(this.dataSource, r.id, r.payload),
+      model: await snapshotModel(this.dataSource, {
+        id: r.id,
+        formatVersion: r.format_version,
+        payload: new Uint8Array(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength),
+      }),
       joins: r.joins,
       joinsFrom: r.joins_from === null ? null : Number(r.joins_from),
     };
@@ -256,34 +264,33 @@ export class ModelStateRepository {
   }
 
   /**
-   * Store a checkpoint and drop what it makes redundant, in one transaction: older snapshots, tombstones older
-   * than the horizon, the join rows of an older version, and the log it covers. The open joins are either
-   * `joins`, an image, or the journals of the batches from `joinsFrom` on, which stay in the log with their
-   * updates dropped (the snapshot holds those): exactly one of the two is given. The model is stored in parts
-   * of `partBytes` at most (src/database/snapshot-parts.ts).
+   * Store a checkpoint and drop what it makes redundant, in one transaction: older snapshots (two are kept) and
+   * the pages only they needed, tombstones older than the horizon, the join rows of an older version, and the
+   * log it covers. The model is its head (`model_snapshots.payload`) and the pages written now (the others are
+   * older rows of `model_pages`). The open joins are either `joins`, an image, or the journals of the batches
+   * from `joinsFrom` on, which stay in the log with their updates dropped (the snapshot holds those).
    */
   async writeCheckpoint(
     lastBatchId: number,
     formatVersion: number,
-    payload: Uint8Array,
+    head: Uint8Array,
+    pages: readonly { page: number; bytes: Uint8Array }[],
     joins: { image: Uint8Array } | { from: number },
     horizonHours: number,
-    partBytes = SNAPSHOT_PART_BYTES,
   ): Promise<void> {
     const image = 'image' in joins ? joins.image : null;
     const from = 'from' in joins ? Math.min(joins.from, lastBatchId + 1) : lastBatchId + 1;
-    const [first, ...rest] = splitIntoParts(payload, partBytes);
     await this.dataSource.transaction(async (m) => {
       const inserted: { id: string }[] = await m.query(
         `INSERT INTO model_snapshots (last_batch_id, format_version, payload, joins, joins_from)
          VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
-        [lastBatchId, formatVersion, bytea(first), image && bytea(image), image ? null : from],
+        [lastBatchId, formatVersion, bytea(head), image && bytea(image), image ? null : from],
       );
-      for (let k = 0; k < rest.length; k++)
-        await m.query(`INSERT INTO model_snapshot_parts (snapshot_id, part, bytes) VALUES ($1, $2, $3)`, [
+      for (const p of pages)
+        await m.query(`INSERT INTO model_pages (page, snapshot_id, bytes) VALUES ($1, $2, $3)`, [
+          p.page,
           inserted[0].id,
-          k + 1,
-          bytea(rest[k]),
+          bytea(p.bytes),
         ]);
       await m.query(`DELETE FROM learning_log WHERE batch_id < $1`, [from]);
       await m.query(`UPDATE learning_log SET payload = NULL WHERE batch_id <= $1 AND payload IS NOT NULL`, [
@@ -295,6 +302,12 @@ export class ModelStateRepository {
       ]);
       await m.query(
         `DELETE FROM model_snapshots WHERE id NOT IN (SELECT id FROM model_snapshots ORDER BY id DESC LIMIT 2)`,
+      );
+      // A page row is needed by the oldest snapshot kept unless a newer row of that page is too.
+      await m.query(
+        `DELETE FROM model_pages p USING model_pages q
+         WHERE q.page = p.page AND q.snapshot_id > p.snapshot_id
+           AND q.snapshot_id <= (SELECT min(id) FROM model_snapshots)`,
       );
     });
   }

@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import { Gauge } from 'prom-client';
 import {
   buildServingSnapshot,
-  decodeModel,
   FactorModel,
   foldInUser,
   userSystemOf,
@@ -137,7 +136,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     const checkpoint = await this.state.latestSnapshot();
     let model: FactorModel;
     if (checkpoint) {
-      model = decodeModel(checkpoint.payload);
+      model = checkpoint.model;
       this.lastBatchId = checkpoint.lastBatchId;
       this.checkpointBatchId = checkpoint.lastBatchId;
     } else {
@@ -361,7 +360,6 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   }
 
   private upsertItem(model: FactorModel, it: Pick<ItemInput, 'id' | 'group' | 'active'>): void {
-    const i = model.addItem(it.id, it.group, it.active);
-    model.itemActive[i] = it.active ? 1 : 0;
+    model.setActive(model.addItem(it.id, it.group, it.active), it.active);
   }
 }
