@@ -1,7 +1,7 @@
 import { LearningService } from '../../src/modules/learning/learning.service';
 import { ModelService } from '../../src/modules/model/model.service';
 import { readNewestModel } from '../../src/replay/reco-db-log';
-import { encodeModel } from '../../src/core/model';
+import { encodeModel, PAGE_ITEMS } from '../../src/core/model';
 import { startTestApp, type TestApp } from '../setup/app';
 import { expectSameStats, importTestItems, LEARNING_ENV, makeEvents, statsById } from '../setup/learning';
 
@@ -53,7 +53,9 @@ async function newestSnapshot(
 
 const openJoins = (t: TestApp) => JSON.stringify(t.reco.app.get(ModelService).joins.image().open);
 
-/** 2,100 more items after the test items: the catalogue spans three pages of 1,024. */
+/** 2,100 more items after the 12 test items: 2,112 items, in pages of `PAGE_ITEMS`. */
+const allPages = Array.from({ length: Math.ceil(2112 / PAGE_ITEMS) }, (_, p) => p);
+
 async function importMoreItems(t: TestApp): Promise<void> {
   const body = Array.from({ length: 2100 }, (_, i) => JSON.stringify({ id: `pg-${i}`, group: `g${i % 3}` }));
   const r = await t.http
@@ -172,7 +174,7 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
   it('writes only the pages of changed items, and recovers the model from its head and newest pages', async () => {
     a = await startTestApp(ENV);
     await importTestItems(a);
-    await importMoreItems(a); // three pages of 1,024 (the test items are in page 0)
+    await importMoreItems(a);
     const [first, second] = halves('ckp-');
     await send(a, [...first, ...second]);
     await a.reco.app.get(LearningService).closeAllJoins('test');
@@ -187,25 +189,27 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
       return rows.filter((x) => Number(x.snapshot_id) === last).map((x) => x.page);
     };
     await learning.checkpoint();
-    expect(await newest()).toEqual([0, 1, 2]); // a new model: every item is new
-    // A click on one item of page 2 (index 12 + 2,090 = 2,102): only that page is written again.
+    expect(await newest()).toEqual(allPages); // a new model: every item is new
+    // A click on one item of the last page (index 12 + 2,090 = 2,102): only that page is written again.
     await send(a, [{ eventId: 'ckp-p2', type: 'click', userId: 'u1', itemId: 'pg-2090', ts: Date.now() }]);
     await learning.checkpoint();
-    expect(await newest()).toEqual([2]);
+    expect(await newest()).toEqual([Math.floor(2102 / PAGE_ITEMS)]);
     const learned = statsById(a);
     a = await restart(a);
     expectSameStats(statsById(a), learned);
     // `reco replay --model-from-db` reads the same model.
     const { snapshot } = await readNewestModel(a.reco.db.dataSource);
     expect(snapshot.itemIds).toEqual(a.reco.app.get(ModelService).learningModel().itemIds);
-    // Rows that no kept snapshot needs go: two more checkpoints that change page 0 only.
+    // Rows that no kept snapshot needs go: two more checkpoints that change it-3's page only.
     for (const id of ['ckp-p0a', 'ckp-p0b']) {
       await send(a, [{ eventId: id, type: 'click', userId: 'u2', itemId: 'it-3', ts: Date.now() }]);
       await a.reco.app.get(LearningService).checkpoint();
     }
     const rows = await pagesOf();
-    const perPage = [0, 1, 2].map((p) => rows.filter((x) => x.page === p).length);
-    expect(perPage).toEqual([2, 1, 1]); // page 0: the two kept snapshots' own rows; pages 1, 2: their newest
+    const perPage = allPages.map((p) => rows.filter((x) => x.page === p).length);
+    // it-3's page: the two kept snapshots' own rows; the others: their newest row only
+    const it3 = Math.floor(3 / PAGE_ITEMS); // it-3 is the catalogue's 4th item
+    expect(perPage).toEqual(allPages.map((p) => (p === it3 ? 2 : 1)));
     const again = statsById(a);
     a = await restart(a);
     expectSameStats(statsById(a), again);
@@ -232,7 +236,7 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
     const pages: { n: string }[] = await a.reco.db.dataSource.query(
       `SELECT count(*) AS n FROM model_pages WHERE snapshot_id = (SELECT max(id) FROM model_snapshots)`,
     );
-    expect(Number(pages[0].n)).toBe(3); // every page, although only page 0 changed since the load
+    expect(Number(pages[0].n)).toBe(allPages.length); // every page, although only it-3's changed since the load
     const after = statsById(a);
     a = await restart(a);
     expectSameStats(statsById(a), after);

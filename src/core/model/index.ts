@@ -33,3 +33,4 @@ export {
   PAGE_ITEMS,
   type ModelPages,
 } from './paged';
+export { decodeModelHead, applyModelPage, type ModelReading } from './paged';

@@ -286,12 +286,20 @@ export class ModelStateRepository {
          VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
         [lastBatchId, formatVersion, bytea(head), image && bytea(image), image ? null : from],
       );
-      for (const p of pages)
-        await m.query(`INSERT INTO model_pages (page, snapshot_id, bytes) VALUES ($1, $2, $3)`, [
-          p.page,
-          inserted[0].id,
-          bytea(p.bytes),
-        ]);
+      // Several pages a statement (≈ 16 MB at most), each bytes parameter sent as binary.
+      for (let k = 0; k < pages.length;) {
+        const values: string[] = [];
+        const params: unknown[] = [inserted[0].id];
+        for (let size = 0; k < pages.length && (values.length === 0 || size < 16 << 20); k++) {
+          params.push(pages[k].page, bytea(pages[k].bytes));
+          values.push(`($${params.length - 1}, $1, $${params.length})`);
+          size += pages[k].bytes.byteLength;
+        }
+        await m.query(
+          `INSERT INTO model_pages (page, snapshot_id, bytes) VALUES ${values.join(', ')}`,
+          params,
+        );
+      }
       await m.query(`DELETE FROM learning_log WHERE batch_id < $1`, [from]);
       await m.query(`UPDATE learning_log SET payload = NULL WHERE batch_id <= $1 AND payload IS NOT NULL`, [
         lastBatchId,
