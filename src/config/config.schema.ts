@@ -128,7 +128,7 @@ export const envSchema = z.object({
     .min(1000, { error: 'must be at least 1000' })
     .default(60_000)
     .describe(
-      'How often the whole model is checkpointed to PostgreSQL (recovery replays the log after it); stretched to nine times the duration of the last checkpoint when checkpoints are slow (a large catalogue: 4.5 KB an item at d = 32), so that they take at most a tenth of the time.',
+      'How often the model is checkpointed to PostgreSQL (recovery replays the log after it): the items changed since the last checkpoint, 4.5 KB each at d = 32; stretched to nine times the duration of the last checkpoint when checkpoints are slow, so that they take at most a tenth of the time.',
     ),
   POSITION_EXAMINATION: z
     .string()

@@ -293,6 +293,9 @@ describe('serialisation and serving snapshot', () => {
     const again = encodeModelPages(m, 'all', used, 3);
     expect(again.head.buffer).toBe(used);
     expect(bytes(again)).toEqual(fresh);
+    // One far too large (a checkpoint of every item, then small ones) is let go rather than pinned.
+    const huge = new ArrayBuffer(64 << 20);
+    expect(encodeModelPages(m, 'all', huge, 3).head.buffer).not.toBe(huge);
   });
 
   it('is stored in pages: a checkpoint writes the pages of changed items, and head + newest pages give the model back', () => {

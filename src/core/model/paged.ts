@@ -93,10 +93,10 @@ function writeMagic(out: Uint8Array, off: number, magic: string): void {
 /**
  * The head and the pages that hold a changed item (`pages: 'changed'`, taking the model's marks) or every page
  * (`'all'`), copied now: the bytes are the model at this moment, whatever happens to it afterwards. Stale
- * posteriors are re-solved first. With `into`, the bytes go into that buffer when it is large enough (else into
- * a new one, 25% larger, to pass next time): a checkpoint copies on the thread that serves, and copying into
- * fresh memory faults in every 4 KB page first, which on the 2-core sandbox made the copy 7× slower than into
- * memory used before (1.2 s instead of ≈ 0.17 s for 449 MB).
+ * posteriors are re-solved first. With `into`, the bytes go into that buffer when it is large enough and not
+ * more than 4× (or 16 MB) too large, else into a new one, 25% larger, to pass next time: a checkpoint copies
+ * on the thread that serves, and copying into fresh memory faults in every 4 KB page first, which on the
+ * 2-core sandbox made the copy 7× slower than into memory used before (1.2 s instead of ≈ 0.17 s for 449 MB).
  */
 export function encodeModelPages(
   model: FactorModel,
@@ -147,8 +147,9 @@ export function encodeModelPages(
   const pageParts = taken.map((p) => pageSections(model, p, pageItems));
   let total = headBytes;
   for (const parts of pageParts) total += 16 + sectionsBytes(parts);
-  const buffer =
-    into && into.byteLength >= total ? into : new ArrayBuffer(into ? Math.ceil(total * 1.25) : total);
+  // Reused unless it is far larger than needed (one checkpoint of every item must not pin that much for good).
+  const reuse = into && into.byteLength >= total && into.byteLength <= Math.max(4 * total, 16 << 20);
+  const buffer = reuse ? into : new ArrayBuffer(into ? Math.ceil(total * 1.25) : total);
   // A view per part, never one over the whole: a model can exceed the largest typed array (2^32 bytes).
   const head = new Uint8Array(buffer, 0, headBytes);
   writeMagic(head, 0, HEAD_MAGIC);

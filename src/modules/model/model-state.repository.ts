@@ -311,11 +311,12 @@ export class ModelStateRepository {
       await m.query(
         `DELETE FROM model_snapshots WHERE id NOT IN (SELECT id FROM model_snapshots ORDER BY id DESC LIMIT 2)`,
       );
-      // A page row is needed by the oldest snapshot kept unless a newer row of that page is too.
+      // The rows of the oldest snapshot kept make older rows of the same pages useless (every snapshot becomes
+      // the oldest kept once, when the next is written, so each row is dropped once it is superseded for good).
       await m.query(
-        `DELETE FROM model_pages p USING model_pages q
-         WHERE q.page = p.page AND q.snapshot_id > p.snapshot_id
-           AND q.snapshot_id <= (SELECT min(id) FROM model_snapshots)`,
+        `DELETE FROM model_pages p
+         WHERE p.snapshot_id < (SELECT min(id) FROM model_snapshots)
+           AND p.page IN (SELECT page FROM model_pages WHERE snapshot_id = (SELECT min(id) FROM model_snapshots))`,
       );
     });
   }
