@@ -1,6 +1,7 @@
 import { FactorModel, type ModelMeta } from './factor-model';
 import { ModelFormatError } from './errors';
 import { type ModelConfig, parseModelConfig } from './model-config';
+import { modelHeader } from './serialize';
 
 /**
  * A model as checkpoints store it: a head and pages of items. A model's statistics take (d+1)(d+2)/2 doubles an
@@ -121,28 +122,7 @@ export function encodeModelPages(
     model.defaultUser.subarray(0, d),
   ];
   const body = sectionsBytes(headSections);
-  const json = (byteLength: number): Uint8Array =>
-    new TextEncoder().encode(
-      JSON.stringify({
-        config: model.config,
-        version: model.version,
-        generation: model.generation,
-        meta: model.meta,
-        itemIds: model.itemIds,
-        groupIds: model.groupIds,
-        userIds: model.userIds,
-        pageItems,
-        byteLength,
-      } satisfies Head),
-    );
-  // The header records the head's length, which depends on the header's own: iterate to a fixed point.
-  let hdr = json(0);
-  for (let t = 0; t < 4; t++) {
-    const next = json(pad8(16 + hdr.length) + body);
-    const same = next.length === hdr.length;
-    hdr = next;
-    if (same) break;
-  }
+  const hdr = modelHeader(model, { pageItems }, body);
   const headBytes = pad8(16 + hdr.length) + body;
   const pageParts = taken.map((p) => pageSections(model, p, pageItems));
   let total = headBytes;

@@ -41,6 +41,36 @@ interface HeaderV1 {
 
 const pad8 = (x: number): number => (x + 7) & ~7;
 
+/**
+ * A model's JSON header (ids, config, version, meta, then `extra`), whose `byteLength` is the length it implies
+ * with `body` bytes of sections after it: pad8(16 + header) + body. That length depends on the header's own, so
+ * it is iterated to a fixed point.
+ */
+export function modelHeader(model: FactorModel, extra: Record<string, unknown>, body: number): Uint8Array {
+  const json = (byteLength: number): Uint8Array =>
+    new TextEncoder().encode(
+      JSON.stringify({
+        config: model.config,
+        version: model.version,
+        generation: model.generation,
+        meta: model.meta,
+        itemIds: model.itemIds,
+        groupIds: model.groupIds,
+        userIds: model.userIds,
+        ...extra,
+        byteLength,
+      } satisfies Omit<HeaderV1, 'byteLength'> & { byteLength: number }),
+    );
+  let hdr = json(0);
+  for (let t = 0; t < 4; t++) {
+    const next = json(pad8(16 + hdr.length) + body);
+    const same = next.length === hdr.length;
+    hdr = next;
+    if (same) break;
+  }
+  return hdr;
+}
+
 /** Serialise a model (stale posteriors are re-solved first). */
 export function encodeModel(model: FactorModel): Uint8Array {
   model.refreshPosteriors();
@@ -67,32 +97,8 @@ export function encodeModel(model: FactorModel): Uint8Array {
   ];
   let body = 0;
   for (const s of sections) body += pad8(s.byteLength);
-  const head = (byteLength: number): Uint8Array =>
-    new TextEncoder().encode(
-      JSON.stringify({
-        config: model.config,
-        version: model.version,
-        generation: model.generation,
-        meta: model.meta,
-        itemIds: model.itemIds,
-        groupIds: model.groupIds,
-        userIds: model.userIds,
-        byteLength,
-      } satisfies HeaderV1),
-    );
-  // The header records the total length, which depends on the header's own length: iterate to a fixed point.
-  let total = 0;
-  let hdr = head(0);
-  for (let t = 0; t < 4; t++) {
-    total = pad8(16 + hdr.length) + body;
-    const next = head(total);
-    if (next.length === hdr.length) {
-      hdr = next;
-      break;
-    }
-    hdr = next;
-  }
-  total = pad8(16 + hdr.length) + body;
+  const hdr = modelHeader(model, {}, body);
+  const total = pad8(16 + hdr.length) + body;
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   for (let k = 0; k < 8; k++) out[k] = MAGIC.charCodeAt(k);
