@@ -1,7 +1,7 @@
-import { FactorModel, type ModelMeta } from './factor-model';
+import { FactorModel } from './factor-model';
 import { ModelFormatError } from './errors';
-import { type ModelConfig, parseModelConfig } from './model-config';
-import { modelHeader } from './serialize';
+import { parseModelConfig } from './model-config';
+import { type HeaderV1, modelHeader } from './serialize';
 
 /**
  * A model as checkpoints store it: a head and pages of items. A model's statistics take (d+1)(d+2)/2 doubles an
@@ -29,16 +29,8 @@ export const PAGE_ITEMS = 1;
 const HEAD_MAGIC = 'RECOMDH\0';
 const PAGE_MAGIC = 'RECOMDP\0';
 
-interface Head {
-  config: ModelConfig;
-  version: string;
-  generation: number;
-  meta: ModelMeta;
-  itemIds: string[];
-  groupIds: string[];
-  userIds: string[];
+interface Head extends HeaderV1 {
   pageItems: number;
-  byteLength: number;
 }
 
 export interface ModelPages {

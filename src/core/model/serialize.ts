@@ -28,7 +28,8 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error('reco model serialisation assumes a little-endian platform');
 }
 
-interface HeaderV1 {
+/** The JSON header of format 1 (the paged format's head adds `pageItems`). */
+export interface HeaderV1 {
   config: ModelConfig;
   version: string;
   generation: number;
