@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, serveCli } from '../setup/cli';
+import { waitFor } from '../setup/learning';
 
 // Through the built CLI, as a newcomer runs it: PGlite loads its WASM with a dynamic import, which
 // jest's module sandbox does not allow, and a child process is the real thing anyway.
@@ -10,8 +11,9 @@ describe('embedded default (PGlite through the pg driver)', () => {
   beforeAll(() => ensureBuilt());
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('serves with no DATABASE_URL, and keeps its data across a restart', async () => {
-    const first = await serveCli(['--data-dir', dir]);
+  it('serves with no DATABASE_URL, and keeps its data (items, a checkpoint) across a restart', async () => {
+    const env = { CHECKPOINT_INTERVAL_MS: '1000' };
+    const first = await serveCli(['--data-dir', dir], env);
     try {
       expect(first.startLine.database.mode).toBe('embedded');
       expect(first.startLine.events.mode).toBe('http');
@@ -23,13 +25,26 @@ describe('embedded default (PGlite through the pg driver)', () => {
         body: JSON.stringify({ group: 'g', attributes: { n: 1 } }),
       });
       expect(put.status).toBe(201);
+      // A click learned, then a checkpoint (the model's head and pages, on PGlite).
+      const click = { eventId: 'e1', type: 'click', userId: 'u', itemId: 'kept', ts: Date.now() };
+      const learned = await fetch(`${first.baseUrl}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ events: [click] }),
+      });
+      expect(((await learned.json()) as { accepted: number }).accepted).toBe(1);
+      await waitFor('a checkpoint', () =>
+        Promise.resolve(first.output().includes('model checkpoint written')),
+      );
+      expect(first.output()).not.toContain('checkpoint failed');
     } finally {
       expect(await first.stop()).toBe(0);
     }
 
-    const second = await serveCli(['--data-dir', dir]);
+    const second = await serveCli(['--data-dir', dir], env);
     try {
       expect(second.startLine.migrationsApplied).toEqual([]);
+      expect(second.output()).toMatch(/"msg":"model recovered","fromCheckpoint":true/);
       const r = await fetch(`${second.baseUrl}/v1/items/kept`);
       expect(r.status).toBe(200);
       expect(await r.json()).toMatchObject({ id: 'kept', group: 'g', attributes: { n: 1 }, active: true });
