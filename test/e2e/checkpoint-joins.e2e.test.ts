@@ -65,6 +65,17 @@ async function importMoreItems(t: TestApp): Promise<void> {
   expect(r.status).toBe(200);
 }
 
+/** A service on 2,112 items that learned a stream of events (tagged `tag`) with every window closed. */
+async function learnedOnPages(tag: string): Promise<TestApp> {
+  const t = await startTestApp(ENV);
+  await importTestItems(t);
+  await importMoreItems(t);
+  const [first, second] = halves(tag);
+  await send(t, [...first, ...second]);
+  await t.reco.app.get(LearningService).closeAllJoins('test');
+  return t;
+}
+
 async function send(t: TestApp, events: Events): Promise<void> {
   const r = await t.http.post('/v1/events').send({ events });
   expect(r.status).toBe(200);
@@ -172,12 +183,7 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
   });
 
   it('writes only the pages of changed items, and recovers the model from its head and newest pages', async () => {
-    a = await startTestApp(ENV);
-    await importTestItems(a);
-    await importMoreItems(a);
-    const [first, second] = halves('ckp-');
-    await send(a, [...first, ...second]);
-    await a.reco.app.get(LearningService).closeAllJoins('test');
+    a = await learnedOnPages('ckp-');
     const learning = a.reco.app.get(LearningService);
     const pagesOf = async (): Promise<{ page: number; snapshot_id: string }[]> =>
       a!.reco.db.dataSource.query(
@@ -216,12 +222,7 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
   });
 
   it('reads a whole-model snapshot of an older version, and then writes every page', async () => {
-    a = await startTestApp(ENV);
-    await importTestItems(a);
-    await importMoreItems(a);
-    const [first, second] = halves('ckv-');
-    await send(a, [...first, ...second]);
-    await a.reco.app.get(LearningService).closeAllJoins('test');
+    a = await learnedOnPages('ckv-');
     const models = a.reco.app.get(ModelService);
     // What an older version's checkpoint left: the whole model in format 1, no pages.
     await a.reco.db.dataSource.query(

@@ -73,9 +73,21 @@ export interface JoinBookImage {
 export type JoinState =
   { kind: 'open'; entry: JoinEntry } | { kind: 'closed'; tombstone: Tombstone } | undefined;
 
+/**
+ * What a closed join keeps as clicked: the items clicked within its window, or, when no impression came, the
+ * items of the clicks that waited for it (an impression that comes later does not make them negatives).
+ */
+function clickedOnClose(hasItems: boolean, clicked: string[], pending: readonly PendingClick[]): string[] {
+  return hasItems ? clicked : pending.map((p) => p.itemId);
+}
+
 function tombstoneOf(e: JoinEntry, closedAt: number): Tombstone {
-  const clicked = e.items ? e.clicked : e.pending.map((p) => p.itemId);
-  return { userId: e.userId, items: e.items, clicked, closedAt };
+  return {
+    userId: e.userId,
+    items: e.items,
+    clicked: clickedOnClose(e.items !== null, e.clicked, e.pending),
+    closedAt,
+  };
 }
 
 /** Shared by every stored join with no clicks (most of them); frozen, so that a write to it fails loudly. */
@@ -259,7 +271,8 @@ export class JoinBook {
       this.open.delete(id);
       // Its tombstone reuses the stored form: no reader holds it.
       s.nums[TIME] = delta.now;
-      if (!s.ids) s.clicked = s.pending.length ? s.pending.map((p) => p.itemId) : NONE;
+      const clicked = clickedOnClose(s.ids !== null, s.clicked as string[], s.pending);
+      s.clicked = clicked.length ? clicked : NONE;
       s.pending = NONE;
       this.closed.set(id, s);
     }

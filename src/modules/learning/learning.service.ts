@@ -8,7 +8,7 @@ import {
 import { Counter, Histogram } from 'prom-client';
 import { estimatorTarget, type EstimatorConfig } from '../../core/estimators';
 import { encodeLearningBatch, type LearningUpdate } from '../../core/ingest/learning-log';
-import { encodeModelPages, PAGE_ITEMS, PAGED_FORMAT_VERSION } from '../../core/model';
+import { encodeModelPages, PAGE_ITEMS } from '../../core/model';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { ClickEvent, ImpressionEvent, RecoEvent } from '../../messaging/event.schema';
 import { MetricsService } from '../metrics/metrics.service';
@@ -212,7 +212,6 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
         try {
           await this.state.writeCheckpoint(
             c.last,
-            PAGED_FORMAT_VERSION,
             c.model.head,
             c.model.pages,
             image ? { image } : { from: c.from! },

@@ -4,7 +4,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { JoinBookImage, PendingClick, SlateItem, Tombstone } from '../../core/ingest/join-book';
 import type { JournalClick } from '../../core/ingest/journal-codec';
 import { snapshotModel } from '../../database/model-snapshot';
-import type { FactorModel } from '../../core/model';
+import { type FactorModel, PAGED_FORMAT_VERSION } from '../../core/model';
 
 export type { PendingClick, SlateItem } from '../../core/ingest/join-book';
 
@@ -266,13 +266,12 @@ export class ModelStateRepository {
   /**
    * Store a checkpoint and drop what it makes redundant, in one transaction: older snapshots (two are kept) and
    * the pages only they needed, tombstones older than the horizon, the join rows of an older version, and the
-   * log it covers. The model is its head (`model_snapshots.payload`) and the pages written now (the others are
+   * log it covers. The model is its head (`model_snapshots.payload`, format 2) and the pages written now (the others are
    * older rows of `model_pages`). The open joins are either `joins`, an image, or the journals of the batches
    * from `joinsFrom` on, which stay in the log with their updates dropped (the snapshot holds those).
    */
   async writeCheckpoint(
     lastBatchId: number,
-    formatVersion: number,
     head: Uint8Array,
     pages: readonly { page: number; bytes: Uint8Array }[],
     joins: { image: Uint8Array } | { from: number },
@@ -284,7 +283,7 @@ export class ModelStateRepository {
       const inserted: { id: string }[] = await m.query(
         `INSERT INTO model_snapshots (last_batch_id, format_version, payload, joins, joins_from)
          VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
-        [lastBatchId, formatVersion, bytea(head), image && bytea(image), image ? null : from],
+        [lastBatchId, PAGED_FORMAT_VERSION, bytea(head), image && bytea(image), image ? null : from],
       );
       // Several pages a statement (≈ 16 MB at most), each bytes parameter sent as binary.
       for (let k = 0; k < pages.length;) {
