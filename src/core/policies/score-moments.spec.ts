@@ -1,6 +1,6 @@
 import { scoreCandidates } from './score-kernel';
 import { scoreMomentsJs, scoreMomentsReference } from './score-moments';
-import { scoreMomentsWasm, wasmSimdAvailable } from './score-moments.wasm';
+import { prepareSnapshotForWasm, scoreMomentsWasm, wasmSimdAvailable } from './score-moments.wasm';
 import { syntheticSnapshot } from './testing/synthetic-snapshot';
 
 describe('score moments', () => {
@@ -27,6 +27,30 @@ describe('score moments', () => {
       }
     });
   }
+
+  it('a snapshot laid out in the memory of the one it replaces scores as if laid out fresh; the replaced one is laid out again', () => {
+    // B has a few more items than A, within A's last 64 KiB page: B's last rows land where A kept a request's
+    // buffers (written by a request on A first). d = 30: rows with padding lanes.
+    const a = syntheticSnapshot({ items: 2000, dim: 30, seed: 1, coldFraction: 0.1 });
+    const b = syntheticSnapshot({ items: 2010, dim: 30, seed: 2, coldFraction: 0.1 });
+    const bFresh = { ...b };
+    const all = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
+    const x = a.users.get('u1')!;
+    const memoryOf = (s: typeof a): ArrayBufferLike => scoreMomentsWasm(s, x, all(1), true)!.mean.buffer;
+    const aMemory = memoryOf(a);
+    const aBefore = Float64Array.from(scoreMomentsWasm(a, x, all(2000))!.mean);
+    expect(prepareSnapshotForWasm(b, a)).toBe(true);
+    expect(memoryOf(b)).toBe(aMemory); // the reuse is what is tested
+    const reused = scoreMomentsWasm(b, x, all(2010))!;
+    const fresh = scoreMomentsWasm(bFresh, x, all(2010))!;
+    expect(memoryOf(bFresh)).not.toBe(aMemory);
+    expect(Array.from(reused.mean)).toEqual(Array.from(fresh.mean));
+    expect(Array.from(reused.variance)).toEqual(Array.from(fresh.variance));
+    // A, forgotten when B took its memory, is laid out again (in a memory of its own) if it is served again.
+    expect(Array.from(scoreMomentsWasm(a, x, all(2000))!.mean)).toEqual(Array.from(aBefore));
+    expect(memoryOf(a)).not.toBe(aMemory);
+    expect(Array.from(scoreMomentsWasm(b, x, all(2010))!.mean)).toEqual(Array.from(fresh.mean));
+  });
 
   it('serving uses the SIMD kernel on this runtime', () => {
     expect(wasmSimdAvailable()).toBe(true);

@@ -376,7 +376,7 @@ const prepared = new WeakMap<ServingSnapshot, Prepared | null>();
  * model is swapped in so the first request does not pay. Returns false when WebAssembly SIMD is absent
  * or the model does not fit in 4 GiB.
  */
-export function prepareSnapshotForWasm(snapshot: ServingSnapshot): boolean {
+export function prepareSnapshotForWasm(snapshot: ServingSnapshot, replaces?: ServingSnapshot): boolean {
   if (prepared.has(snapshot)) return prepared.get(snapshot) !== null;
   const n = snapshot.itemIds.length;
   const d = snapshot.dim;
@@ -390,20 +390,36 @@ export function prepareSnapshotForWasm(snapshot: ServingSnapshot): boolean {
     prepared.set(snapshot, null);
     return false;
   }
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
-  const instance = new WebAssembly.Instance(mod, { e: { m: memory } });
+  // The memory of the snapshot this one replaces, when it is large enough: a fresh one costs a page fault per
+  // 4 KiB written (most of a 10k-item preparation). The replaced snapshot is forgotten here, so were it served
+  // again it would be laid out again, not read from memory that now holds this one.
+  const old = replaces && prepared.get(replaces);
+  if (replaces) prepared.delete(replaces);
+  const reuse = old && old.groups === groups && old.buffer.byteLength >= bytes ? old : null;
+  const memory = reuse ? null : new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+  const instance = reuse ? null : new WebAssembly.Instance(mod, { e: { m: memory! } });
   const scanMod = wasmModule(groups, true);
-  const scanInstance = scanMod ? new WebAssembly.Instance(scanMod, { e: { m: memory } }) : null;
-  const f32 = new Float32Array(memory.buffer);
-  const i32 = new Int32Array(memory.buffer);
+  const scanInstance = reuse || !scanMod ? null : new WebAssembly.Instance(scanMod, { e: { m: memory! } });
+  const buffer = reuse ? reuse.buffer : memory!.buffer;
+  const f32 = reuse ? reuse.f32 : new Float32Array(buffer);
+  const i32 = reuse ? reuse.i32 : new Int32Array(buffer);
   const { mean, variance, stride } = snapshot;
   for (let i = 0; i < n; i++) {
     const src = i * stride;
     const dst = i * rowFloats;
-    f32.set(mean.subarray(src, src + d), dst);
-    f32.set(variance.subarray(src, src + d), dst + 4 * groups);
+    const vDst = dst + 4 * groups;
+    for (let c = 0; c < d; c++) {
+      f32[dst + c] = mean[src + c];
+      f32[vDst + c] = variance[src + c];
+    }
+    for (let c = d; c < 4 * groups; c++) {
+      f32[dst + c] = 0; // padding lanes add 0 (reused memory may hold anything there)
+      f32[vDst + c] = 0;
+    }
     f32[dst + 8 * groups] = mean[src + d];
     f32[dst + 8 * groups + 1] = variance[src + d];
+    f32[dst + 8 * groups + 2] = 0;
+    f32[dst + 8 * groups + 3] = 0;
   }
   const xPtr = n * rowFloats * 4;
   const xxPtr = xPtr + 16 * groups;
@@ -423,10 +439,14 @@ export function prepareSnapshotForWasm(snapshot: ServingSnapshot): boolean {
     dim: d,
     groups,
     rowBytes: rowFloats * 4,
-    run: instance.exports.s as (...args: number[]) => void,
-    runScan: scanInstance ? (scanInstance.exports.s as (...args: number[]) => void) : null,
+    run: reuse ? reuse.run : (instance!.exports.s as (...args: number[]) => void),
+    runScan: reuse
+      ? reuse.runScan
+      : scanInstance
+        ? (scanInstance.exports.s as (...args: number[]) => void)
+        : null,
     f32,
-    f64: new Float64Array(memory.buffer),
+    f64: reuse ? reuse.f64 : new Float64Array(buffer),
     i32,
     xPtr,
     xxPtr,
@@ -441,7 +461,7 @@ export function prepareSnapshotForWasm(snapshot: ServingSnapshot): boolean {
     supUPtr,
     supMPtr,
     supSdPtr,
-    buffer: memory.buffer,
+    buffer,
   });
   return true;
 }

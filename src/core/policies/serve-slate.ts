@@ -60,9 +60,11 @@ export function scoreRequest(snapshot: ServingSnapshot, req: ResolvedRequest): S
  * Everything serving computes once per snapshot: the SIMD kernel's layout, the classes of identical
  * items and the class layout of the whole catalogue. Call it when a model is swapped in, so that no
  * request pays for it (each is otherwise computed lazily by the first request that needs it).
+ * `replaces`: a snapshot that will not be served again (a worker's previous one), whose memory this one
+ * may take over.
  */
-export function prepareSnapshotForServing(snapshot: ServingSnapshot): void {
-  prepareSnapshotForWasm(snapshot);
+export function prepareSnapshotForServing(snapshot: ServingSnapshot, replaces?: ServingSnapshot): void {
+  prepareSnapshotForWasm(snapshot, replaces);
   classLayout(snapshot, activeRows(snapshot), true);
 }
 

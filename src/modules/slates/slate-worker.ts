@@ -23,7 +23,7 @@ if (!port) throw new Error('slate-worker.js runs as a worker thread only');
 let current: ServingSnapshot | null = null;
 
 /** The numeric snapshot as the serving core reads it (ids stay on the serving thread: only their count here). */
-function snapshotOf(m: SnapshotMessage): ServingSnapshot {
+function snapshotOf(m: SnapshotMessage, replaces: ServingSnapshot | null): ServingSnapshot {
   const snap: ServingSnapshot = {
     version: m.version,
     dim: m.dim,
@@ -36,7 +36,7 @@ function snapshotOf(m: SnapshotMessage): ServingSnapshot {
     users: new Map(),
     defaultUser: m.defaultUser,
   };
-  prepareSnapshotForServing(snap);
+  prepareSnapshotForServing(snap, replaces ?? undefined); // a worker only ever serves its latest snapshot
   return snap;
 }
 
@@ -86,6 +86,6 @@ function failed(id: number, error: FailedMessage['error']): FailedMessage {
 }
 
 port.on('message', (m: ToWorker) => {
-  if (m.kind === 'snapshot') current = snapshotOf(m);
+  if (m.kind === 'snapshot') current = snapshotOf(m, current);
   else port.postMessage(serve(m));
 });
