@@ -1,6 +1,6 @@
 /**
  * npm run bench:http [-- --seconds 30 --items 10000 --connections 16 --learn-rate 2000 --json --database-url URL
- *   --policy '{"name":"random"}' --interleave 6 --slice 5]
+ *   --policy '{"name":"random"}' --interleave 6 --slice 5 --client autocannon|wrk]
  *
  * `reco serve` as a child process on a throwaway PostgreSQL database (every served slate is logged), then
  * autocannon (in this process) against POST /v1/slates and, in the same run, against GET /v1/ping on the same
@@ -11,6 +11,10 @@
  * Then `--interleave` pairs of short slices (`--slice` s of slates, then as long of ping; 0 pairs: none): the same
  * ratio with the machine's drift between phases cancelled (`interleaved` in the JSON; the headline `ratio` stays
  * the long phases').
+ *
+ * `--client wrk` generates the load with wrk (installed separately, e.g. Debian's package) instead of autocannon:
+ * the same requests, from a process of its own that took about half of autocannon's CPU per request here, which
+ * matters where client, service and database share two cores (see docs/benchmarks.md).
  *
  * `--policy JSON` sets the service's DEFAULT_POLICY (the service validates it; default in_slate_ts). The service
  * takes the rest of its configuration from this environment: e.g. `SERVING_THREADS=1` chooses slates on a worker
@@ -78,13 +82,87 @@ interface CpuMeters {
 
 const cores = os.cpus().length;
 
+/** What `load` needs of a load generator's run (autocannon's result, or wrk's in the same shape). */
+interface ClientResult {
+  requests: { total: number; average: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  /** CPU seconds of a separate client process (wrk); autocannon runs in this one. */
+  childCpuS?: number;
+}
+
+/** The load generator (`--client`): autocannon (in this process, the default) or wrk (a process of its own). */
+const loadClient = flagValue('client', 'autocannon');
+if (loadClient !== 'autocannon' && loadClient !== 'wrk')
+  throw new Error(`--client: autocannon or wrk, not "${loadClient}"`);
+
+/**
+ * The same load with wrk: `connections` connections on one wrk thread for `duration` seconds; a slates load
+ * posts the same bodies as autocannon's (`user-<k mod 1000>`, size 10) from a Lua script, whose `done` prints
+ * the counts, the latency percentiles and wrk's own CPU time (`os.clock()`, the whole process) as one JSON line.
+ */
+async function wrkRun(opts: autocannon.Options): Promise<ClientResult> {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const slates = opts.method === 'POST';
+  const lua = [
+    'local k = 0',
+    slates
+      ? `request = function()
+  local body = '{"userId":"user-' .. (k % 1000) .. '","size":10}'
+  k = k + 1
+  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
+end`
+      : '',
+    `done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"cpu_s":%.6f}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), os.clock()))
+end`,
+  ].join('\n');
+  const script = join(mkdtempSync(join(os.tmpdir(), 'reco-wrk-')), 'load.lua');
+  writeFileSync(script, lua);
+  const args = [
+    '-t1',
+    `-c${opts.connections ?? 16}`,
+    `-d${opts.duration ?? 10}s`,
+    '-s',
+    script,
+    String(opts.url),
+  ];
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    p.stdout.on('data', (b: Buffer) => (text += b.toString()));
+    p.on('error', (e) => reject(new Error(`--client wrk: ${e.message} (is wrk installed?)`)));
+    p.on('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}: ${text}`)),
+    );
+  });
+  const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
+  if (!line) throw new Error(`wrk printed no summary: ${out}`);
+  const w = JSON.parse(line.slice('WRKJSON '.length)) as Record<string, number>;
+  return {
+    requests: { total: w.requests, average: w.requests / (w.duration_us / 1e6) },
+    latency: { p50: w.p50_us / 1000, p99: w.p99_us / 1000 },
+    errors: w.connect + w.read + w.write,
+    timeouts: w.timeout,
+    non2xx: w.status,
+    childCpuS: w.cpu_s,
+  };
+}
+
 async function load(opts: autocannon.Options, meters: CpuMeters): Promise<Run> {
   const cpu0 = meters.service();
   const pg0 = meters.postgres();
   const all0 = machineBusyCpuSeconds();
   const client0 = process.cpuUsage();
   const t0 = process.hrtime.bigint() / 1000n;
-  const r = await autocannon(opts);
+  const r: ClientResult = loadClient === 'wrk' ? await wrkRun(opts) : await autocannon(opts);
   const t1 = process.hrtime.bigint() / 1000n;
   const client = process.cpuUsage(client0);
   const cpu1 = meters.service();
@@ -94,7 +172,7 @@ async function load(opts: autocannon.Options, meters: CpuMeters): Promise<Run> {
   const wallS = Number(t1 - t0) / 1e6;
   const serviceS = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
   const pgS = pg0 !== undefined && pg1 !== undefined ? pg1 - pg0 : undefined;
-  const clientS = (client.user + client.system) / 1e6;
+  const clientS = (client.user + client.system) / 1e6 + (r.childCpuS ?? 0);
   const machineS = serviceS !== undefined && pgS !== undefined ? serviceS + pgS + clientS : undefined;
   const perRequest = (s: number | undefined): number | null =>
     s !== undefined && n > 0 ? (1000 * s) / n : null;
@@ -277,6 +355,7 @@ async function main(): Promise<void> {
         connections,
         seconds,
         warm_clicks: warmClicks,
+        client: loadClient,
       },
       cold_slates_rps: cold.rps,
       cold_p99_ms: cold.p99_ms,
@@ -294,7 +373,7 @@ async function main(): Promise<void> {
     };
     emit(json, data, () =>
       [
-        `bench:http, ${items} items, size 10, policy ${policy}, ${connections} connections, ${seconds} s each; ${data.machine}`,
+        `bench:http, ${items} items, size 10, policy ${policy}, ${connections} connections (${loadClient}), ${seconds} s each; ${data.machine}`,
         formatTable(
           [
             'route',
