@@ -1,5 +1,5 @@
 import { Rng } from '../random';
-import { gramLowerInto } from './user-solve';
+import { buildUserSystem, gramLowerInto, solveUser, UserWorkspace } from './user-solve';
 
 describe('gramLowerInto (the shared part of every user system)', () => {
   it('equals the plain per-item loop, zero-factor items and a tail of < 4 items included', () => {
@@ -33,5 +33,39 @@ describe('gramLowerInto (the shared part of every user system)', () => {
       // The upper triangle is left alone.
       for (let r = 0; r < d; r++) for (let c = r + 1; c < d; c++) expect(g[r * d + c]).toBe(0);
     }
+  });
+});
+
+describe('solveUser with a workspace used before', () => {
+  it('gives the same bits as with a fresh one, whatever the earlier solves left in it', () => {
+    const rng = new Rng(5);
+    const d = 16;
+    const n = d + 1;
+    const items = 50;
+    const mean = Float64Array.from({ length: items * n }, () => rng.normal());
+    const sys = buildUserSystem(mean, items, d, 1, 0.5, 1);
+    const used = new UserWorkspace(d);
+    // Histories that take every path: unit weights (shared factor), 1–4 reweighted pairs (Woodbury, r×r
+    // matrices of every size, so each leaves other entries behind), weights below 1 (factorised), and 5 pairs
+    // above 1 (past d/4: factorised).
+    const histories: { items: number[]; weights: number[] | null }[] = [
+      { items: [1, 2, 3], weights: null },
+      { items: [4, 5, 6, 7], weights: [3, 2, 5, 4] },
+      { items: [8, 9], weights: [2, 1] },
+      { items: [10, 11, 12], weights: [0.5, 1, 1] },
+      { items: [13, 14, 15], weights: [2, 3, 1] },
+      { items: [16, 17, 18, 19, 20], weights: [2, 2, 2, 2, 2] },
+      { items: [21], weights: [4] },
+      { items: [22, 23, 24, 25], weights: [1, 1, 1, 1] },
+    ];
+    for (let round = 0; round < 2; round++)
+      for (const h of histories) {
+        const targets = h.items.map(() => rng.normal());
+        const a = new Float64Array(d);
+        const b = new Float64Array(d);
+        expect(solveUser(sys, mean, h.items, targets, h.weights, 0, h.items.length, a, 0, used)).toBe(true);
+        solveUser(sys, mean, h.items, targets, h.weights, 0, h.items.length, b, 0, new UserWorkspace(d));
+        expect(Array.from(a)).toEqual(Array.from(b));
+      }
   });
 });

@@ -278,6 +278,18 @@ export interface UserHistory {
   weights?: ArrayLike<number>;
 }
 
+let shared: UserWorkspace | undefined;
+
+/**
+ * One workspace per thread for `foldInUser` (serving folds a user in per request after every model swap: a fresh
+ * workspace was 8 typed arrays, 9 KB at d = 32, each time). `solveUser` writes every scratch value before it
+ * reads it, so what an earlier solve left there never matters (tested).
+ */
+function workspace(d: number): UserWorkspace {
+  if (!shared || shared.b.length !== d) shared = new UserWorkspace(d);
+  return shared;
+}
+
 const systemCache = new WeakMap<FactorModel, { generation: number; fresh: boolean; sys: UserSystem }>();
 
 /** The shared user system of a model, cached per model generation (items' means change with it). */
@@ -346,7 +358,7 @@ export function foldInUser(
     len,
     x,
     0,
-    new UserWorkspace(model.dim),
+    workspace(model.dim),
   );
   if (!ok)
     throw new ModelInputError(
