@@ -87,6 +87,53 @@ describe('ThompsonTopK (exact pruned top-k of a posterior draw)', () => {
     expect(s.sampled).toBeLessThan(n / 4);
   });
 
+  it('draws the same with its per-request arrays in shared scratch as with arrays of its own, request after request', () => {
+    // Requests of different sizes in turn, so that each finds the scratch arrays holding a larger request's values.
+    const rng = new Rng(4);
+    const catalogue = (n: number, cold: number): [Float64Array, Float64Array] => {
+      const mean = Float64Array.from({ length: n }, (_, i) => (i < cold ? 0.1 : rng.normal()));
+      const sd = Float64Array.from({ length: n }, (_, i) => (i < cold ? 0.7 : 0.05 + rng.next()));
+      return [mean, sd];
+    };
+    const cases: [Float64Array, Float64Array, number][] = [
+      [...catalogue(5000, 2000), 25],
+      [...catalogue(300, 0), 3],
+      [...catalogue(3000, 10), 10],
+      [...catalogue(800, 400), 1],
+      [...catalogue(5000, 0), 50],
+    ];
+    const run = (
+      mean: Float64Array,
+      sd: Float64Array,
+      k: number,
+      shared: boolean,
+      seed: number,
+    ): number[] => {
+      const s = new ThompsonTopK(mean, sd, k, { shared });
+      const stream = new NormalStream(new Rng(seed));
+      const idx = new Int32Array(k);
+      const val = new Float64Array(k);
+      const out: number[] = [];
+      for (let d = 0; d < 40; d++) {
+        const known = s.drawTop(stream, idx, val);
+        if (d % 3 === 0 && known < k) s.extendTop(stream, idx, val, 0, known);
+        out.push(
+          known,
+          ...idx.subarray(0, d % 3 === 0 ? k : known),
+          ...val.subarray(0, d % 3 === 0 ? k : known),
+        );
+        s.draw(stream, idx, val);
+        out.push(...idx, ...val);
+      }
+      return out;
+    };
+    for (let round = 0; round < 2; round++)
+      for (let c = 0; c < cases.length; c++) {
+        const [mean, sd, k] = cases[c];
+        expect(run(mean, sd, k, true, 10 * c + round)).toEqual(run(mean, sd, k, false, 10 * c + round));
+      }
+  });
+
   // Mixed widths, ties in the means, and a small n (cut b at its floor of 2: many exceedances).
   const cases: Array<[string, number[], number[], number]> = [
     ['narrow vs wide', [1, 0.9, 0.8, 0, -0.5, -3, 0.95, 0.2], [0.05, 0.3, 0.1, 1.5, 2, 3, 0.01, 0.4], 3],
