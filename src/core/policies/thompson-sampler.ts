@@ -266,7 +266,7 @@ export class ThompsonTopK {
   private groupStart: Int32Array = new Int32Array(0);
   private groupLen: Int32Array = new Int32Array(0);
   // Members of E of the current draw (threshold mode), grown on demand.
-  private acc: Int32Array = new Int32Array(64);
+  private acc: Int32Array;
   // How many are listed in `acc` this draw, and the k-th best sample so far (−∞ until k are in).
   private accepted = 0;
   private kth = -Infinity;
