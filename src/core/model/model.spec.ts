@@ -423,4 +423,26 @@ describe('serialisation and serving snapshot', () => {
     m.refreshPosteriors();
     expect(Array.from(s.mean)).toEqual(Array.from(before));
   });
+
+  it('shares the ids of the previous snapshot while the catalogue is the same, and copies them when it grows', () => {
+    const rng = new Rng(3);
+    const m = smallModel(3, 5, 2, rng);
+    const a = buildServingSnapshot(m);
+    applyEvents(m, randomBatch(m, 30, rng)); // learning only: same items
+    const b = buildServingSnapshot(m);
+    expect(b.itemIndex).toBe(a.itemIndex);
+    expect(b.itemIds).toBe(a.itemIds);
+    m.addItem('new-item');
+    const c = buildServingSnapshot(m);
+    expect(c.itemIndex).not.toBe(a.itemIndex);
+    expect(c.itemIndex.get('new-item')).toBe(5);
+    expect(c.itemIds).toEqual([...a.itemIds, 'new-item']);
+    // The earlier snapshots still see the catalogue they were built with.
+    expect(a.itemIndex.has('new-item')).toBe(false);
+    expect(a.itemIds).toHaveLength(5);
+    expect(Object.isFrozen(c.itemIds)).toBe(true);
+    // Another model with as many items does not get this one's ids.
+    const other = smallModel(3, 6, 2, rng);
+    expect(buildServingSnapshot(other).itemIndex).not.toBe(c.itemIndex);
+  });
 });

