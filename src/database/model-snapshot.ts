@@ -17,7 +17,8 @@ const PAGES_PER_QUERY = 4096;
 /**
  * The model of a `model_snapshots` row: the whole model in `payload` (format 1), or its head there and its
  * pages in `model_pages` (format 2: for every page, the newest row written at or before the snapshot), read a
- * range of pages at a time so that the rows of a large model are never all in memory at once.
+ * range of pages at a time so that the rows of a large model are never all in memory at once. The payload may be
+ * the driver's Buffer as it is: the decoders copy each section out of it.
  */
 export async function snapshotModel(
   q: Queryable,

@@ -230,7 +230,7 @@ export async function readNewestModel(
         await snapshotModel(ds, {
           id: r.id,
           formatVersion: r.format_version,
-          payload: new Uint8Array(r.payload),
+          payload: r.payload,
         }),
       ),
       source: `model_snapshots #${r.id} (${r.created_at.toISOString()})`,

@@ -1,7 +1,13 @@
-import { FactorModel } from './factor-model';
+import type { FactorModel } from './factor-model';
 import { ModelFormatError } from './errors';
-import { parseModelConfig } from './model-config';
-import { type HeaderV1, modelHeader } from './serialize';
+import {
+  type HeaderV1,
+  modelFromHeader,
+  modelHeader,
+  pad8,
+  readModelHeader,
+  sectionReader,
+} from './serialize';
 
 /**
  * A model as checkpoints store it: a head and pages of items. A model's statistics take (d+1)(d+2)/2 doubles an
@@ -39,7 +45,6 @@ export interface ModelPages {
   pages: { page: number; bytes: Uint8Array }[];
 }
 
-const pad8 = (x: number): number => (x + 7) & ~7;
 type Section = Int32Array | Uint8Array | Float64Array;
 
 function pageSections(model: FactorModel, p: number, pageItems: number): Section[] {
@@ -169,47 +174,17 @@ export function decodeModelHead(head: Uint8Array): ModelReading {
       `model head format v${version} is not the v${PAGED_FORMAT_VERSION} this build reads; upgrade reco or retrain`,
     );
   const headerLen = hv.getUint32(12, true);
-  if (16 + headerLen > head.length) throw new ModelFormatError('model head is truncated inside its header');
-  let h: Head;
-  try {
-    h = JSON.parse(new TextDecoder().decode(head.subarray(16, 16 + headerLen))) as Head;
-  } catch (e) {
-    throw new ModelFormatError(`model head's header is not valid JSON: ${(e as Error).message}`);
-  }
-  if (h.byteLength !== head.length)
-    throw new ModelFormatError(`model head is ${head.length} bytes but its header says ${h.byteLength}`);
-  const model = new FactorModel(parseModelConfig(h.config));
-  model.reserve(h.itemIds.length, h.userIds.length);
-  for (const g of h.groupIds) model.addGroup(g);
-  for (const id of h.itemIds) model.addItem(id, null);
-  for (const id of h.userIds) model.addUser(id);
-  model.version = h.version;
-  model.meta = h.meta;
+  const h = readModelHeader<Head>(head, headerLen, 'model head');
+  const model = modelFromHeader(h);
   const n = model.n;
   const slots = h.groupIds.length + 1;
-  const take = reader(head, pad8(16 + headerLen), 'model head');
+  const take = sectionReader(head, pad8(16 + headerLen), 'model head');
   model.priorMean.set(take(Float64Array, slots * n));
   model.priorVar.set(take(Float64Array, slots * n));
   model.userVec.set(take(Float64Array, h.userIds.length * model.dim));
   model.defaultUser.set(take(Float64Array, model.dim));
   model.generation = h.generation;
   return { model, pageItems: h.pageItems, numPages: Math.ceil(h.itemIds.length / h.pageItems) };
-}
-
-// Sections are copied out (not viewed): the caller's buffers may be reused, and alignment is not guaranteed.
-function reader(bytes: Uint8Array, start: number, what: string) {
-  let off = start;
-  return <T extends Section>(
-    Ctor: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number },
-    count: number,
-  ): T => {
-    const len = count * Ctor.BYTES_PER_ELEMENT;
-    if (off + len > bytes.length) throw new ModelFormatError(`${what} is truncated inside its data`);
-    // (Uint8Array's slice, which copies: a Node Buffer's own slice is a view of its pool.)
-    const out = new Ctor(Uint8Array.prototype.slice.call(bytes, off, off + len).buffer as ArrayBuffer);
-    off += pad8(len);
-    return out;
-  };
 }
 
 /** Copy page p's items into the model being read. */
@@ -228,7 +203,7 @@ export function applyModelPage(r: ModelReading, p: number, bytes: Uint8Array): v
   const n = model.n;
   const ps = model.stats.psize;
   const s = model.stats;
-  const take = reader(bytes, 16, `model page ${p}`);
+  const take = sectionReader(bytes, 16, `model page ${p}`);
   model.itemGroup.set(take(Int32Array, k), a);
   model.itemActive.set(take(Uint8Array, k), a);
   s.xx.set(take(Float64Array, k * ps), a * ps);

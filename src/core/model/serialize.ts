@@ -40,7 +40,60 @@ export interface HeaderV1 {
   byteLength: number;
 }
 
-const pad8 = (x: number): number => (x + 7) & ~7;
+export const pad8 = (x: number): number => (x + 7) & ~7;
+
+/**
+ * The JSON header at bytes[16, 16 + headerLen) of a model (format 1, or a paged head: `what` names it in errors),
+ * checked against the length of `bytes`.
+ */
+export function readModelHeader<T extends HeaderV1>(bytes: Uint8Array, headerLen: number, what: string): T {
+  if (16 + headerLen > bytes.length) throw new ModelFormatError(`${what} is truncated inside its header`);
+  let h: T;
+  try {
+    h = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLen))) as T;
+  } catch (e) {
+    throw new ModelFormatError(`${what} header is not valid JSON: ${(e as Error).message}`);
+  }
+  if (h.byteLength !== bytes.length)
+    throw new ModelFormatError(
+      `${what} is ${bytes.length} bytes but its header says ${h.byteLength} (truncated or corrupted)`,
+    );
+  return h;
+}
+
+/**
+ * A model with a header's config, version, meta, groups, items and users (in that order), its arrays sized and
+ * their data still to be read. Its generation is left to the caller (adding each item bumps it).
+ */
+export function modelFromHeader(h: HeaderV1): FactorModel {
+  const model = new FactorModel(parseModelConfig(h.config));
+  model.version = h.version;
+  model.meta = h.meta;
+  model.reserve(h.itemIds.length, h.userIds.length);
+  for (const g of h.groupIds) model.addGroup(g);
+  for (const id of h.itemIds) model.addItem(id, null);
+  for (const id of h.userIds) model.addUser(id);
+  return model;
+}
+
+/**
+ * Reads a model's sections one after another from `start` (each padded to 8), copied out, not viewed: the
+ * caller's buffer may be reused, and alignment is not guaranteed. `what` names the bytes in errors.
+ */
+export function sectionReader(bytes: Uint8Array, start: number, what: string) {
+  let off = start;
+  return <T extends Int32Array | Uint8Array | Float64Array>(
+    Ctor: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number },
+    count: number,
+  ): T => {
+    const len = count * Ctor.BYTES_PER_ELEMENT;
+    if (off + len > bytes.length) throw new ModelFormatError(`${what} is truncated inside its data sections`);
+    // (Uint8Array's slice, which copies: a Node Buffer's own slice is a view of its pool.)
+    const out = new Ctor(Uint8Array.prototype.slice.call(bytes, off, off + len).buffer as ArrayBuffer);
+    off += pad8(len);
+    return out;
+  };
+}
 
 /**
  * A model's JSON header (ids, config, version, meta, then `extra`), whose `byteLength` is the length it implies
@@ -139,44 +192,16 @@ export function decodeModel(bytes: Uint8Array): FactorModel {
 }
 
 function readV1(bytes: Uint8Array, headerLen: number): FactorModel {
-  if (16 + headerLen > bytes.length)
-    throw new ModelFormatError('model snapshot is truncated inside its header');
-  let h: HeaderV1;
-  try {
-    h = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLen))) as HeaderV1;
-  } catch (e) {
-    throw new ModelFormatError(`model snapshot header is not valid JSON: ${(e as Error).message}`);
-  }
-  if (h.byteLength !== bytes.length)
-    throw new ModelFormatError(
-      `model snapshot is ${bytes.length} bytes but its header says ${h.byteLength} (truncated or corrupted)`,
-    );
-  const model = new FactorModel(parseModelConfig(h.config));
-  model.version = h.version;
-  model.generation = h.generation;
-  model.meta = h.meta;
-  model.reserve(h.itemIds.length, h.userIds.length);
-  for (const g of h.groupIds) model.addGroup(g);
-  for (const id of h.itemIds) model.addItem(id, null);
-  for (const id of h.userIds) model.addUser(id);
+  const h = readModelHeader<HeaderV1>(bytes, headerLen, 'model snapshot');
+  const model = modelFromHeader(h);
+  // Format 1 has always read back the stored generation plus one for every item added while reading.
+  model.generation += h.generation;
   const ni = h.itemIds.length;
   const nu = h.userIds.length;
   const n = model.n;
   const ps = model.stats.psize;
   const slots = h.groupIds.length + 1;
-  let off = pad8(16 + headerLen);
-  // copy (not view) each section: the snapshot buffer may be reused by the caller, and alignment is not guaranteed
-  const take = <T extends Int32Array | Uint8Array | Float64Array>(
-    Ctor: { new (b: ArrayBuffer): T; BYTES_PER_ELEMENT: number },
-    count: number,
-  ): T => {
-    const len = count * Ctor.BYTES_PER_ELEMENT;
-    if (off + len > bytes.length)
-      throw new ModelFormatError('model snapshot is truncated inside its data sections');
-    const buf = bytes.slice(off, off + len).buffer as ArrayBuffer;
-    off += pad8(len);
-    return new Ctor(buf);
-  };
+  const take = sectionReader(bytes, pad8(16 + headerLen), 'model snapshot');
   model.itemGroup.set(take(Int32Array, ni));
   model.itemActive.set(take(Uint8Array, ni));
   model.stats.xx.set(take(Float64Array, ni * ps));

@@ -233,7 +233,7 @@ export class ModelStateRepository {
       model: await snapshotModel(this.dataSource, {
         id: r.id,
         formatVersion: r.format_version,
-        payload: new Uint8Array(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength),
+        payload: r.payload,
       }),
       joins: r.joins,
       joinsFrom: r.joins_from === null ? null : Number(r.joins_from),
