@@ -34,7 +34,10 @@
  * the busy fraction of all cores by /proc/stat (`all_busy` in the JSON), which also counts CPU that none of the
  * three took (other jobs, kernel threads): well above `machine busy`, the machine was shared.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { type Cell, emit, flagValue, fmt, formatTable, hasFlag, log, machine } from './lib/report';
 import {
@@ -104,9 +107,6 @@ if (loadClient !== 'autocannon' && loadClient !== 'wrk')
  * the counts, the latency percentiles and wrk's own CPU time (`os.clock()`, the whole process) as one JSON line.
  */
 async function wrkRun(opts: autocannon.Options): Promise<ClientResult> {
-  const { spawn } = await import('node:child_process');
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
   const slates = opts.method === 'POST';
   const lua = [
     'local k = 0',
