@@ -391,6 +391,14 @@ describe('serialisation and serving snapshot', () => {
     expect(Array.from(foldInUser(back, { items: [i], targets: [1] })).every(Number.isFinite)).toBe(true);
   });
 
+  it('reads a model from a Node Buffer (a view into a shared pool, as the pg driver and fs return)', () => {
+    const m = smallModel(2, 3, 1, new Rng(4));
+    const bytes = encodeModel(m);
+    const pooled = Buffer.from(bytes); // small: allocated inside Buffer's pool, at a non-zero offset
+    expect(pooled.byteOffset).toBeGreaterThan(0);
+    expect(Array.from(encodeModel(decodeModel(pooled)))).toEqual(Array.from(encodeModel(decodeModel(bytes))));
+  });
+
   it('fails clearly on foreign, newer or truncated bytes', () => {
     const m = smallModel(2, 2, 2, new Rng(1));
     const bytes = encodeModel(m);
