@@ -22,6 +22,8 @@
  *
  * Where the machine's CPU goes, per phase, in ms per request (client, service and database share this machine):
  * - `service CPU ms/req`: the `reco serve` process, all its threads (/proc/<pid>/stat);
+ * - `main thread CPU ms/req`: its main thread alone (/proc/<pid>/task/<pid>/stat), the event loop every request
+ *   passes through; the rest is the slate workers, the posterior solver and V8's helper threads;
  * - `postgres CPU ms/req`: every process named `postgres` on this machine (postmaster, backends, background
  *   processes; see `postgresCpuSeconds`: a cumulative counter, so backends that start or exit mid-phase count);
  *   `-` when /proc is missing or the database is not on this machine;
@@ -57,6 +59,12 @@ interface Run {
   requests: number;
   /** Service CPU (all threads) per request, in ms; null where it cannot be read (no /proc). */
   cpu_ms_per_request: number | null;
+  /**
+   * The service's main thread alone (the event loop every request passes through: HTTP, validation, logging,
+   * learning) per request, in ms; null without /proc. The rest of cpu_ms_per_request is the slate workers, the
+   * posterior solver and V8's helper threads (GC).
+   */
+  main_thread_cpu_ms_per_request: number | null;
   /** CPU of every local `postgres` process per request, in ms; null without /proc or with a remote database. */
   pg_cpu_ms_per_request: number | null;
   /** CPU of this process (the load generator) per request, in ms. */
@@ -80,6 +88,7 @@ interface Run {
 /** Cumulative CPU seconds of the service and of PostgreSQL (undefined where they cannot be read). */
 interface CpuMeters {
   service(): number | undefined;
+  mainThread(): number | undefined;
   postgres(): number | undefined;
 }
 
@@ -158,6 +167,7 @@ end`,
 
 async function load(opts: autocannon.Options, meters: CpuMeters): Promise<Run> {
   const cpu0 = meters.service();
+  const main0 = meters.mainThread();
   const pg0 = meters.postgres();
   const all0 = machineBusyCpuSeconds();
   const client0 = process.cpuUsage();
@@ -166,11 +176,13 @@ async function load(opts: autocannon.Options, meters: CpuMeters): Promise<Run> {
   const t1 = process.hrtime.bigint() / 1000n;
   const client = process.cpuUsage(client0);
   const cpu1 = meters.service();
+  const main1 = meters.mainThread();
   const pg1 = meters.postgres();
   const all1 = machineBusyCpuSeconds();
   const n = r.requests.total;
   const wallS = Number(t1 - t0) / 1e6;
   const serviceS = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
+  const mainS = main0 !== undefined && main1 !== undefined ? main1 - main0 : undefined;
   const pgS = pg0 !== undefined && pg1 !== undefined ? pg1 - pg0 : undefined;
   const clientS = (client.user + client.system) / 1e6 + (r.childCpuS ?? 0);
   const machineS = serviceS !== undefined && pgS !== undefined ? serviceS + pgS + clientS : undefined;
@@ -188,6 +200,7 @@ async function load(opts: autocannon.Options, meters: CpuMeters): Promise<Run> {
     non2xx: r.non2xx,
     requests: r.requests.total,
     cpu_ms_per_request: perRequest(serviceS),
+    main_thread_cpu_ms_per_request: perRequest(mainS),
     pg_cpu_ms_per_request: perRequest(pgS),
     client_cpu_ms_per_request: perRequest(clientS),
     machine_cpu_ms_per_request: perRequest(machineS),
@@ -233,6 +246,7 @@ async function main(): Promise<void> {
   });
   const meters: CpuMeters = {
     service: svc.cpuSeconds,
+    mainThread: svc.mainThreadCpuSeconds,
     postgres: localDb ? postgresCpuSeconds : () => undefined,
   };
   try {
@@ -383,6 +397,7 @@ async function main(): Promise<void> {
             'errors',
             'non-2xx',
             'service CPU ms/req',
+            'main thread CPU ms/req',
             'postgres CPU ms/req',
             'client CPU ms/req',
             'machine CPU ms/req',
@@ -471,6 +486,7 @@ function ceilingLine(route: string, r: Run): string {
 function cpuCells(r: Run): Cell[] {
   return [
     r.cpu_ms_per_request,
+    r.main_thread_cpu_ms_per_request,
     r.pg_cpu_ms_per_request,
     r.client_cpu_ms_per_request,
     r.machine_cpu_ms_per_request,

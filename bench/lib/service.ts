@@ -36,13 +36,19 @@ export interface Service {
    * /proc is not available. On a shared machine, CPU per request is steadier than requests per second.
    */
   cpuSeconds(): number | undefined;
+  /**
+   * CPU seconds of the service's main thread alone (its event loop: HTTP, validation, logging, learning), from
+   * /proc/<pid>/task/<pid>/stat; undefined without /proc. The thread every request passes through twice, so
+   * the one whose load caps the throughput first.
+   */
+  mainThreadCpuSeconds(): number | undefined;
   stop(): Promise<void>;
 }
 
 /** utime + stime of a process from /proc/<pid>/stat, in seconds (Linux; undefined elsewhere). */
-function procCpuSeconds(pid: number | undefined): number | undefined {
+function procCpuSeconds(pid: number | undefined, thread = false): number | undefined {
   if (pid === undefined) return undefined;
-  const f = procStat(pid);
+  const f = procStat(pid, thread);
   return f === undefined ? undefined : (f.utime + f.stime) / CLOCK_TICKS;
 }
 
@@ -56,11 +62,12 @@ interface ProcStat {
   cstime: number;
 }
 
-function procStat(pid: number): ProcStat | undefined {
+/** /proc/<pid>/stat, or with `thread` /proc/<pid>/task/<pid>/stat: the main thread's own counters. */
+function procStat(pid: number, thread = false): ProcStat | undefined {
   try {
     // Fields after the command name (which may hold spaces, hence the last ')'): ppid is field 4, utime, stime,
     // cutime and cstime are 14 to 17.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(thread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return {
       ppid: Number(fields[1]),
@@ -178,6 +185,7 @@ export async function startService(env: Record<string, string>): Promise<Service
     baseUrl,
     child,
     cpuSeconds: () => procCpuSeconds(child.pid),
+    mainThreadCpuSeconds: () => procCpuSeconds(child.pid, true),
     async stop() {
       if (child.exitCode !== null) return;
       const done = new Promise((r) => child.on('exit', r));

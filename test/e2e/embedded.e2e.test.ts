@@ -25,6 +25,28 @@ describe('embedded default (PGlite through the pg driver)', () => {
         body: JSON.stringify({ group: 'g', attributes: { n: 1 } }),
       });
       expect(put.status).toBe(201);
+      // Slates served together are logged in one batch (PGlite takes the INSERT: it has no COPY FROM STDIN).
+      const slate = (k: number): Promise<Response> =>
+        fetch(`${first.baseUrl}/v1/slates`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ userId: `u${k}`, size: 1, context: { k } }),
+        });
+      await waitFor('the item in the serving model', async () => (await slate(0)).status === 200);
+      const served = await Promise.all(
+        [1, 2, 3].map(async (k) => {
+          const r = await slate(k);
+          expect(r.status).toBe(200);
+          return ((await r.json()) as { slateId: string }).slateId;
+        }),
+      );
+      for (const id of served) {
+        await waitFor(`slate ${id} in the log`, async () => {
+          const r = await fetch(`${first.baseUrl}/v1/slates/${id}`);
+          return r.status === 200;
+        });
+      }
+      expect(first.output()).not.toContain('impression write failed');
       // A click learned, then a checkpoint (the model's head and pages, on PGlite).
       const click = { eventId: 'e1', type: 'click', userId: 'u', itemId: 'kept', ts: Date.now() };
       const learned = await fetch(`${first.baseUrl}/v1/events`, {
