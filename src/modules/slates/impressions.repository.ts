@@ -9,10 +9,7 @@ import type { Impression } from './impression';
 
 /** Persistence port for served slates. */
 export abstract class ImpressionsRepository {
-  /**
-   * Store a batch. A slate already stored is skipped when it comes alone; in a batch of several it may make the
-   * whole batch fail with a unique violation (a class 23 error: the caller then stores the rows one by one).
-   */
+  /** Store a batch; a slate already stored (a retried batch whose first write did commit) is skipped. */
   abstract insertMany(impressions: readonly Impression[]): Promise<void>;
   abstract findById(slateId: string): Promise<Impression | null>;
 }
@@ -55,8 +52,16 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
 
   async insertMany(impressions: readonly Impression[]): Promise<void> {
     if (impressions.length === 0) return;
-    if (this.copy && impressions.length > 1) await this.copyRows(impressions);
-    else await this.insertRows(impressions);
+    if (this.copy && impressions.length > 1) {
+      try {
+        await this.copyRows(impressions);
+        return;
+      } catch (e) {
+        // COPY has no ON CONFLICT: a slate already stored refuses the whole batch. The INSERT skips it.
+        if (!isUniqueViolation(e)) throw e;
+      }
+    }
+    await this.insertRows(impressions);
   }
 
   /**
@@ -101,8 +106,8 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
   /**
    * COPY FROM STDIN in text format: the server parses each column once, with no JSON array to take apart first
    * (≈ 25–30 µs of server CPU a slate against ≈ 40 for the INSERT). COPY has no ON CONFLICT: a slate already
-   * stored (a retried batch whose first try committed) fails the batch with a unique violation, and the log
-   * service stores it row by row through the INSERT, which skips it.
+   * stored (a retried batch whose first try committed) fails the batch with a unique violation, and `insertMany`
+   * writes the batch again through the INSERT, which skips it.
    */
   private async copyRows(impressions: readonly Impression[]): Promise<void> {
     let text = '';
@@ -154,6 +159,11 @@ export function copyLine(i: Impression): string {
     `${i.experiment ? copyText(i.experiment.variant) : '\\N'}\t${i.context === null ? '\\N' : copyJson(i.context)}\t` +
     `${i.requestedSize}\t${i.propensityKind}\t${i.simulatedSlates}\t${copyJson(i.items)}\n`
   );
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: unknown } | null;
+  return err?.code === '23505';
 }
 
 const COPY_SPECIAL = /[\\\n\r\t]/;
