@@ -75,6 +75,12 @@ export class FactorModel {
   userVec: Float64Array = new Float64Array(16);
   /** Population mean of user vectors: the vector of a user with no estimate and no history. */
   defaultUser: Float64Array;
+  /**
+   * Bumped whenever a user's vector may have changed: `addUser`, `setUserVector`, and `userVectorsChanged` for
+   * whoever writes into `userVec` directly (a batch trainer, a decoder). Online learning never changes them, so
+   * serving snapshots share their users while it is unchanged (`buildServingSnapshot`).
+   */
+  private userStampValue = 0;
 
   private dirty: Uint8Array = new Uint8Array(0);
   private dirtyList: number[] = [];
@@ -200,6 +206,7 @@ export class FactorModel {
       u = this.userIds.length;
       this.userIds.push(id);
       this.userIndex.set(id, u);
+      this.userStampValue++;
       if ((u + 1) * this.dim > this.userVec.length)
         this.userVec = grow(this.userVec, Math.max((u + 1) * this.dim, this.userVec.length * 2));
     }
@@ -215,6 +222,17 @@ export class FactorModel {
       if (!Number.isFinite(vec[k])) throw new ModelInputError(`userVector[${k}]`, 'must be finite');
       this.userVec[u * this.dim + k] = vec[k];
     }
+    this.userStampValue++;
+  }
+
+  /** See `userStamp`: call after writing user vectors into `userVec` directly. */
+  userVectorsChanged(): void {
+    this.userStampValue++;
+  }
+
+  /** Changes whenever a user vector may have (see `userVectorsChanged`); equal stamps, equal vectors. */
+  get userStamp(): number {
+    return this.userStampValue;
   }
 
   /** User u's factors (a view, not a copy). */

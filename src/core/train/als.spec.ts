@@ -1,5 +1,6 @@
 import { FactorModel } from '../model/factor-model';
 import { ModelInputError } from '../model/errors';
+import { buildServingSnapshot } from '../model/serving';
 import { Rng } from '../random';
 import { AlsTrainer, trainAls } from './als';
 import {
@@ -67,7 +68,12 @@ describe.each([false, true])('ALS steps (weighted=%s)', (weighted) => {
     const m = model(9, 14, 0);
     const t = new AlsTrainer(m, d);
     t.initialise(rng);
+    const untrained = buildServingSnapshot(m);
     t.userStep();
+    // The user step writes userVec directly and says so: a snapshot after it has the new vectors.
+    const trained = buildServingSnapshot(m);
+    expect(trained.users).not.toBe(untrained.users);
+    expect(Array.from(trained.users.get('u4')!)).toEqual(Array.from(Float32Array.from(m.userVector(4))));
     const means = Array.from({ length: 14 }, (_, i) => Array.from(m.itemMean.subarray(i * 4, i * 4 + 4)));
     const byUser = rows(d, 'user');
     const gramRef = alsUserStepReference(means, byUser, settings);

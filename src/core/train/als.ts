@@ -92,6 +92,7 @@ export class AlsTrainer {
           `ALS: user ${m.userIds[u]}'s system is not positive definite (weights far below negativeWeight?)`,
         );
     }
+    m.userVectorsChanged();
   }
 
   /** Items' posterior means under their priors, given the current user vectors. */
