@@ -1,10 +1,13 @@
 import {
   applyModelPage,
+  applyUserPage,
   decodeModel,
   decodeModelHead,
   type FactorModel,
+  finishReading,
+  isPagedFormat,
   ModelFormatError,
-  PAGED_FORMAT_VERSION,
+  userPageNumber,
 } from '../core/model';
 
 interface Queryable {
@@ -13,19 +16,35 @@ interface Queryable {
 
 /** Pages read per query: ≈ 22 MB of rows at d = 32 with one item a page. */
 const PAGES_PER_QUERY = 4096;
+/** User pages read per query: ≈ 64 MB at d = 32 (`PAGE_USERS` users a page). */
+const USER_PAGES_PER_QUERY = 4;
 
 /**
  * The model of a `model_snapshots` row: the whole model in `payload` (format 1), or its head there and its
- * pages in `model_pages` (format 2: for every page, the newest row written at or before the snapshot), read a
- * range of pages at a time so that the rows of a large model are never all in memory at once. The payload may be
+ * pages in `model_pages` (formats 2 and 3: for every page, the newest row written at or before the snapshot;
+ * format 3's users are in pages too, numbered −1, −2, …), read a range of pages at a time so that the rows of a large model are never all in memory at once. The payload may be
  * the driver's Buffer as it is: the decoders copy each section out of it.
  */
 export async function snapshotModel(
   q: Queryable,
   snapshot: { id: string; formatVersion: number; payload: Uint8Array },
 ): Promise<FactorModel> {
-  if (snapshot.formatVersion !== PAGED_FORMAT_VERSION) return decodeModel(snapshot.payload);
+  if (!isPagedFormat(snapshot.formatVersion)) return decodeModel(snapshot.payload);
   const reading = decodeModelHead(snapshot.payload);
+  // The user pages first, in order (page −1 is user page 0): they add the users.
+  for (let from = 0; from < reading.numUserPages; from += USER_PAGES_PER_QUERY) {
+    const to = Math.min(reading.numUserPages, from + USER_PAGES_PER_QUERY);
+    const rows = (await q.query(
+      `SELECT DISTINCT ON (page) page, bytes FROM model_pages
+       WHERE snapshot_id <= $1 AND page <= $2 AND page > $3 ORDER BY page DESC, snapshot_id DESC`,
+      [snapshot.id, userPageNumber(from), userPageNumber(to)],
+    )) as { page: number; bytes: Buffer }[];
+    for (const r of rows) applyUserPage(reading, -1 - r.page, r.bytes);
+    if (reading.nextUserPage !== to)
+      throw new ModelFormatError(
+        `model snapshot ${snapshot.id} has ${reading.nextUserPage} of its ${reading.numUserPages} user pages in model_pages`,
+      );
+  }
   let seen = 0;
   for (let from = 0; from < reading.numPages; from += PAGES_PER_QUERY) {
     const rows = (await q.query(
@@ -40,6 +59,6 @@ export async function snapshotModel(
     throw new ModelFormatError(
       `model snapshot ${snapshot.id} has ${seen} of its ${reading.numPages} pages in model_pages`,
     );
-  reading.model.clearChanged();
+  finishReading(reading);
   return reading.model;
 }

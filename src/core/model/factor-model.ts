@@ -81,6 +81,8 @@ export class FactorModel {
    * serving snapshots share their users while it is unchanged (`buildServingSnapshot`).
    */
   private userStampValue = 0;
+  /** The user stamp a checkpoint last took (`takeUsersChanged`); −1: the users are not stored yet. */
+  private usersTaken = -1;
 
   private dirty: Uint8Array = new Uint8Array(0);
   private dirtyList: number[] = [];
@@ -233,6 +235,26 @@ export class FactorModel {
   /** Changes whenever a user vector may have (see `userVectorsChanged`); equal stamps, equal vectors. */
   get userStamp(): number {
     return this.userStampValue;
+  }
+
+  /**
+   * Whether any user changed since the last call (a checkpoint then writes the user pages); the users count as
+   * unchanged from now on (a checkpoint that fails gives them back with `markUsersChanged`).
+   */
+  takeUsersChanged(): boolean {
+    const changed = this.usersTaken !== this.userStampValue;
+    this.usersTaken = this.userStampValue;
+    return changed;
+  }
+
+  /** The next checkpoint writes the users again (this one failed). */
+  markUsersChanged(): void {
+    this.usersTaken = -1;
+  }
+
+  /** The users are as stored (a model just read from its user pages). */
+  clearUsersChanged(): void {
+    this.usersTaken = this.userStampValue;
   }
 
   /** User u's factors (a view, not a copy). */

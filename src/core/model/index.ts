@@ -33,4 +33,12 @@ export {
   PAGE_ITEMS,
   type ModelPages,
 } from './paged';
-export { decodeModelHead, applyModelPage, type ModelReading } from './paged';
+export {
+  decodeModelHead,
+  applyModelPage,
+  applyUserPage,
+  finishReading,
+  isPagedFormat,
+  userPageNumber,
+  type ModelReading,
+} from './paged';

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { inverse, Matrix } from 'ml-matrix';
 import { Rng } from '../random';
 import { ModelFormatError, ModelInputError } from './errors';
@@ -11,7 +13,7 @@ import {
   mergeStats,
 } from './online';
 import { decodeModel, encodeModel } from './serialize';
-import { decodeModelPages, encodeModelPages } from './paged';
+import { decodeModelPages, encodeModelPages, type ModelPages } from './paged';
 import { solvePosteriorJob } from './posterior-job';
 import { buildServingSnapshot } from './serving';
 import { foldInUser } from './user-solve';
@@ -279,8 +281,12 @@ describe('serialisation and serving snapshot', () => {
     const m = smallModel(3, 7, 5, rng, 2);
     applyEvents(m, randomBatch(m, 120, rng));
     m.version = 'v-odd'; // an odd-length header: its padding is not empty
-    const bytes = (cp: { head: Uint8Array; pages: { bytes: Uint8Array }[] }) =>
-      Buffer.concat([cp.head, ...cp.pages.map((p) => p.bytes)].map((x) => Buffer.from(x)));
+    const bytes = (cp: ModelPages) =>
+      Buffer.concat(
+        [cp.head, ...cp.pages.map((p) => p.bytes), ...cp.userPages.map((p) => p.bytes)].map((x) =>
+          Buffer.from(x),
+        ),
+      );
     const fresh = bytes(encodeModelPages(m, 'all', undefined, 3));
     const tooSmall = new ArrayBuffer(16);
     const grown = encodeModelPages(m, 'all', tooSmall, 3);
@@ -304,17 +310,19 @@ describe('serialisation and serving snapshot', () => {
     const P = 4; // 6 pages
     const store = new Map<number, Uint8Array>();
     let buffer: ArrayBuffer | undefined;
-    const checkpoint = (expectedPages?: number[]) => {
-      const cp = encodeModelPages(m, 'changed', buffer, P);
+    const U = 4; // users a user page: 6 users, 2 user pages (−1, −2)
+    const checkpoint = (expectedPages?: number[], expectedUserPages: number[] = []) => {
+      const cp = encodeModelPages(m, 'changed', buffer, P, U);
       buffer = cp.head.buffer as ArrayBuffer;
       if (expectedPages) expect(cp.pages.map((x) => x.page)).toEqual(expectedPages);
+      expect(cp.userPages.map((x) => x.page)).toEqual(expectedUserPages);
       // Copies: the buffer is reused by the next checkpoint, as the service's is.
-      for (const { page, bytes } of cp.pages) store.set(page, bytes.slice());
+      for (const { page, bytes } of [...cp.pages, ...cp.userPages]) store.set(page, bytes.slice());
       const back = decodeModelPages(cp.head.slice(), (p) => store.get(p));
       expect(Buffer.from(encodeModel(back))).toEqual(Buffer.from(encodeModel(m)));
       return back;
     };
-    checkpoint([0, 1, 2, 3, 4, 5]); // a new model: every item is new
+    checkpoint([0, 1, 2, 3, 4, 5], [-1, -2]); // a new model: every item and user is new
     checkpoint([]); // nothing changed
     // Events on items 1 and 9 only (the default user, targets 0 and 1).
     applyEvents(m, {
@@ -329,6 +337,12 @@ describe('serialisation and serving snapshot', () => {
     checkpoint([3]);
     m.addItem('new-1', 'g1');
     checkpoint([5]);
+    // Users change only with a batch training (here: one vector set, then a new user): all their pages again.
+    m.setUserVector(4, [0.25, -1, 0.5]);
+    checkpoint([], [-1, -2]);
+    m.addUser('u-late', [1, 2, 3]);
+    checkpoint([], [-1, -2]);
+    checkpoint([]);
     // Posteriors solved on a worker and installed later, as the service does.
     applyEvents(m, {
       user: Int32Array.of(2),
@@ -358,8 +372,13 @@ describe('serialisation and serving snapshot', () => {
         const lost = m.takeChangedPages(P);
         expect(lost.length).toBeGreaterThan(0);
         m.markPagesChanged(lost, P);
+        expect(m.takeUsersChanged()).toBe(false);
+        m.markUsersChanged(); // a failed checkpoint that had written them
       }
-      const back = checkpoint();
+      const back = checkpoint(undefined, round === 3 ? [-1, -2] : []);
+      // Read back from its pages, a model owes no checkpoint anything.
+      expect(back.takeChangedPages(P)).toEqual([]);
+      expect(back.takeUsersChanged()).toBe(false);
       // The loaded model learns on exactly as the original.
       const more = randomBatch(m, 4, new Rng(100 + round));
       applyEvents(back, more);
@@ -368,10 +387,40 @@ describe('serialisation and serving snapshot', () => {
     }
   });
 
+  it('reads a format 2 model (users in the head, as written before user pages), whose users the next checkpoint writes', () => {
+    const f = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'paged-v2.json'), 'utf8')) as {
+      head: string;
+      pages: { page: number; bytes: string }[];
+      encodeModel: string;
+    };
+    const bytes = (b64: string): Uint8Array => new Uint8Array(Buffer.from(b64, 'base64'));
+    const pages = new Map(f.pages.map((p) => [p.page, bytes(p.bytes)]));
+    const back = decodeModelPages(bytes(f.head), (p) => pages.get(p));
+    expect(Buffer.from(encodeModel(back))).toEqual(Buffer.from(f.encodeModel, 'base64'));
+    expect(back.userIds).toEqual(['u0', 'u1', 'u2']);
+    // Its users are stored nowhere as pages yet: the first checkpoint writes them, and the model reads back.
+    const cp = encodeModelPages(back, 'changed', undefined, 2);
+    expect(cp.pages).toEqual([]);
+    expect(cp.userPages.map((p) => p.page)).toEqual([-1]);
+    for (const p of cp.userPages) pages.set(p.page, p.bytes);
+    const again = decodeModelPages(cp.head, (p) => pages.get(p));
+    expect(Buffer.from(encodeModel(again))).toEqual(Buffer.from(f.encodeModel, 'base64'));
+  });
+
   it('fails clearly on a missing or foreign page', () => {
-    const m = smallModel(2, 5, 1, new Rng(3));
-    const cp = encodeModelPages(m, 'all', undefined, 2);
-    const pages = new Map(cp.pages.map((x) => [x.page, x.bytes]));
+    const m = smallModel(2, 5, 3, new Rng(3));
+    const cp = encodeModelPages(m, 'all', undefined, 2, 2);
+    const pages = new Map([...cp.pages, ...cp.userPages].map((x) => [x.page, x.bytes]));
+    expect(decodeModelPages(cp.head, (p) => pages.get(p)).userIds).toEqual(['u0', 'u1', 'u2']);
+    expect(() => decodeModelPages(cp.head, (p) => (p === -2 ? undefined : pages.get(p)))).toThrow(
+      'user page 1 is missing (the model has 3 users)',
+    );
+    expect(() => decodeModelPages(cp.head, (p) => pages.get(p === -2 ? -1 : p))).toThrow(
+      'user page 1 holds page 0 of 2 users, expected 1',
+    );
+    expect(() => decodeModelPages(cp.head, (p) => (p === -1 ? pages.get(0) : pages.get(p)))).toThrow(
+      'user page 0 has bad magic bytes',
+    );
     expect(() => decodeModelPages(cp.head, (p) => (p === 1 ? undefined : pages.get(p)))).toThrow(
       'model page 1 is missing (the model has 5 items)',
     );

@@ -17,15 +17,29 @@ import {
  * changed since the last one (`FactorModel.takeChangedPages`); a model is read back from the head and, for
  * every page, the newest copy stored.
  *
- * Head (little-endian; sections padded to 8): magic "RECOMDH\0", u32 format version (2), u32 header length H,
- * H bytes of UTF-8 JSON { config, version, generation, meta, itemIds, groupIds, userIds, pageItems,
- * byteLength }, then priorMean Float64[(G+1)·n] · priorVar Float64[(G+1)·n] · userVec Float64[nu·d] ·
- * defaultUser Float64[d].
+ * Head (little-endian; sections padded to 8): magic "RECOMDH\0", u32 format version (3), u32 header length H,
+ * H bytes of UTF-8 JSON { config, version, generation, meta, itemIds, groupIds, userIds: [], users, pageItems,
+ * pageUsers, byteLength }, then priorMean Float64[(G+1)·n] · priorVar Float64[(G+1)·n] · defaultUser Float64[d].
+ * Format 2 (still read) held the users in the head: userIds in the JSON, userVec Float64[nu·d] before defaultUser.
+ * User page c (users [c·U, c·U + k), stored as page −1 − c): magic "RECOMDU\0", u32 c, u32 k, u32 length L,
+ * u32 0, L bytes of UTF-8 JSON [their ids], then userVec Float64[k·d]. User vectors change only with a batch
+ * training (`FactorModel.userStamp`), so a checkpoint writes the user pages only when they did: in the head, a
+ * model trained over 10^6 users (d = 32) made every checkpoint 270 MB and 1.0 s of encoding on the serving
+ * thread, and one over ≈ 4·10^6 would have passed PostgreSQL's 1 GB for one value.
  * Page p (items [p·P, p·P + k)): magic "RECOMDP\0", u32 p, u32 k, then itemGroup Int32[k] · itemActive Uint8[k] ·
  * xx Float64[k·n(n+1)/2] · xy Float64[k·n] · count · weightSum · positives Float64[k] · itemMean Float64[k·n] ·
  * itemVar Float64[k·n] (the sections of format 1, for those items).
  */
-export const PAGED_FORMAT_VERSION = 2;
+export const PAGED_FORMAT_VERSION = 3;
+/** The paged format whose head held the users (read, never written). */
+const PAGED_FORMAT_USERS_IN_HEAD = 2;
+/** Whether a `model_snapshots.format_version` is a paged one (a head, and pages in `model_pages`). */
+export const isPagedFormat = (v: number): boolean =>
+  v === PAGED_FORMAT_VERSION || v === PAGED_FORMAT_USERS_IN_HEAD;
+/** Users per user page: 16 MB of vectors at d = 32. */
+export const PAGE_USERS = 65_536;
+/** The `model_pages` page number of user page c: negative, beside the items' pages 0, 1, …. */
+export const userPageNumber = (c: number): number => -1 - c;
 /**
  * Items per page: one. Updates scatter over the catalogue, so larger pages are nearly all dirty: with 1% of
  * 10^5 items (d = 32) touched at random, pages of 64 items wrote 253 MB (4.7 s of PostgreSQL's time here),
@@ -34,15 +48,21 @@ export const PAGED_FORMAT_VERSION = 2;
 export const PAGE_ITEMS = 1;
 const HEAD_MAGIC = 'RECOMDH\0';
 const PAGE_MAGIC = 'RECOMDP\0';
+const USER_MAGIC = 'RECOMDU\0';
 
 interface Head extends HeaderV1 {
   pageItems: number;
+  /** Format 3: the number of users, and users per user page (their ids are in the user pages). */
+  users?: number;
+  pageUsers?: number;
 }
 
 export interface ModelPages {
   head: Uint8Array;
-  /** The pages written, ascending. */
+  /** The item pages written, ascending. */
   pages: { page: number; bytes: Uint8Array }[];
+  /** The user pages written (`page` = `userPageNumber(c)`, c ascending): all of them, or none when no user changed. */
+  userPages: { page: number; bytes: Uint8Array }[];
 }
 
 type Section = Int32Array | Uint8Array | Float64Array;
@@ -101,29 +121,40 @@ export function encodeModelPages(
   pages: 'changed' | 'all',
   into?: ArrayBuffer,
   pageItems = PAGE_ITEMS,
+  pageUsers = PAGE_USERS,
 ): ModelPages {
   model.refreshPosteriors();
   const d = model.dim;
   const n = model.n;
   const ni = model.numItems;
+  const nu = model.numUsers;
   const slots = model.numGroups + 1;
   const numPages = Math.ceil(ni / pageItems);
   const taken =
     pages === 'all'
       ? (model.takeChangedPages(pageItems), Array.from({ length: numPages }, (_, p) => p))
       : model.takeChangedPages(pageItems);
+  const usersChanged = model.takeUsersChanged() || pages === 'all';
   const headSections: Section[] = [
     model.priorMean.subarray(0, slots * n),
     model.priorVar.subarray(0, slots * n),
-    model.userVec.subarray(0, model.numUsers * d),
     model.defaultUser.subarray(0, d),
   ];
   const body = sectionsBytes(headSections);
-  const hdr = modelHeader(model, { pageItems }, body);
+  const hdr = modelHeader(model, { userIds: [], users: nu, pageItems, pageUsers }, body);
   const headBytes = pad8(16 + hdr.length) + body;
   const pageParts = taken.map((p) => pageSections(model, p, pageItems));
+  const userParts = usersChanged
+    ? Array.from({ length: Math.ceil(nu / pageUsers) }, (_, c) => {
+        const a = c * pageUsers;
+        const b = Math.min(nu, a + pageUsers);
+        const ids = new TextEncoder().encode(JSON.stringify(model.userIds.slice(a, b)));
+        return { c, k: b - a, ids, vec: model.userVec.subarray(a * d, b * d) };
+      })
+    : [];
   let total = headBytes;
   for (const parts of pageParts) total += 16 + sectionsBytes(parts);
+  for (const u of userParts) total += 24 + pad8(u.ids.length) + pad8(u.vec.byteLength);
   // Reused unless it is far larger than needed (one checkpoint of every item must not pin that much for good).
   const reuse = into && into.byteLength >= total && into.byteLength <= Math.max(4 * total, 16 << 20);
   const buffer = reuse ? into : new ArrayBuffer(into ? Math.ceil(total * 1.25) : total);
@@ -148,7 +179,19 @@ export function encodeModelPages(
     written.push({ page: p, bytes });
     at += bytes.byteLength;
   }
-  return { head, pages: written };
+  const userPages: ModelPages['userPages'] = [];
+  for (const u of userParts) {
+    const bytes = new Uint8Array(buffer, at, 24 + pad8(u.ids.length) + pad8(u.vec.byteLength));
+    writeMagic(bytes, 0, USER_MAGIC);
+    writeU32(bytes, 8, u.c);
+    writeU32(bytes, 12, u.k);
+    writeU32(bytes, 16, u.ids.length);
+    writeU32(bytes, 20, 0);
+    writeSections(bytes, 24, [u.ids, u.vec]);
+    userPages.push({ page: userPageNumber(u.c), bytes });
+    at += bytes.byteLength;
+  }
+  return { head, pages: written, userPages };
 }
 
 function hasMagic(bytes: Uint8Array, magic: string): boolean {
@@ -162,6 +205,14 @@ export interface ModelReading {
   model: FactorModel;
   pageItems: number;
   numPages: number;
+  /** Users per user page, the user pages to read (c = 0, 1, … in this order) and the next one expected. */
+  pageUsers: number;
+  numUserPages: number;
+  nextUserPage: number;
+  /** The users the head announces (format 3; the user pages add them). */
+  users: number;
+  /** Format 2: the users came with the head (the next checkpoint must write them as pages). */
+  usersInHead: boolean;
 }
 
 /** Decode a model's head: the model with its items, groups, users and priors, its items' data still to come. */
@@ -169,23 +220,72 @@ export function decodeModelHead(head: Uint8Array): ModelReading {
   if (!hasMagic(head, HEAD_MAGIC)) throw new ModelFormatError('not a reco model head (bad magic bytes)');
   const hv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const version = hv.getUint32(8, true);
-  if (version !== PAGED_FORMAT_VERSION)
+  if (!isPagedFormat(version))
     throw new ModelFormatError(
-      `model head format v${version} is not the v${PAGED_FORMAT_VERSION} this build reads; upgrade reco or retrain`,
+      `model head format v${version} is not one this build reads (v${PAGED_FORMAT_USERS_IN_HEAD}, v${PAGED_FORMAT_VERSION}); upgrade reco or retrain`,
     );
   const headerLen = hv.getUint32(12, true);
   const h = readModelHeader<Head>(head, headerLen, 'model head');
+  const usersInHead = version === PAGED_FORMAT_USERS_IN_HEAD;
+  const users = usersInHead ? h.userIds.length : h.users;
+  const pageUsers = usersInHead ? PAGE_USERS : h.pageUsers;
+  if (!Number.isInteger(users) || users! < 0 || !Number.isInteger(pageUsers) || pageUsers! < 1)
+    throw new ModelFormatError('model head has no valid users or pageUsers');
   const model = modelFromHeader(h);
+  if (!usersInHead) model.reserve(0, users!);
   const n = model.n;
   const slots = h.groupIds.length + 1;
   const take = sectionReader(head, pad8(16 + headerLen), 'model head');
   model.priorMean.set(take(Float64Array, slots * n));
   model.priorVar.set(take(Float64Array, slots * n));
-  model.userVec.set(take(Float64Array, h.userIds.length * model.dim));
-  model.userVectorsChanged();
+  if (usersInHead) {
+    model.userVec.set(take(Float64Array, h.userIds.length * model.dim));
+    model.userVectorsChanged();
+  }
   model.defaultUser.set(take(Float64Array, model.dim));
   model.generation = h.generation;
-  return { model, pageItems: h.pageItems, numPages: Math.ceil(h.itemIds.length / h.pageItems) };
+  return {
+    model,
+    pageItems: h.pageItems,
+    numPages: Math.ceil(h.itemIds.length / h.pageItems),
+    pageUsers: pageUsers!,
+    numUserPages: usersInHead ? 0 : Math.ceil(users! / pageUsers!),
+    nextUserPage: 0,
+    users: users!,
+    usersInHead,
+  };
+}
+
+/** Add user page c's users to the model being read (user pages come in order: c = 0, 1, …). */
+export function applyUserPage(r: ModelReading, c: number, bytes: Uint8Array): void {
+  const { model, pageUsers: U } = r;
+  if (c !== r.nextUserPage || c >= r.numUserPages)
+    throw new ModelFormatError(
+      `user page ${c} read where user page ${r.nextUserPage} of ${r.numUserPages} was due`,
+    );
+  if (!hasMagic(bytes, USER_MAGIC)) throw new ModelFormatError(`user page ${c} has bad magic bytes`);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const k = Math.min(r.users, (c + 1) * U) - c * U;
+  if (bytes.length < 24 || v.getUint32(8, true) !== c || v.getUint32(12, true) !== k)
+    throw new ModelFormatError(
+      `user page ${c} holds page ${v.getUint32(8, true)} of ${v.getUint32(12, true)} users, expected ${k}`,
+    );
+  const take = sectionReader(bytes, 24, `user page ${c}`);
+  let ids: unknown;
+  try {
+    ids = JSON.parse(new TextDecoder().decode(take(Uint8Array, v.getUint32(16, true))));
+  } catch {
+    throw new ModelFormatError(`user page ${c}'s ids are not JSON`);
+  }
+  if (!Array.isArray(ids) || ids.length !== k || !ids.every((id) => typeof id === 'string'))
+    throw new ModelFormatError(`user page ${c}'s ids are not ${k} strings`);
+  const vec = take(Float64Array, k * model.dim);
+  const first = model.numUsers;
+  for (const id of ids as string[]) model.addUser(id);
+  if (model.numUsers !== first + k) throw new ModelFormatError(`user page ${c} repeats a user id`);
+  model.userVec.set(vec, first * model.dim);
+  model.userVectorsChanged();
+  r.nextUserPage++;
 }
 
 /** Copy page p's items into the model being read. */
@@ -222,12 +322,25 @@ export function applyModelPage(r: ModelReading, p: number, bytes: Uint8Array): v
  */
 export function decodeModelPages(head: Uint8Array, page: (p: number) => Uint8Array | undefined): FactorModel {
   const r = decodeModelHead(head);
+  for (let c = 0; c < r.numUserPages; c++) {
+    const bytes = page(userPageNumber(c));
+    if (!bytes) throw new ModelFormatError(`user page ${c} is missing (the model has ${r.users} users)`);
+    applyUserPage(r, c, bytes);
+  }
   for (let p = 0; p < r.numPages; p++) {
     const bytes = page(p);
     if (!bytes)
       throw new ModelFormatError(`model page ${p} is missing (the model has ${r.model.numItems} items)`);
     applyModelPage(r, p, bytes);
   }
-  r.model.clearChanged();
+  finishReading(r);
   return r.model;
+}
+
+/** A model read whole: its items as stored, and its users too unless they came in a format 2 head. */
+export function finishReading(r: ModelReading): void {
+  if (r.nextUserPage !== r.numUserPages)
+    throw new ModelFormatError(`model has ${r.nextUserPage} of its ${r.numUserPages} user pages`);
+  r.model.clearChanged();
+  if (!r.usersInHead) r.model.clearUsersChanged();
 }

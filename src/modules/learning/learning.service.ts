@@ -213,7 +213,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
           await this.state.writeCheckpoint(
             c.last,
             c.model.head,
-            c.model.pages,
+            [...c.model.userPages, ...c.model.pages],
             image ? { image } : { from: c.from! },
             this.config.learning.dedupeHorizonHours,
           );
@@ -223,6 +223,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
             c.model.pages.map((p) => p.page),
             PAGE_ITEMS,
           );
+          if (c.model.userPages.length) this.models.learningModel().markUsersChanged();
           throw e;
         }
         this.models.checkpointBatchId = c.last;
@@ -232,9 +233,12 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
           msg: 'model checkpoint written',
           lastBatchId: c.last,
           bytes:
-            c.model.pages.reduce((t, p) => t + p.bytes.byteLength, c.model.head.byteLength) +
-            (image?.byteLength ?? 0),
+            [...c.model.userPages, ...c.model.pages].reduce(
+              (t, p) => t + p.bytes.byteLength,
+              c.model.head.byteLength,
+            ) + (image?.byteLength ?? 0),
           pages: c.model.pages.length,
+          userPages: c.model.userPages.length,
           ...(image ? { joinsImage: c.open!.ids.length } : { joinsFromBatch: c.from }),
         });
       })

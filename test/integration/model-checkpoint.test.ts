@@ -1,0 +1,73 @@
+import type { DataSource } from 'typeorm';
+import { encodeModel, encodeModelPages, FactorModel, PAGE_ITEMS } from '../../src/core/model';
+import { createDataSource } from '../../src/database/data-source';
+import { runMigrationsLocked } from '../../src/database/migrate';
+import { ModelStateRepository } from '../../src/modules/model/model-state.repository';
+import { createTestDatabase, type TestDatabase } from '../setup/db';
+
+/**
+ * Checkpoints in PostgreSQL with users in pages of their own: written when a user changed, read back with the
+ * newest row of every page, old rows dropped once no kept snapshot needs them.
+ */
+describe('model checkpoints with user pages (ModelStateRepository, snapshotModel)', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let repo: ModelStateRepository;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    ds = createDataSource({ url: db.url, poolSize: 2 });
+    await ds.initialize();
+    await runMigrationsLocked(ds);
+    repo = new ModelStateRepository(ds);
+  });
+  afterAll(async () => {
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it('writes the users when they change, reads them back from older rows otherwise, and prunes what no snapshot needs', async () => {
+    const m = FactorModel.create(
+      { dim: 3 },
+      {
+        items: Array.from({ length: 6 }, (_, i) => ({ id: `i${i}` })),
+        users: ['a', 'b', 'c', 'd', 'e'],
+      },
+    );
+    for (let u = 0; u < 5; u++) m.setUserVector(u, [u, -u / 2, 1 + u / 4]);
+    let batch = 0;
+    // One user a page: five user pages, read over two queries.
+    const checkpoint = async (): Promise<number[]> => {
+      const cp = encodeModelPages(m, 'changed', undefined, PAGE_ITEMS, 1);
+      batch++;
+      await repo.writeCheckpoint(batch, cp.head, [...cp.userPages, ...cp.pages], { from: batch + 1 }, 24);
+      const back = (await repo.latestSnapshot())!;
+      expect(back.lastBatchId).toBe(batch);
+      expect(Buffer.from(encodeModel(back.model))).toEqual(Buffer.from(encodeModel(m)));
+      return cp.userPages.map((p) => p.page);
+    };
+    const rowsOf = async (page: number): Promise<number> =>
+      (
+        (await ds.query(`SELECT count(*)::int AS n FROM model_pages WHERE page = $1`, [page])) as {
+          n: number;
+        }[]
+      )[0].n;
+
+    expect(await checkpoint()).toEqual([-1, -2, -3, -4, -5]);
+    // Learning changes items, never users: the users come from the first checkpoint's rows.
+    m.stats.add(2, Float64Array.of(1, 0.5, -1), 0, 1, 1);
+    m.markDirty(2);
+    expect(await checkpoint()).toEqual([]);
+    expect(await checkpoint()).toEqual([]);
+    expect(await checkpoint()).toEqual([]);
+    expect(await rowsOf(-3)).toBe(1);
+    // A batch training's new vectors: every user page again; the old rows go once no kept snapshot reads them.
+    m.setUserVector(2, [9, 8, 7]);
+    m.addUser('f', [0.5, 0.5, 0.5]);
+    expect(await checkpoint()).toEqual([-1, -2, -3, -4, -5, -6]);
+    expect(await rowsOf(-3)).toBe(2); // the previous snapshot (kept) still reads the old one
+    expect(await checkpoint()).toEqual([]);
+    expect(await rowsOf(-3)).toBe(1);
+    expect(Array.from((await repo.latestSnapshot())!.model.userVector(2))).toEqual([9, 8, 7]);
+  });
+});
