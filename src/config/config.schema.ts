@@ -122,6 +122,9 @@ export const envSchema = z.object({
   RECENT_TOMBSTONES_MAX: wholeNumber(1000, 100_000_000, 200_000, 'a whole number of slates').describe(
     'Closed slates the learner keeps in memory at most (those of the last hour, newest first; a few hundred bytes each): a redelivered impression or a late click on an older one is looked up in PostgreSQL. More memory means a larger heap to collect: at 400k the learning latency tail grew from 0.2 s to 1.7 s in bench:ingest.',
   ),
+  FOLD_IN_USERS: wholeNumber(1000, 100_000_000, 200_000, 'a whole number of users').describe(
+    "Users whose recent learning targets (their newest 100 to 200) are kept in memory to fold them in at serving time, the least recently updated dropped first: ≈ 5.7 KB of heap each at a full history, so 10^6 users (5.7 GB) would not fit V8's default heap. A dropped user is served from their trained vector, or the population prior, until new events come.",
+  ),
   CHECKPOINT_INTERVAL_MS: z.coerce
     .number({ error: 'must be a whole number of milliseconds' })
     .int({ error: 'must be a whole number of milliseconds' })

@@ -25,6 +25,7 @@ export interface AppConfig {
     joinWindowMs: number;
     dedupeHorizonHours: number;
     recentTombstonesMax: number;
+    foldInUsers: number;
     checkpointIntervalMs: number;
     examination: readonly number[];
   };
@@ -101,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       joinWindowMs: e.JOIN_WINDOW_MS,
       dedupeHorizonHours: e.DEDUPE_HORIZON_HOURS,
       recentTombstonesMax: e.RECENT_TOMBSTONES_MAX,
+      foldInUsers: e.FOLD_IN_USERS,
       checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
       examination: Object.freeze(e.POSITION_EXAMINATION),
     },

@@ -52,8 +52,8 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ModelService.name);
   private model!: FactorModel;
   private snapshot!: ServingSnapshot;
-  /** Recent targets per user (fold-in), shared with the learning path. */
-  readonly histories = new UserHistories();
+  /** Recent targets per user (fold-in), shared with the learning path; at most `FOLD_IN_USERS` users. */
+  readonly histories: UserHistories;
   /**
    * Folded-in user vectors computed for serving, by user: valid while the user's history stamp and the user
    * system (rebuilt with each snapshot) are the ones they were computed with. Bounded (oldest dropped first).
@@ -98,6 +98,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     private readonly state: ModelStateRepository,
     metrics: MetricsService,
   ) {
+    this.histories = new UserHistories(config.learning.foldInUsers);
     // Recent tombstones only: older ones are in slate_tombstones, read by the batches that need them.
     // Item ids are kept as the catalogue's own strings: the open slates' ids share a few thousand strings.
     this.joins = new JoinBook(RECENT_TOMBSTONES_MS, config.learning.recentTombstonesMax, (itemId) => {
@@ -118,6 +119,17 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
       collect() {
         this.set({ state: 'open' }, joins.openCount);
         this.set({ state: 'closed' }, joins.closedCount);
+      },
+    });
+    const histories = this.histories;
+    new Gauge({
+      name: 'reco_fold_in_users',
+      help: 'Users whose recent targets are kept for fold-in (kept, at most FOLD_IN_USERS), and those dropped so far to stay within it (dropped).',
+      labelNames: ['state'] as const,
+      registers: [metrics.registry],
+      collect() {
+        this.set({ state: 'kept' }, histories.size);
+        this.set({ state: 'dropped' }, histories.dropped);
       },
     });
     this.itemsGauge = new Gauge({
