@@ -7,7 +7,11 @@ interface History {
   items: number[];
   targets: number[];
   weights: number[];
-  /** Targets pushed so far: a folded-in vector computed at stamp s is current while the stamp is still s. */
+  /**
+   * The push that last changed it, counted over all users: a folded-in vector computed at stamp s is current while
+   * the stamp is still s. Unique across users and time, so a user dropped and back again never repeats a stamp
+   * that a cached fold-in of their old history could match.
+   */
   stamp: number;
 }
 
@@ -27,6 +31,7 @@ export class UserHistories {
   /** The user of the last push: updates come in runs per user (a closed slate's items), moved once a run. */
   private last: string | undefined;
   private droppedUsers = 0;
+  private pushes = 0;
 
   constructor(private readonly maxUsers = Infinity) {
     if (!(maxUsers >= 1)) throw new RangeError(`maxUsers must be at least 1, got ${maxUsers}`);
@@ -49,7 +54,7 @@ export class UserHistories {
     h.items.push(item);
     h.targets.push(target);
     h.weights.push(weight);
-    h.stamp++;
+    h.stamp = ++this.pushes;
     if (h.items.length >= 2 * HISTORY) {
       const drop = h.items.length - HISTORY;
       h.items.splice(0, drop);
