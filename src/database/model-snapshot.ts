@@ -8,6 +8,7 @@ import {
   isPagedFormat,
   ModelFormatError,
   userPageNumber,
+  userPageOf,
 } from '../core/model';
 
 interface Queryable {
@@ -39,7 +40,7 @@ export async function snapshotModel(
        WHERE snapshot_id <= $1 AND page <= $2 AND page > $3 ORDER BY page DESC, snapshot_id DESC`,
       [snapshot.id, userPageNumber(from), userPageNumber(to)],
     )) as { page: number; bytes: Buffer }[];
-    for (const r of rows) applyUserPage(reading, -1 - r.page, r.bytes);
+    for (const r of rows) applyUserPage(reading, userPageOf(r.page), r.bytes);
     if (reading.nextUserPage !== to)
       throw new ModelFormatError(
         `model snapshot ${snapshot.id} has ${reading.nextUserPage} of its ${reading.numUserPages} user pages in model_pages`,

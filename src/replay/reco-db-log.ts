@@ -3,6 +3,7 @@ import { buildServingSnapshot, type ServingSnapshot } from '../core/model';
 import type { RecoImpression } from './reco-log.schema';
 import { InputFileError } from './input-file.error';
 import { snapshotModel } from '../database/model-snapshot';
+import { sqlState } from '../database/sql-state';
 
 /** A time window over `slates.served_at`: [since, until). */
 export interface LogWindow {
@@ -159,7 +160,7 @@ export async function* readRecoLogFromDb(
     )) as { n: number }[];
     stats.organicClicks = n;
   } catch (e) {
-    if ((e as { code?: string }).code === UNDEFINED_TABLE)
+    if (sqlState(e) === UNDEFINED_TABLE)
       throw new InputFileError(
         `the database has no impression log (${(e as Error).message}); run \`reco migrate\` or point DATABASE_URL at the service's database`,
       );

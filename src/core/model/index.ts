@@ -40,5 +40,6 @@ export {
   finishReading,
   isPagedFormat,
   userPageNumber,
+  userPageOf,
   type ModelReading,
 } from './paged';

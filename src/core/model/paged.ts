@@ -40,6 +40,8 @@ export const isPagedFormat = (v: number): boolean =>
 export const PAGE_USERS = 65_536;
 /** The `model_pages` page number of user page c: negative, beside the items' pages 0, 1, …. */
 export const userPageNumber = (c: number): number => -1 - c;
+/** The user page c stored as `model_pages` page number `page` (the inverse of `userPageNumber`). */
+export const userPageOf = (page: number): number => -1 - page;
 /**
  * Items per page: one. Updates scatter over the catalogue, so larger pages are nearly all dirty: with 1% of
  * 10^5 items (d = 32) touched at random, pages of 64 items wrote 253 MB (4.7 s of PostgreSQL's time here),

@@ -207,13 +207,15 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       .then(async (c) => {
         if (!c) return;
         const image = c.open && (await runInSteps(encodeOpenJoinsInSteps(c.open.ids, c.open.entries)));
+        // Users first: page numbers −1, −2, … (written only when a user changed), then the items' pages.
+        const pages = [...c.model.userPages, ...c.model.pages];
         await this.models.clickArchive.flushed(c.clicksMark);
         await this.models.tombstoneArchive.flushed(c.tombstonesMark);
         try {
           await this.state.writeCheckpoint(
             c.last,
             c.model.head,
-            [...c.model.userPages, ...c.model.pages],
+            pages,
             image ? { image } : { from: c.from! },
             this.config.learning.dedupeHorizonHours,
           );
@@ -233,10 +235,8 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
           msg: 'model checkpoint written',
           lastBatchId: c.last,
           bytes:
-            [...c.model.userPages, ...c.model.pages].reduce(
-              (t, p) => t + p.bytes.byteLength,
-              c.model.head.byteLength,
-            ) + (image?.byteLength ?? 0),
+            pages.reduce((t, p) => t + p.bytes.byteLength, c.model.head.byteLength) +
+            (image?.byteLength ?? 0),
           pages: c.model.pages.length,
           userPages: c.model.userPages.length,
           ...(image ? { joinsImage: c.open!.ids.length } : { joinsFromBatch: c.from }),

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
+import { sqlState } from '../../database/sql-state';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
 import { ImpressionsRepository } from './impressions.repository';
@@ -165,7 +166,6 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
 
 /** A PostgreSQL data exception (SQLSTATE class 22) or integrity violation (class 23): the row, not the server. */
 function isRowDataError(e: unknown): boolean {
-  const err = e as { code?: unknown; driverError?: { code?: unknown } } | null;
-  const code = err?.code ?? err?.driverError?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+  const code = sqlState(e);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
 }

@@ -5,6 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { PolicyConfig } from '../../core/policies/policy-config.schema';
+import { sqlState } from '../../database/sql-state';
 import type { Impression } from './impression';
 
 /** Persistence port for served slates. */
@@ -29,6 +30,9 @@ interface SlateRow {
   simulated_slates: number;
   items: Impression['items'];
 }
+
+/** SQLSTATE unique_violation. */
+const UNIQUE_VIOLATION = '23505';
 
 const COLUMNS =
   'id, user_id, served_at, policy, seed, model_version, experiment_key, variant, context, requested_size, ' +
@@ -58,7 +62,7 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
         return;
       } catch (e) {
         // COPY has no ON CONFLICT: a slate already stored refuses the whole batch. The INSERT skips it.
-        if (!isUniqueViolation(e)) throw e;
+        if (sqlState(e) !== UNIQUE_VIOLATION) throw e;
       }
     }
     await this.insertRows(impressions);
@@ -159,11 +163,6 @@ export function copyLine(i: Impression): string {
     `${i.experiment ? copyText(i.experiment.variant) : '\\N'}\t${i.context === null ? '\\N' : copyJson(i.context)}\t` +
     `${i.requestedSize}\t${i.propensityKind}\t${i.simulatedSlates}\t${copyJson(i.items)}\n`
   );
-}
-
-function isUniqueViolation(e: unknown): boolean {
-  const err = e as { code?: unknown } | null;
-  return err?.code === '23505';
 }
 
 const COPY_SPECIAL = /[\\\n\r\t]/;
