@@ -1,5 +1,5 @@
 import { NormalStream, type Rng } from '../random';
-import { scratchFloat64, scratchInt32, zeroedInt32, zeroedUint8 } from './internal/scratch';
+import { clearedInt32, scratchFloat64, scratchInt32, zeroedInt32, zeroedUint8 } from './internal/scratch';
 import { randomPropensities } from './random-policy';
 import { makePropensities, type PropensityClasses, type SlatePropensities } from './slate-propensities';
 import { candidateItems, type ScoredCandidates, type Selection } from './policy-types';
@@ -351,7 +351,7 @@ function servedPropensities(
       seen[nSeen++] = c;
     }
     // Integer adds: a float add's latency chains on a hot cell.
-    const counts = scratchInt32('propensity.counts', rows * k).fill(0, 0, rows * k);
+    const counts = clearedInt32('propensity.counts', rows * k);
     const tally = (c: number, j: number): void => {
       let t = target[c];
       if (t === 0) {

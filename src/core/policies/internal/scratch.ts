@@ -20,6 +20,15 @@ export function scratchInt32(name: string, n: number): Int32Array {
   return a;
 }
 
+/**
+ * The first n entries of `scratchInt32(name, n)`, set to 0 now: a per-request array that must start at zero,
+ * without allocating one (an array over 64 bytes has its memory outside V8's heap: 1–2.5 µs each here, against
+ * ≈ 0.02 µs to fill a reused one).
+ */
+export function clearedInt32(name: string, n: number): Int32Array {
+  return scratchInt32(name, n).subarray(0, n).fill(0);
+}
+
 const floatPool = new Map<string, Float64Array>();
 
 /**
