@@ -398,20 +398,19 @@ export class FactorModel {
 
   /**
    * Install a job's solutions. Returns the items whose precision was not positive definite (their previous
-   * posterior stays; with non-negative weights this only happens on corrupted statistics). If posteriors were
-   * re-solved here meanwhile (`refreshAll`, `refreshPosteriors`), the job may be older than them: its items are
-   * marked stale instead, and solved again.
+   * posterior stays; with non-negative weights this only happens on corrupted statistics). A job whose items an
+   * in-place solve took back meanwhile (`refreshAll`, `refreshPosteriors`) is older than their posteriors: it is
+   * dropped, as those items are already solved, or stale and to be solved, from their current statistics.
    */
   applyPosteriorJob(job: PosteriorJob, res: PosteriorResult): string[] {
     const n = this.n;
     const failed: string[] = [];
-    this.detached.delete(job);
-    const stale = job.epoch !== this.solveEpoch;
+    // Every in-place solve takes back all jobs out (and only it bumps the epoch): a job not found was taken back.
+    if (!this.detached.delete(job) || job.epoch !== this.solveEpoch) return failed;
     for (let j = 0; j < res.items.length; j++) {
       const i = res.items[j];
       if (i >= this.numItems) continue;
-      if (stale) this.markDirty(i);
-      else if (res.failed[j]) failed.push(this.itemIds[i]);
+      if (res.failed[j]) failed.push(this.itemIds[i]);
       else {
         this.itemMean.set(res.mean.subarray(j * n, (j + 1) * n), i * n);
         this.itemVar.set(res.variance.subarray(j * n, (j + 1) * n), i * n);
