@@ -218,7 +218,7 @@ export async function readNewestModel(
 ): Promise<{ snapshot: ServingSnapshot; source: string }> {
   await requireTables(ds, ['model_snapshots']);
   const rows: { id: string; created_at: Date; format_version: number; payload: Buffer }[] = await ds.query(
-    `SELECT id::text AS id, created_at, format_version, payload FROM model_snapshots ORDER BY id DESC LIMIT 1`,
+    `SELECT id::text AS id, created_at, format_version, payload FROM model_snapshots ORDER BY model_snapshots.id DESC LIMIT 1`,
   );
   if (rows.length === 0)
     throw new InputFileError(

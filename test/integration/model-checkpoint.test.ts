@@ -3,6 +3,7 @@ import { encodeModel, encodeModelPages, FactorModel, PAGE_ITEMS } from '../../sr
 import { createDataSource } from '../../src/database/data-source';
 import { runMigrationsLocked } from '../../src/database/migrate';
 import { ModelStateRepository } from '../../src/modules/model/model-state.repository';
+import { readNewestModel } from '../../src/replay/reco-db-log';
 import { createTestDatabase, type TestDatabase } from '../setup/db';
 
 /**
@@ -69,5 +70,25 @@ describe('model checkpoints with user pages (ModelStateRepository, snapshotModel
     expect(await checkpoint()).toEqual([]);
     expect(await rowsOf(-3)).toBe(1);
     expect(Array.from((await repo.latestSnapshot())!.model.userVector(2))).toEqual([9, 8, 7]);
+  });
+
+  it('reads the newest snapshot by number, also across a power of ten (#9 and #10: as text, "9" > "10")', async () => {
+    await ds.query(`TRUNCATE model_snapshots, model_pages`);
+    await ds.query(`SELECT setval('model_snapshots_id_seq', 8)`); // the next two are #9 and #10
+    const m = FactorModel.create({ dim: 2 }, { items: [{ id: 'a' }], users: [] });
+    for (const batch of [1, 2]) {
+      m.version = `v${batch}`;
+      const cp = encodeModelPages(m, 'all');
+      await repo.writeCheckpoint(batch, cp.head, [...cp.userPages, ...cp.pages], { from: batch + 1 }, 24);
+    }
+    const ids = (await ds.query(`SELECT id::int AS id FROM model_snapshots ORDER BY 1`)) as { id: number }[];
+    expect(ids.map((r) => r.id)).toEqual([9, 10]);
+    // Recovery: an older snapshot would replay from a log whose later batches #10 already dropped.
+    const latest = (await repo.latestSnapshot())!;
+    expect(latest.lastBatchId).toBe(2);
+    expect(latest.model.version).toBe('v2');
+    // Replay's --model-from-db.
+    const newest = await readNewestModel(ds);
+    expect(newest.source).toMatch(/^model_snapshots #10 /);
   });
 });

@@ -224,7 +224,7 @@ export class ModelStateRepository {
       joins_from: string | null;
     }[] = await this.dataSource.query(
       `SELECT id::text AS id, last_batch_id, format_version, payload, joins, joins_from
-       FROM model_snapshots ORDER BY id DESC LIMIT 1`,
+       FROM model_snapshots ORDER BY model_snapshots.id DESC LIMIT 1`,
     );
     if (rows.length === 0) return null;
     const r = rows[0];
