@@ -22,9 +22,9 @@ export class ModelPages1764432000000 implements MigrationInterface {
     await q.query(`ALTER TABLE model_pages ALTER COLUMN bytes SET STORAGE EXTERNAL`);
   }
 
-  /** Back to whole models: the older version cannot read a paged snapshot, so those go. */
+  /** Back to whole models: the older version cannot read a paged snapshot (formats 2 and later), so those go. */
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DELETE FROM model_snapshots WHERE format_version = 2`);
+    await q.query(`DELETE FROM model_snapshots WHERE format_version >= 2`);
     await q.query(`DROP TABLE model_pages`);
   }
 }

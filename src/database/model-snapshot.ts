@@ -1,4 +1,5 @@
 import {
+  applyItemIdPage,
   applyModelPage,
   applyUserPage,
   decodeModel,
@@ -6,6 +7,8 @@ import {
   type FactorModel,
   finishReading,
   isPagedFormat,
+  itemIdPageNumber,
+  itemIdPageOf,
   ModelFormatError,
   userPageNumber,
   userPageOf,
@@ -19,12 +22,15 @@ interface Queryable {
 const PAGES_PER_QUERY = 4096;
 /** User pages read per query: ≈ 64 MB at d = 32 (`PAGE_USERS` users a page). */
 const USER_PAGES_PER_QUERY = 4;
+/** Item id pages read per query: ≈ 16 MB for ids of 10–15 characters (`PAGE_ITEM_IDS` ids a page). */
+const ITEM_ID_PAGES_PER_QUERY = 16;
 
 /**
  * The model of a `model_snapshots` row: the whole model in `payload` (format 1), or its head there and its
- * pages in `model_pages` (formats 2 and 3: for every page, the newest row written at or before the snapshot;
- * format 3's users are in pages too, numbered −1, −2, …), read a range of pages at a time so that the rows of a large model are never all in memory at once. The payload may be
- * the driver's Buffer as it is: the decoders copy each section out of it.
+ * pages in `model_pages` (formats 2 to 4: for every page, the newest row written at or before the snapshot;
+ * format 3's and 4's users are in pages too, numbered −1, −2, …, and format 4's item ids, numbered down from
+ * −2^30), read a range of pages at a time so that the rows of a large model are never all in memory at once.
+ * The payload may be the driver's Buffer as it is: the decoders copy each section out of it.
  */
 export async function snapshotModel(
   q: Queryable,
@@ -32,7 +38,21 @@ export async function snapshotModel(
 ): Promise<FactorModel> {
   if (!isPagedFormat(snapshot.formatVersion)) return decodeModel(snapshot.payload);
   const reading = decodeModelHead(snapshot.payload);
-  // The user pages first, in order (page −1 is user page 0): they add the users.
+  // The item id pages first, in order (they add the items the item pages fill).
+  for (let from = 0; from < reading.numItemIdPages; from += ITEM_ID_PAGES_PER_QUERY) {
+    const to = Math.min(reading.numItemIdPages, from + ITEM_ID_PAGES_PER_QUERY);
+    const rows = (await q.query(
+      `SELECT DISTINCT ON (page) page, bytes FROM model_pages
+       WHERE snapshot_id <= $1 AND page <= $2 AND page > $3 ORDER BY page DESC, snapshot_id DESC`,
+      [snapshot.id, itemIdPageNumber(from), itemIdPageNumber(to)],
+    )) as { page: number; bytes: Buffer }[];
+    for (const r of rows) applyItemIdPage(reading, itemIdPageOf(r.page), r.bytes);
+    if (reading.nextItemIdPage !== to)
+      throw new ModelFormatError(
+        `model snapshot ${snapshot.id} has ${reading.nextItemIdPage} of its ${reading.numItemIdPages} item id pages in model_pages`,
+      );
+  }
+  // Then the user pages, in order (page −1 is user page 0): they add the users.
   for (let from = 0; from < reading.numUserPages; from += USER_PAGES_PER_QUERY) {
     const to = Math.min(reading.numUserPages, from + USER_PAGES_PER_QUERY);
     const rows = (await q.query(

@@ -1,7 +1,7 @@
 import { LearningService } from '../../src/modules/learning/learning.service';
 import { ModelService } from '../../src/modules/model/model.service';
 import { readNewestModel } from '../../src/replay/reco-db-log';
-import { encodeModel, PAGE_ITEMS } from '../../src/core/model';
+import { encodeModel, itemIdPageNumber, PAGE_ITEMS } from '../../src/core/model';
 import { startTestApp, type TestApp } from '../setup/app';
 import { expectSameStats, importTestItems, LEARNING_ENV, makeEvents, statsById } from '../setup/learning';
 
@@ -195,8 +195,9 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
       return rows.filter((x) => Number(x.snapshot_id) === last).map((x) => x.page);
     };
     await learning.checkpoint();
-    expect(await newest()).toEqual(allPages); // a new model: every item is new
-    // A click on one item of the last page (index 12 + 2,090 = 2,102): only that page is written again.
+    // A new model: every item is new, and so are the ids (one id page: 2,112 of 65,536).
+    expect(await newest()).toEqual([itemIdPageNumber(0), ...allPages]);
+    // A click on one item of the last page (index 12 + 2,090 = 2,102): only that page is written again (no id).
     await send(a, [{ eventId: 'ckp-p2', type: 'click', userId: 'u1', itemId: 'pg-2090', ts: Date.now() }]);
     await learning.checkpoint();
     expect(await newest()).toEqual([Math.floor(2102 / PAGE_ITEMS)]);
@@ -216,12 +217,13 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
     // it-3's page: the two kept snapshots' own rows; the others: their newest row only
     const it3 = Math.floor(3 / PAGE_ITEMS); // it-3 is the catalogue's 4th item
     expect(perPage).toEqual(allPages.map((p) => (p === it3 ? 2 : 1)));
+    expect(rows.filter((x) => x.page === itemIdPageNumber(0)).length).toBe(1); // the ids, written once
     const again = statsById(a);
     a = await restart(a);
     expectSameStats(statsById(a), again);
   });
 
-  it('reads a whole-model snapshot of an older version, and then writes every page', async () => {
+  it('reads a whole-model snapshot of an older version, and then writes every page and the ids', async () => {
     a = await learnedOnPages('ckv-');
     const models = a.reco.app.get(ModelService);
     // What an older version's checkpoint left: the whole model in format 1, no pages.
@@ -237,7 +239,8 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
     const pages: { n: string }[] = await a.reco.db.dataSource.query(
       `SELECT count(*) AS n FROM model_pages WHERE snapshot_id = (SELECT max(id) FROM model_snapshots)`,
     );
-    expect(Number(pages[0].n)).toBe(allPages.length); // every page, although only it-3's changed since the load
+    // Every page and the id page, although only it-3's changed since the load.
+    expect(Number(pages[0].n)).toBe(allPages.length + 1);
     const after = statsById(a);
     a = await restart(a);
     expectSameStats(statsById(a), after);

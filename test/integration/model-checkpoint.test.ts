@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
-import { encodeModel, encodeModelPages, FactorModel, PAGE_ITEMS } from '../../src/core/model';
+import {
+  encodeModel,
+  encodeModelPages,
+  FactorModel,
+  itemIdPageNumber,
+  itemIdPageOf,
+  PAGE_ITEMS,
+} from '../../src/core/model';
 import { createDataSource } from '../../src/database/data-source';
 import { runMigrationsLocked } from '../../src/database/migrate';
 import { ModelStateRepository } from '../../src/modules/model/model-state.repository';
@@ -7,10 +16,11 @@ import { readNewestModel } from '../../src/replay/reco-db-log';
 import { createTestDatabase, type TestDatabase } from '../setup/db';
 
 /**
- * Checkpoints in PostgreSQL with users in pages of their own: written when a user changed, read back with the
- * newest row of every page, old rows dropped once no kept snapshot needs them.
+ * Checkpoints in PostgreSQL with users and item ids in pages of their own: users written when a user changed, ids
+ * when items were added, read back with the newest row of every page, old rows dropped once no kept snapshot
+ * needs them; a format 3 snapshot (ids in its head) is read, and its ids are written as pages at the next one.
  */
-describe('model checkpoints with user pages (ModelStateRepository, snapshotModel)', () => {
+describe('model checkpoints with user and item id pages (ModelStateRepository, snapshotModel)', () => {
   let db: TestDatabase;
   let ds: DataSource;
   let repo: ModelStateRepository;
@@ -41,7 +51,13 @@ describe('model checkpoints with user pages (ModelStateRepository, snapshotModel
     const checkpoint = async (): Promise<number[]> => {
       const cp = encodeModelPages(m, 'changed', undefined, PAGE_ITEMS, 1);
       batch++;
-      await repo.writeCheckpoint(batch, cp.head, [...cp.userPages, ...cp.pages], { from: batch + 1 }, 24);
+      await repo.writeCheckpoint(
+        batch,
+        cp.head,
+        [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
+        { from: batch + 1 },
+        24,
+      );
       const back = (await repo.latestSnapshot())!;
       expect(back.lastBatchId).toBe(batch);
       expect(Buffer.from(encodeModel(back.model))).toEqual(Buffer.from(encodeModel(m)));
@@ -79,7 +95,13 @@ describe('model checkpoints with user pages (ModelStateRepository, snapshotModel
     for (const batch of [1, 2]) {
       m.version = `v${batch}`;
       const cp = encodeModelPages(m, 'all');
-      await repo.writeCheckpoint(batch, cp.head, [...cp.userPages, ...cp.pages], { from: batch + 1 }, 24);
+      await repo.writeCheckpoint(
+        batch,
+        cp.head,
+        [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
+        { from: batch + 1 },
+        24,
+      );
     }
     const ids = (await ds.query(`SELECT id::int AS id FROM model_snapshots ORDER BY 1`)) as { id: number }[];
     expect(ids.map((r) => r.id)).toEqual([9, 10]);
@@ -90,5 +112,52 @@ describe('model checkpoints with user pages (ModelStateRepository, snapshotModel
     // Replay's --model-from-db.
     const newest = await readNewestModel(ds);
     expect(newest.source).toMatch(/^model_snapshots #10 /);
+  });
+
+  it('writes item ids only for new items, over several queries, and upgrades a format 3 snapshot', async () => {
+    await ds.query(`TRUNCATE model_snapshots, model_pages`);
+    // A format 3 snapshot as an older build stored it: its head (ids inside), its user and item pages.
+    const f = JSON.parse(
+      readFileSync(join(__dirname, '../../src/core/model/fixtures/paged-v3.json'), 'utf8'),
+    ) as { head: string; pages: { page: number; bytes: string }[]; encodeModel: string };
+    await ds.query(
+      `INSERT INTO model_snapshots (last_batch_id, format_version, payload, joins_from) VALUES (1, 3, $1, 2)`,
+      [Buffer.from(f.head, 'base64')],
+    );
+    for (const p of f.pages)
+      await ds.query(
+        `INSERT INTO model_pages (page, snapshot_id, bytes) SELECT $1, max(id), $2 FROM model_snapshots`,
+        [p.page, Buffer.from(p.bytes, 'base64')],
+      );
+    const old = (await repo.latestSnapshot())!;
+    expect(Buffer.from(encodeModel(old.model))).toEqual(Buffer.from(f.encodeModel, 'base64'));
+    const m = old.model;
+    let batch = 1;
+    // One id a page: 7 pages at first, then 20 (read over two queries of 16 pages).
+    const checkpoint = async (): Promise<number[]> => {
+      const cp = encodeModelPages(m, 'changed', undefined, 2, 2, 1);
+      batch++;
+      await repo.writeCheckpoint(
+        batch,
+        cp.head,
+        [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
+        { from: batch + 1 },
+        24,
+      );
+      const back = (await repo.latestSnapshot())!;
+      expect(back.lastBatchId).toBe(batch);
+      expect(Buffer.from(encodeModel(back.model))).toEqual(Buffer.from(encodeModel(m)));
+      expect(back.model.itemIds).toEqual(m.itemIds);
+      return cp.itemIdPages.map((p) => itemIdPageOf(p.page));
+    };
+    expect(await checkpoint()).toEqual([0, 1, 2, 3, 4, 5, 6]); // the upgrade: every id, once
+    expect(await checkpoint()).toEqual([]);
+    for (let i = 7; i < 20; i++) m.addItem(`new-${i}`, 'g1');
+    expect(await checkpoint()).toEqual(Array.from({ length: 13 }, (_, j) => 7 + j));
+    expect(await checkpoint()).toEqual([]);
+    const idRows = (await ds.query(`SELECT count(*)::int AS n FROM model_pages WHERE page <= $1`, [
+      itemIdPageNumber(0),
+    ])) as { n: number }[];
+    expect(idRows[0].n).toBe(20); // one row an id: none written twice
   });
 });

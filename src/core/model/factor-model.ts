@@ -83,6 +83,8 @@ export class FactorModel {
   private userStampValue = 0;
   /** The user stamp a checkpoint last took (`takeUsersChanged`); −1: the users are not stored yet. */
   private usersTaken = -1;
+  /** Items whose ids a checkpoint has taken (`takeItemIdsFrom`): items are only appended, and ids never change. */
+  private itemIdsTaken = 0;
 
   private dirty: Uint8Array = new Uint8Array(0);
   private dirtyList: number[] = [];
@@ -255,6 +257,27 @@ export class FactorModel {
   /** The users are as stored (a model just read from its user pages). */
   clearUsersChanged(): void {
     this.usersTaken = this.userStampValue;
+  }
+
+  /**
+   * The first item whose id no checkpoint has taken (the number of items when every id was), for a checkpoint
+   * to write the ids from there; every id counts as taken from now on (a checkpoint that fails gives them
+   * back with `markItemIdsUntaken`).
+   */
+  takeItemIdsFrom(): number {
+    const from = this.itemIdsTaken;
+    this.itemIdsTaken = this.numItems;
+    return from;
+  }
+
+  /** The ids of items `from` onwards are to be written again (the checkpoint that took them failed). */
+  markItemIdsUntaken(from: number): void {
+    this.itemIdsTaken = Math.min(this.itemIdsTaken, from);
+  }
+
+  /** Every item id is as stored (a model just read from its item id pages). */
+  clearItemIdsTaken(): void {
+    this.itemIdsTaken = this.numItems;
   }
 
   /** User u's factors (a view, not a copy). */

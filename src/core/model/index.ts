@@ -37,9 +37,12 @@ export {
   decodeModelHead,
   applyModelPage,
   applyUserPage,
+  applyItemIdPage,
   finishReading,
   isPagedFormat,
   userPageNumber,
   userPageOf,
+  itemIdPageNumber,
+  itemIdPageOf,
   type ModelReading,
 } from './paged';

@@ -13,7 +13,7 @@ import {
   mergeStats,
 } from './online';
 import { decodeModel, encodeModel } from './serialize';
-import { decodeModelPages, encodeModelPages, type ModelPages } from './paged';
+import { decodeModelPages, encodeModelPages, itemIdPageNumber, itemIdPageOf, type ModelPages } from './paged';
 import { solvePosteriorJob } from './posterior-job';
 import { buildServingSnapshot } from './serving';
 import { foldInUser } from './user-solve';
@@ -311,18 +311,27 @@ describe('serialisation and serving snapshot', () => {
     const store = new Map<number, Uint8Array>();
     let buffer: ArrayBuffer | undefined;
     const U = 4; // users a user page: 6 users, 2 user pages (−1, −2)
-    const checkpoint = (expectedPages?: number[], expectedUserPages: number[] = []) => {
-      const cp = encodeModelPages(m, 'changed', buffer, P, U);
+    const I = 8; // item ids an id page: 22 items, 3 id pages (itemIdPageNumber(0 … 2))
+    const checkpoint = (
+      expectedPages?: number[],
+      expectedUserPages: number[] = [],
+      expectedIdPages: number[] = [],
+    ) => {
+      const cp = encodeModelPages(m, 'changed', buffer, P, U, I);
       buffer = cp.head.buffer as ArrayBuffer;
       if (expectedPages) expect(cp.pages.map((x) => x.page)).toEqual(expectedPages);
       expect(cp.userPages.map((x) => x.page)).toEqual(expectedUserPages);
+      expect(cp.itemIdPages.map((x) => itemIdPageOf(x.page))).toEqual(expectedIdPages);
+      // The head holds no id: its size does not grow with the catalogue.
+      expect(Buffer.from(cp.head).includes('"i0"')).toBe(false);
       // Copies: the buffer is reused by the next checkpoint, as the service's is.
-      for (const { page, bytes } of [...cp.pages, ...cp.userPages]) store.set(page, bytes.slice());
+      for (const { page, bytes } of [...cp.pages, ...cp.userPages, ...cp.itemIdPages])
+        store.set(page, bytes.slice());
       const back = decodeModelPages(cp.head.slice(), (p) => store.get(p));
       expect(Buffer.from(encodeModel(back))).toEqual(Buffer.from(encodeModel(m)));
       return back;
     };
-    checkpoint([0, 1, 2, 3, 4, 5], [-1, -2]); // a new model: every item and user is new
+    checkpoint([0, 1, 2, 3, 4, 5], [-1, -2], [0, 1, 2]); // a new model: every item and user is new
     checkpoint([]); // nothing changed
     // Events on items 1 and 9 only (the default user, targets 0 and 1).
     applyEvents(m, {
@@ -336,7 +345,10 @@ describe('serialisation and serving snapshot', () => {
     m.setActive(14, true); // already active: no change
     checkpoint([3]);
     m.addItem('new-1', 'g1');
-    checkpoint([5]);
+    checkpoint([5], [], [2]); // the 23rd item: its id goes in the last id page, written again
+    for (let i = 2; i <= 10; i++) m.addItem(`new-${i}`, null);
+    checkpoint([5, 6, 7], [], [2, 3]); // 32 items: their pages 5–7, and id pages 2 and 3
+    checkpoint([]);
     // Users change only with a batch training (here: one vector set, then a new user): all their pages again.
     m.setUserVector(4, [0.25, -1, 0.5]);
     checkpoint([], [-1, -2]);
@@ -374,11 +386,14 @@ describe('serialisation and serving snapshot', () => {
         m.markPagesChanged(lost, P);
         expect(m.takeUsersChanged()).toBe(false);
         m.markUsersChanged(); // a failed checkpoint that had written them
+        expect(m.takeItemIdsFrom()).toBe(32); // nothing new
+        m.markItemIdsUntaken(9); // a failed checkpoint that had written the ids from item 9 on
       }
-      const back = checkpoint(undefined, round === 3 ? [-1, -2] : []);
+      const back = checkpoint(undefined, round === 3 ? [-1, -2] : [], round === 3 ? [1, 2, 3] : []);
       // Read back from its pages, a model owes no checkpoint anything.
       expect(back.takeChangedPages(P)).toEqual([]);
       expect(back.takeUsersChanged()).toBe(false);
+      expect(back.takeItemIdsFrom()).toBe(back.numItems);
       // The loaded model learns on exactly as the original.
       const more = randomBatch(m, 4, new Rng(100 + round));
       applyEvents(back, more);
@@ -387,30 +402,73 @@ describe('serialisation and serving snapshot', () => {
     }
   });
 
-  it('reads a format 2 model (users in the head, as written before user pages), whose users the next checkpoint writes', () => {
-    const f = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'paged-v2.json'), 'utf8')) as {
+  const fixture = (name: string) => {
+    const f = JSON.parse(readFileSync(join(__dirname, 'fixtures', name), 'utf8')) as {
       head: string;
       pages: { page: number; bytes: string }[];
       encodeModel: string;
     };
     const bytes = (b64: string): Uint8Array => new Uint8Array(Buffer.from(b64, 'base64'));
-    const pages = new Map(f.pages.map((p) => [p.page, bytes(p.bytes)]));
-    const back = decodeModelPages(bytes(f.head), (p) => pages.get(p));
-    expect(Buffer.from(encodeModel(back))).toEqual(Buffer.from(f.encodeModel, 'base64'));
+    return {
+      head: bytes(f.head),
+      pages: new Map(f.pages.map((p) => [p.page, bytes(p.bytes)])),
+      format1: Buffer.from(f.encodeModel, 'base64'),
+    };
+  };
+
+  it('reads a format 2 model (users and item ids in the head), whose users and ids the next checkpoint writes', () => {
+    const { head, pages, format1 } = fixture('paged-v2.json');
+    const back = decodeModelPages(head, (p) => pages.get(p));
+    expect(Buffer.from(encodeModel(back))).toEqual(format1);
     expect(back.userIds).toEqual(['u0', 'u1', 'u2']);
-    // Its users are stored nowhere as pages yet: the first checkpoint writes them, and the model reads back.
-    const cp = encodeModelPages(back, 'changed', undefined, 2);
+    // Its users and ids are stored nowhere as pages yet: the first checkpoint writes them, and the model reads back.
+    const cp = encodeModelPages(back, 'changed', undefined, 2, undefined, 3);
     expect(cp.pages).toEqual([]);
     expect(cp.userPages.map((p) => p.page)).toEqual([-1]);
-    for (const p of cp.userPages) pages.set(p.page, p.bytes);
+    expect(cp.itemIdPages.map((p) => p.page)).toEqual(
+      Array.from({ length: Math.ceil(back.numItems / 3) }, (_, c) => itemIdPageNumber(c)),
+    );
+    for (const p of [...cp.userPages, ...cp.itemIdPages]) pages.set(p.page, p.bytes);
     const again = decodeModelPages(cp.head, (p) => pages.get(p));
-    expect(Buffer.from(encodeModel(again))).toEqual(Buffer.from(f.encodeModel, 'base64'));
+    expect(Buffer.from(encodeModel(again))).toEqual(format1);
+    expect(encodeModelPages(again, 'changed', undefined, 2, undefined, 3).itemIdPages).toEqual([]);
+  });
+
+  it('reads a format 3 model (item ids in the head), whose ids the next checkpoint writes, and only then', () => {
+    const { head, pages, format1 } = fixture('paged-v3.json');
+    expect(new DataView(head.buffer, head.byteOffset).getUint32(8, true)).toBe(3);
+    const back = decodeModelPages(head, (p) => pages.get(p));
+    expect(Buffer.from(encodeModel(back))).toEqual(format1);
+    expect(back.itemIds).toEqual(['i0', 'i1', 'i2', 'i3', 'i4', 'i5', 'i6']);
+    expect(back.userIds).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
+    expect(back.itemActive[4]).toBe(0);
+    const cp = encodeModelPages(back, 'changed', undefined, 2, 2, 4);
+    expect(cp.pages).toEqual([]);
+    expect(cp.userPages).toEqual([]); // stored as pages already
+    expect(cp.itemIdPages.map((p) => itemIdPageOf(p.page))).toEqual([0, 1]);
+    // Only the new head and id pages, over the format 3 item and user pages.
+    for (const p of cp.itemIdPages) pages.set(p.page, p.bytes);
+    const again = decodeModelPages(cp.head, (p) => pages.get(p));
+    expect(Buffer.from(encodeModel(again))).toEqual(format1);
+    expect(encodeModelPages(again, 'changed', undefined, 2, 2, 4).itemIdPages).toEqual([]);
   });
 
   it('fails clearly on a missing or foreign page', () => {
     const m = smallModel(2, 5, 3, new Rng(3));
-    const cp = encodeModelPages(m, 'all', undefined, 2, 2);
-    const pages = new Map([...cp.pages, ...cp.userPages].map((x) => [x.page, x.bytes]));
+    const cp = encodeModelPages(m, 'all', undefined, 2, 2, 3);
+    const pages = new Map([...cp.pages, ...cp.userPages, ...cp.itemIdPages].map((x) => [x.page, x.bytes]));
+    const id0 = itemIdPageNumber(0);
+    const id1 = itemIdPageNumber(1);
+    expect(decodeModelPages(cp.head, (p) => pages.get(p)).itemIds).toEqual(['i0', 'i1', 'i2', 'i3', 'i4']);
+    expect(() => decodeModelPages(cp.head, (p) => (p === id1 ? undefined : pages.get(p)))).toThrow(
+      'item id page 1 is missing (the model has 5 items)',
+    );
+    expect(() => decodeModelPages(cp.head, (p) => pages.get(p === id1 ? id0 : p))).toThrow(
+      'item id page 1 holds page 0 of 3 items, expected 2',
+    );
+    expect(() => decodeModelPages(cp.head, (p) => (p === id0 ? pages.get(-1) : pages.get(p)))).toThrow(
+      'item id page 0 has bad magic bytes',
+    );
     expect(decodeModelPages(cp.head, (p) => pages.get(p)).userIds).toEqual(['u0', 'u1', 'u2']);
     expect(() => decodeModelPages(cp.head, (p) => (p === -2 ? undefined : pages.get(p)))).toThrow(
       'user page 1 is missing (the model has 3 users)',

@@ -207,8 +207,9 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       .then(async (c) => {
         if (!c) return;
         const image = c.open && (await runInSteps(encodeOpenJoinsInSteps(c.open.ids, c.open.entries)));
-        // Users first: page numbers −1, −2, … (written only when a user changed), then the items' pages.
-        const pages = [...c.model.userPages, ...c.model.pages];
+        // Item ids (numbered down from −2^30, written only for items not stored before), users (−1, −2, …,
+        // written only when a user changed), then the items' pages.
+        const pages = [...c.model.itemIdPages, ...c.model.userPages, ...c.model.pages];
         await this.models.clickArchive.flushed(c.clicksMark);
         await this.models.tombstoneArchive.flushed(c.tombstonesMark);
         try {
@@ -226,6 +227,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
             PAGE_ITEMS,
           );
           if (c.model.userPages.length) this.models.learningModel().markUsersChanged();
+          this.models.learningModel().markItemIdsUntaken(c.model.itemIdsFrom);
           throw e;
         }
         this.models.checkpointBatchId = c.last;
@@ -239,6 +241,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
             (image?.byteLength ?? 0),
           pages: c.model.pages.length,
           userPages: c.model.userPages.length,
+          itemIdPages: c.model.itemIdPages.length,
           ...(image ? { joinsImage: c.open!.ids.length } : { joinsFromBatch: c.from }),
         });
       })

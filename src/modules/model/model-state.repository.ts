@@ -266,8 +266,9 @@ export class ModelStateRepository {
   /**
    * Store a checkpoint and drop what it makes redundant, in one transaction: older snapshots (two are kept) and
    * the pages only they needed, tombstones older than the horizon, the join rows of an older version, and the
-   * log it covers. The model is its head (`model_snapshots.payload`, format 3) and the pages written now, the
-   * users' (negative page numbers) only when a user changed (the others are older rows of `model_pages`). The
+   * log it covers. The model is its head (`model_snapshots.payload`, format 4) and the pages written now: the
+   * users' (−1, −2, …) only when a user changed, the item ids' (from −2^30 down) only for items not stored
+   * before (the others are older rows of `model_pages`). The
    * open joins are either `joins`, an image, or the journals of the batches
    * from `joinsFrom` on, which stay in the log with their updates dropped (the snapshot holds those).
    */
