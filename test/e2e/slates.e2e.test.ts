@@ -172,6 +172,41 @@ describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (t
     const info = await t.http.get('/v1/model');
     expect(info.body).toMatchObject({ dim: 8, items: 31, activeItems: 30 });
   });
+  it('holds each request’s snapshot across rebuilds, and reuses replaced snapshots’ memory once answered', async () => {
+    const models = t.reco.app.get(ModelService);
+    const before = models.snapshotMemoryStats();
+    // Requests in flight (some answered 422: no valid candidate) while the snapshot is replaced five times.
+    const requests = Array.from({ length: 40 }, (_, i) =>
+      t.http
+        .post('/v1/slates')
+        .send(
+          i % 8 === 7 ? { userId: `u-mem-${i}`, candidates: ['nope'] } : { userId: `u-mem-${i}`, size: 4 },
+        )
+        .then((r) => r),
+    );
+    for (let r = 0; r < 5; r++) {
+      models.rebuild();
+      await new Promise((res) => setImmediate(res));
+    }
+    const answers = await Promise.all(requests);
+    for (const [i, r] of answers.entries()) {
+      expect(r.status).toBe(i % 8 === 7 ? 422 : 200);
+      if (r.status !== 200) continue;
+      const s = r.body as SlateBody;
+      expect(new Set(s.items.map((it) => it.itemId)).size).toBe(4);
+      for (const it of s.items) {
+        expect(ids.concat('fresh')).toContain(it.itemId);
+        expect(it.propensity).toBeGreaterThan(0);
+        expect(it.propensity).toBeLessThanOrEqual(1);
+      }
+    }
+    // Every request let its snapshot go: only the current one is left, and the replaced ones' memory was reused.
+    models.rebuild();
+    const after = models.snapshotMemoryStats();
+    expect(after.live).toBe(1);
+    expect(after.recycled).toBeGreaterThan(before.recycled);
+  });
+
   it('keeps serving on the main thread while its slate workers are lost, and replaces them', async () => {
     const svc = t.reco.app.get(SlatesService);
     const slots = (svc as unknown as { pool: { slots: { worker: Worker }[] } | null }).pool?.slots ?? [];

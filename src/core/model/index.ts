@@ -25,6 +25,7 @@ export {
   type UserSystem,
 } from './user-solve';
 export { buildServingSnapshot } from './serving';
+export { SnapshotMemory } from './snapshot-memory';
 export { encodeModel, decodeModel, MODEL_FORMAT_VERSION } from './serialize';
 export {
   encodeModelPages,

@@ -1,5 +1,6 @@
 import type { FactorModel } from './factor-model';
 import type { ServingSnapshot } from './serving-snapshot';
+import type { SnapshotMemory } from './snapshot-memory';
 
 /**
  * The ids of the last snapshot built from a model: a model's items are only ever appended (`addItem`), so while
@@ -53,23 +54,30 @@ function snapshotUsers(model: FactorModel): ReadonlyMap<string, Float32Array> {
  * Re-solves stale posteriors first (unless told not to). The snapshot shares no memory with the model, so learning can go on while
  * serving reads it (only with earlier snapshots: ids and users, both copies that nothing writes to). Version: `<model.version>.<generation>`.
  */
-export function buildServingSnapshot(model: FactorModel, opts: { refresh?: boolean } = {}): ServingSnapshot {
+export function buildServingSnapshot(
+  model: FactorModel,
+  opts: { refresh?: boolean; memory?: SnapshotMemory } = {},
+): ServingSnapshot {
   // refresh: false serves the posteriors as they are (a caller that refreshed them in slices already; items
   // that turned stale meanwhile keep their last posterior until the next build).
   if (opts.refresh !== false) model.refreshPosteriors();
   const n = model.n;
   const d = model.dim;
   const ni = model.numItems;
-  // In shared memory, so that serving worker threads read the same bytes without a copy each.
-  const mean = shared(Float32Array, ni * n);
+  // In shared memory, so that serving worker threads read the same bytes without a copy each; with `memory`,
+  // the memory of a snapshot nobody reads any more when there is one (every element is written here).
+  const rowsBytes = ni * n * Float32Array.BYTES_PER_ELEMENT;
+  const meanBuffer = opts.memory ? opts.memory.take(rowsBytes) : new SharedArrayBuffer(rowsBytes);
+  const varianceBuffer = opts.memory ? opts.memory.take(rowsBytes) : new SharedArrayBuffer(rowsBytes);
+  const mean = new Float32Array(meanBuffer);
   mean.set(model.itemMean.subarray(0, ni * n));
-  const variance = shared(Float32Array, ni * n);
+  const variance = new Float32Array(varianceBuffer);
   variance.set(model.itemVar.subarray(0, ni * n));
   const active = shared(Uint8Array, ni);
   active.set(model.itemActive.subarray(0, ni));
   const users = snapshotUsers(model);
   const { itemIds, itemIndex } = snapshotIds(model, ni);
-  return Object.freeze({
+  const snapshot: ServingSnapshot = Object.freeze({
     version: `${model.version}.${model.generation}`,
     dim: d,
     stride: n,
@@ -81,6 +89,8 @@ export function buildServingSnapshot(model: FactorModel, opts: { refresh?: boole
     users,
     defaultUser: Float32Array.from(model.defaultUser),
   });
+  opts.memory?.register(snapshot, [meanBuffer, varianceBuffer]);
+  return snapshot;
 }
 
 function shared<T extends Float32Array | Uint8Array>(

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import { Gauge } from 'prom-client';
 import {
   buildServingSnapshot,
+  SnapshotMemory,
   FactorModel,
   foldInUser,
   userSystemOf,
@@ -52,6 +53,12 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ModelService.name);
   private model!: FactorModel;
   private snapshot!: ServingSnapshot;
+  /**
+   * The memory of replaced snapshots that no request holds any more, for the next ones: fresh shared memory
+   * faults in a page per 4 KiB (8 ms of a rebuild at 10⁴ items, 86 ms at 10⁵, 1.2 s at 10⁶). A request holds
+   * its snapshot from `acquire` to `release`, which covers the slate worker reading it.
+   */
+  private readonly snapshotMemory = new SnapshotMemory();
   /** Recent targets per user (fold-in), shared with the learning path; at most `FOLD_IN_USERS` users. */
   readonly histories: UserHistories;
   /**
@@ -243,9 +250,33 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     return this.model;
   }
 
-  /** The snapshot to serve from: read it once per request and use that reference throughout. */
+  /**
+   * The snapshot to serve from, for use within this turn of the event loop: once it is replaced, its means and
+   * variances may be reused for a later snapshot. A request that reads them later (on a slate worker) takes it
+   * with `acquire` instead.
+   */
   current(): ServingSnapshot {
     return this.snapshot;
+  }
+
+  /**
+   * The snapshot to serve from, held until `release(it)`: its arrays stay as they are however many rebuilds
+   * come meanwhile. Read it once per request and use that reference throughout.
+   */
+  acquire(): ServingSnapshot {
+    const s = this.snapshot;
+    this.snapshotMemory.hold(s);
+    return s;
+  }
+
+  /** Give back a snapshot from `acquire` (exactly once). */
+  release(snapshot: ServingSnapshot): void {
+    this.snapshotMemory.letGo(snapshot);
+  }
+
+  /** Snapshots whose memory is not reused yet (the current one, and replaced ones still held), buffers reused. */
+  snapshotMemoryStats(): { live: number; recycled: number } {
+    return { live: this.snapshotMemory.live, recycled: this.snapshotMemory.recycled };
   }
 
   info(): ModelInfo {
@@ -314,7 +345,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
           count: failed.length,
         });
     } else t = performance.now();
-    this.swap(buildServingSnapshot(model, { refresh: false }));
+    this.swap(buildServingSnapshot(model, { refresh: false, memory: this.snapshotMemory }));
     this.lastRebuildMs = busy + performance.now() - t;
     if (model.dirtyCount > 0) this.rebuildPending = true;
   }
@@ -322,7 +353,7 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
   /** Build the next snapshot now, in one go (start-up, tests; learning goes through `scheduleRebuild`). */
   rebuild(): void {
     const started = performance.now();
-    this.swap(buildServingSnapshot(this.model));
+    this.swap(buildServingSnapshot(this.model, { memory: this.snapshotMemory }));
     this.lastRebuildMs = performance.now() - started;
   }
 
@@ -333,7 +364,9 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
     // so no request pays for it; with slate workers they do it themselves (a request that falls back to this
     // thread prepares it then).
     if (this.config.serving.threads === 0) prepareSnapshotForServing(next);
+    const previous = this.snapshot;
     this.snapshot = next;
+    if (previous) this.snapshotMemory.retire(previous);
     this.builtAt = new Date();
     let active = 0;
     for (let i = 0; i < next.active.length; i++) active += next.active[i];

@@ -14,7 +14,13 @@ import { Counter, Gauge } from 'prom-client';
 import { MetricsService } from '../metrics/metrics.service';
 import { ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository } from './impressions.repository';
-import { SlatePool, SlateWorkerLostError, type PoolItem, type PoolRequest } from './slate-pool';
+import {
+  SlatePool,
+  SlateWorkerLostError,
+  type PoolItem,
+  type PoolRequest,
+  type PoolServed,
+} from './slate-pool';
 import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 
 type SlateRequest = z.infer<typeof SlateRequestSchema>;
@@ -87,18 +93,28 @@ export class SlatesService implements OnModuleDestroy {
    * `SERVING_THREADS` > 0 (same slate and propensities as in-process), else right here.
    */
   serve(req: SlateRequest, policy: PolicyConfig = this.config.serving.defaultPolicy): Promise<SlateResponse> {
-    // One snapshot reference for the whole request: a swap in between cannot mix two models.
-    const p = this.prepare(req, policy);
-    const onWorker = this.pool?.serve(p.snap, p.request);
-    if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p), 'main'));
-    return onWorker.then(
-      (served) => this.finish(p, served, 'worker'),
-      (e: unknown) => {
-        // A lost worker: serve this request here (the same slate: same snapshot and seed).
-        if (e instanceof SlateWorkerLostError) return this.finish(p, this.serveHere(p), 'main');
-        throw this.httpError(e, p.req);
-      },
-    );
+    // One snapshot for the whole request, held until it is answered: a swap in between cannot mix two models,
+    // nor reuse this one's memory while a worker (or this thread, after a lost worker) still reads it.
+    const snap = this.model.acquire();
+    let onWorker: Promise<PoolServed> | null | undefined;
+    let p: Prepared;
+    try {
+      p = this.prepare(req, policy, snap);
+      onWorker = this.pool?.serve(p.snap, p.request);
+      if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p), 'main'));
+    } finally {
+      if (!onWorker) this.model.release(snap);
+    }
+    return onWorker
+      .then(
+        (served) => this.finish(p, served, 'worker'),
+        (e: unknown) => {
+          // A lost worker: serve this request here (the same slate: same snapshot and seed).
+          if (e instanceof SlateWorkerLostError) return this.finish(p, this.serveHere(p), 'main');
+          throw this.httpError(e, p.req);
+        },
+      )
+      .finally(() => this.model.release(snap));
   }
 
   /** Slate worker threads alive (0: slates are chosen on the main thread). */
@@ -111,8 +127,7 @@ export class SlatesService implements OnModuleDestroy {
   }
 
   /** Check the request against the snapshot: ids to indices, warnings for unknown ones, the seed. */
-  private prepare(req: SlateRequest, policy: PolicyConfig): Prepared {
-    const snap = this.model.current();
+  private prepare(req: SlateRequest, policy: PolicyConfig, snap: ServingSnapshot): Prepared {
     if (snap.itemIds.length === 0) {
       throw new AppException(
         409,
