@@ -38,34 +38,17 @@ export async function snapshotModel(
 ): Promise<FactorModel> {
   if (!isPagedFormat(snapshot.formatVersion)) return decodeModel(snapshot.payload);
   const reading = decodeModelHead(snapshot.payload);
-  // The item id pages first, in order (they add the items the item pages fill).
-  for (let from = 0; from < reading.numItemIdPages; from += ITEM_ID_PAGES_PER_QUERY) {
-    const to = Math.min(reading.numItemIdPages, from + ITEM_ID_PAGES_PER_QUERY);
-    const rows = (await q.query(
-      `SELECT DISTINCT ON (page) page, bytes FROM model_pages
-       WHERE snapshot_id <= $1 AND page <= $2 AND page > $3 ORDER BY page DESC, snapshot_id DESC`,
-      [snapshot.id, itemIdPageNumber(from), itemIdPageNumber(to)],
-    )) as { page: number; bytes: Buffer }[];
-    for (const r of rows) applyItemIdPage(reading, itemIdPageOf(r.page), r.bytes);
-    if (reading.nextItemIdPage !== to)
-      throw new ModelFormatError(
-        `model snapshot ${snapshot.id} has ${reading.nextItemIdPage} of its ${reading.numItemIdPages} item id pages in model_pages`,
-      );
-  }
-  // Then the user pages, in order (page −1 is user page 0): they add the users.
-  for (let from = 0; from < reading.numUserPages; from += USER_PAGES_PER_QUERY) {
-    const to = Math.min(reading.numUserPages, from + USER_PAGES_PER_QUERY);
-    const rows = (await q.query(
-      `SELECT DISTINCT ON (page) page, bytes FROM model_pages
-       WHERE snapshot_id <= $1 AND page <= $2 AND page > $3 ORDER BY page DESC, snapshot_id DESC`,
-      [snapshot.id, userPageNumber(from), userPageNumber(to)],
-    )) as { page: number; bytes: Buffer }[];
-    for (const r of rows) applyUserPage(reading, userPageOf(r.page), r.bytes);
-    if (reading.nextUserPage !== to)
-      throw new ModelFormatError(
-        `model snapshot ${snapshot.id} has ${reading.nextUserPage} of its ${reading.numUserPages} user pages in model_pages`,
-      );
-  }
+  // The item id pages first (they add the items the item pages fill), then the user pages (they add the users).
+  await readListPages(q, snapshot.id, reading.numItemIdPages, ITEM_ID_PAGES_PER_QUERY, itemIdPageNumber, {
+    apply: (page, bytes) => applyItemIdPage(reading, itemIdPageOf(page), bytes),
+    next: () => reading.nextItemIdPage,
+    what: 'item id pages',
+  });
+  await readListPages(q, snapshot.id, reading.numUserPages, USER_PAGES_PER_QUERY, userPageNumber, {
+    apply: (page, bytes) => applyUserPage(reading, userPageOf(page), bytes),
+    next: () => reading.nextUserPage,
+    what: 'user pages',
+  });
   let seen = 0;
   for (let from = 0; from < reading.numPages; from += PAGES_PER_QUERY) {
     const rows = (await q.query(
@@ -82,4 +65,31 @@ export async function snapshotModel(
     );
   finishReading(reading);
   return reading.model;
+}
+
+/**
+ * The pages c = 0 … count − 1 of a list numbered downwards (`number(c)`: item ids from −2^30, users from −1), the
+ * newest row of each at or before the snapshot, `perQuery` a query, handed to `apply` in order (c ascending).
+ */
+async function readListPages(
+  q: Queryable,
+  snapshotId: string,
+  count: number,
+  perQuery: number,
+  number: (c: number) => number,
+  list: { apply: (page: number, bytes: Buffer) => void; next: () => number; what: string },
+): Promise<void> {
+  for (let from = 0; from < count; from += perQuery) {
+    const to = Math.min(count, from + perQuery);
+    const rows = (await q.query(
+      `SELECT DISTINCT ON (page) page, bytes FROM model_pages
+       WHERE snapshot_id <= $1 AND page <= $2 AND page > $3 ORDER BY page DESC, snapshot_id DESC`,
+      [snapshotId, number(from), number(to)],
+    )) as { page: number; bytes: Buffer }[];
+    for (const r of rows) list.apply(r.page, r.bytes);
+    if (list.next() !== to)
+      throw new ModelFormatError(
+        `model snapshot ${snapshotId} has ${list.next()} of its ${count} ${list.what} in model_pages`,
+      );
+  }
 }

@@ -7,6 +7,7 @@ import {
   FactorModel,
   itemIdPageNumber,
   itemIdPageOf,
+  type ModelPages,
   PAGE_ITEMS,
 } from '../../src/core/model';
 import { createDataSource } from '../../src/database/data-source';
@@ -37,6 +38,29 @@ describe('model checkpoints with user and item id pages (ModelStateRepository, s
     await db?.drop();
   });
 
+  /** A checkpoint of m's changes as batch `batch` (pages of the given sizes), read back whole and compared. */
+  async function writeAndReadBack(
+    m: FactorModel,
+    batch: number,
+    pageItems: number,
+    pageUsers: number,
+    pageItemIds: number | undefined,
+  ): Promise<ModelPages> {
+    const cp = encodeModelPages(m, 'changed', undefined, pageItems, pageUsers, pageItemIds);
+    await repo.writeCheckpoint(
+      batch,
+      cp.head,
+      [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
+      { from: batch + 1 },
+      24,
+    );
+    const back = (await repo.latestSnapshot())!;
+    expect(back.lastBatchId).toBe(batch);
+    expect(Buffer.from(encodeModel(back.model))).toEqual(Buffer.from(encodeModel(m)));
+    expect(back.model.itemIds).toEqual(m.itemIds);
+    return cp;
+  }
+
   it('writes the users when they change, reads them back from older rows otherwise, and prunes what no snapshot needs', async () => {
     const m = FactorModel.create(
       { dim: 3 },
@@ -48,21 +72,8 @@ describe('model checkpoints with user and item id pages (ModelStateRepository, s
     for (let u = 0; u < 5; u++) m.setUserVector(u, [u, -u / 2, 1 + u / 4]);
     let batch = 0;
     // One user a page: five user pages, read over two queries.
-    const checkpoint = async (): Promise<number[]> => {
-      const cp = encodeModelPages(m, 'changed', undefined, PAGE_ITEMS, 1);
-      batch++;
-      await repo.writeCheckpoint(
-        batch,
-        cp.head,
-        [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
-        { from: batch + 1 },
-        24,
-      );
-      const back = (await repo.latestSnapshot())!;
-      expect(back.lastBatchId).toBe(batch);
-      expect(Buffer.from(encodeModel(back.model))).toEqual(Buffer.from(encodeModel(m)));
-      return cp.userPages.map((p) => p.page);
-    };
+    const checkpoint = async (): Promise<number[]> =>
+      (await writeAndReadBack(m, ++batch, PAGE_ITEMS, 1, undefined)).userPages.map((p) => p.page);
     const rowsOf = async (page: number): Promise<number> =>
       (
         (await ds.query(`SELECT count(*)::int AS n FROM model_pages WHERE page = $1`, [page])) as {
@@ -134,22 +145,8 @@ describe('model checkpoints with user and item id pages (ModelStateRepository, s
     const m = old.model;
     let batch = 1;
     // One id a page: 7 pages at first, then 20 (read over two queries of 16 pages).
-    const checkpoint = async (): Promise<number[]> => {
-      const cp = encodeModelPages(m, 'changed', undefined, 2, 2, 1);
-      batch++;
-      await repo.writeCheckpoint(
-        batch,
-        cp.head,
-        [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
-        { from: batch + 1 },
-        24,
-      );
-      const back = (await repo.latestSnapshot())!;
-      expect(back.lastBatchId).toBe(batch);
-      expect(Buffer.from(encodeModel(back.model))).toEqual(Buffer.from(encodeModel(m)));
-      expect(back.model.itemIds).toEqual(m.itemIds);
-      return cp.itemIdPages.map((p) => itemIdPageOf(p.page));
-    };
+    const checkpoint = async (): Promise<number[]> =>
+      (await writeAndReadBack(m, ++batch, 2, 2, 1)).itemIdPages.map((p) => itemIdPageOf(p.page));
     expect(await checkpoint()).toEqual([0, 1, 2, 3, 4, 5, 6]); // the upgrade: every id, once
     expect(await checkpoint()).toEqual([]);
     for (let i = 7; i < 20; i++) m.addItem(`new-${i}`, 'g1');
