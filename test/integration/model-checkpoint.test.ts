@@ -38,6 +38,16 @@ describe('model checkpoints with user and item id pages (ModelStateRepository, s
     await db?.drop();
   });
 
+  /** Store a checkpoint's head and pages as the one after batch `batch`. */
+  const store = (cp: ModelPages, batch: number): Promise<void> =>
+    repo.writeCheckpoint(
+      batch,
+      cp.head,
+      [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
+      { from: batch + 1 },
+      24,
+    );
+
   /** A checkpoint of m's changes as batch `batch` (pages of the given sizes), read back whole and compared. */
   async function writeAndReadBack(
     m: FactorModel,
@@ -47,13 +57,7 @@ describe('model checkpoints with user and item id pages (ModelStateRepository, s
     pageItemIds: number | undefined,
   ): Promise<ModelPages> {
     const cp = encodeModelPages(m, 'changed', undefined, pageItems, pageUsers, pageItemIds);
-    await repo.writeCheckpoint(
-      batch,
-      cp.head,
-      [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
-      { from: batch + 1 },
-      24,
-    );
+    await store(cp, batch);
     const back = (await repo.latestSnapshot())!;
     expect(back.lastBatchId).toBe(batch);
     expect(Buffer.from(encodeModel(back.model))).toEqual(Buffer.from(encodeModel(m)));
@@ -105,14 +109,7 @@ describe('model checkpoints with user and item id pages (ModelStateRepository, s
     const m = FactorModel.create({ dim: 2 }, { items: [{ id: 'a' }], users: [] });
     for (const batch of [1, 2]) {
       m.version = `v${batch}`;
-      const cp = encodeModelPages(m, 'all');
-      await repo.writeCheckpoint(
-        batch,
-        cp.head,
-        [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
-        { from: batch + 1 },
-        24,
-      );
+      await store(encodeModelPages(m, 'all'), batch);
     }
     const ids = (await ds.query(`SELECT id::int AS id FROM model_snapshots ORDER BY 1`)) as { id: number }[];
     expect(ids.map((r) => r.id)).toEqual([9, 10]);
