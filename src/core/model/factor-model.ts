@@ -93,9 +93,8 @@ export class FactorModel {
    * them (`takeChangedPages`): a checkpoint writes only their pages. Every write of an item's arrays marks it.
    */
   private changed: Uint8Array = new Uint8Array(0);
-  /** Bumped whenever posteriors are solved here, so a detached job older than them is not installed. */
-  private solveEpoch = 0;
   // Jobs taken and not yet applied or abandoned, with a copy of their items (a job's own may move to a worker).
+  // Every in-place solve takes them all back: a job no longer here is older than its items' posteriors.
   private readonly detached = new Map<PosteriorJob, Int32Array>();
   private readonly ws: SolveWorkspace;
 
@@ -354,7 +353,6 @@ export class FactorModel {
     this.detached.clear();
     const list = this.dirtyList;
     const count = Math.min(limit, list.length);
-    if (count > 0) this.solveEpoch++;
     for (let j = 0; j < count; j++) {
       const i = list[j];
       this.solveItem(i);
@@ -367,7 +365,6 @@ export class FactorModel {
 
   /** Re-solve every item's posterior (after a prior change or a load). */
   refreshAll(): void {
-    this.solveEpoch++;
     for (let i = 0; i < this.numItems; i++) this.solveItem(i);
     this.dirty.fill(0);
     this.dirtyList = [];
@@ -406,7 +403,7 @@ export class FactorModel {
       data.set(this.priorVar.subarray(po, po + n), o + ps + 2 * n);
     }
     this.dirtyList = count === list.length ? [] : list.slice(count);
-    const job = { n, noiseVar: this.config.noiseVar, items, data, epoch: this.solveEpoch };
+    const job = { n, noiseVar: this.config.noiseVar, items, data };
     this.detached.set(job, items.slice());
     return job;
   }
@@ -428,8 +425,7 @@ export class FactorModel {
   applyPosteriorJob(job: PosteriorJob, res: PosteriorResult): string[] {
     const n = this.n;
     const failed: string[] = [];
-    // Every in-place solve takes back all jobs out (and only it bumps the epoch): a job not found was taken back.
-    if (!this.detached.delete(job) || job.epoch !== this.solveEpoch) return failed;
+    if (!this.detached.delete(job)) return failed; // taken back by an in-place solve (or abandoned)
     for (let j = 0; j < res.items.length; j++) {
       const i = res.items[j];
       if (i >= this.numItems) continue;

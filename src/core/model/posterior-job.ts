@@ -18,8 +18,6 @@ export interface PosteriorJob {
   /** Model item indices, in the order of `data`'s rows. */
   readonly items: Int32Array;
   readonly data: Float64Array;
-  /** The issuer's own tag (`FactorModel`: its solve epoch when the job was taken). */
-  readonly epoch?: number;
 }
 
 export interface PosteriorResult {
