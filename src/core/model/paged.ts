@@ -182,23 +182,18 @@ export function encodeModelPages(
   );
   const headBytes = pad8(16 + hdr.length) + body;
   const pageParts = taken.map((p) => pageSections(model, p, pageItems));
+  // User pages carry their vectors after the ids; item id pages only the ids.
   const userParts = usersChanged
-    ? Array.from({ length: Math.ceil(nu / pageUsers) }, (_, c) => {
-        const a = c * pageUsers;
-        const b = Math.min(nu, a + pageUsers);
-        const ids = new TextEncoder().encode(JSON.stringify(model.userIds.slice(a, b)));
-        return { c, k: b - a, ids, vec: model.userVec.subarray(a * d, b * d) };
-      })
+    ? idPageParts(model.userIds, 0, nu, pageUsers).map((u) => ({
+        ...u,
+        rest: [model.userVec.subarray(u.a * d, (u.a + u.k) * d)],
+      }))
     : [];
-  const idParts: { c: number; k: number; ids: Uint8Array }[] = [];
-  for (let c = Math.floor(idsFrom / pageItemIds); idsFrom < ni && c * pageItemIds < ni; c++) {
-    const a = c * pageItemIds;
-    const b = Math.min(ni, a + pageItemIds);
-    idParts.push({ c, k: b - a, ids: new TextEncoder().encode(JSON.stringify(model.itemIds.slice(a, b))) });
-  }
+  const idParts =
+    idsFrom < ni ? idPageParts(model.itemIds, Math.floor(idsFrom / pageItemIds), ni, pageItemIds) : [];
   let total = headBytes;
   for (const parts of pageParts) total += 16 + sectionsBytes(parts);
-  for (const u of userParts) total += 24 + pad8(u.ids.length) + pad8(u.vec.byteLength);
+  for (const u of userParts) total += 24 + pad8(u.ids.length) + sectionsBytes(u.rest);
   for (const x of idParts) total += 24 + pad8(x.ids.length);
   // Reused unless it is far larger than needed (one checkpoint of every item must not pin that much for good).
   const reuse = into && into.byteLength >= total && into.byteLength <= Math.max(4 * total, 16 << 20);
@@ -226,29 +221,49 @@ export function encodeModelPages(
   }
   const userPages: ModelPages['userPages'] = [];
   for (const u of userParts) {
-    const bytes = new Uint8Array(buffer, at, 24 + pad8(u.ids.length) + pad8(u.vec.byteLength));
-    writeMagic(bytes, 0, USER_MAGIC);
-    writeU32(bytes, 8, u.c);
-    writeU32(bytes, 12, u.k);
-    writeU32(bytes, 16, u.ids.length);
-    writeU32(bytes, 20, 0);
-    writeSections(bytes, 24, [u.ids, u.vec]);
+    const bytes = writeIdPage(buffer, at, USER_MAGIC, u, u.rest);
     userPages.push({ page: userPageNumber(u.c), bytes });
     at += bytes.byteLength;
   }
   const itemIdPages: ModelPages['itemIdPages'] = [];
   for (const x of idParts) {
-    const bytes = new Uint8Array(buffer, at, 24 + pad8(x.ids.length));
-    writeMagic(bytes, 0, ITEM_ID_MAGIC);
-    writeU32(bytes, 8, x.c);
-    writeU32(bytes, 12, x.k);
-    writeU32(bytes, 16, x.ids.length);
-    writeU32(bytes, 20, 0);
-    writeSections(bytes, 24, [x.ids]);
+    const bytes = writeIdPage(buffer, at, ITEM_ID_MAGIC, x, []);
     itemIdPages.push({ page: itemIdPageNumber(x.c), bytes });
     at += bytes.byteLength;
   }
   return { head, pages: written, userPages, itemIdPages, itemIdsFrom: Math.min(idsFrom, ni) };
+}
+
+/** Pages `first`, `first` + 1, … of a list of ids (`per` a page, `count` in all): each one's ids as JSON. */
+function idPageParts(list: readonly string[], first: number, count: number, per: number) {
+  const parts: { c: number; a: number; k: number; ids: Uint8Array }[] = [];
+  for (let c = first; c * per < count; c++) {
+    const a = c * per;
+    const k = Math.min(count, a + per) - a;
+    parts.push({ c, a, k, ids: new TextEncoder().encode(JSON.stringify(list.slice(a, a + k))) });
+  }
+  return parts;
+}
+
+/**
+ * Page c of a list of ids (users or items; `readIdPage` reads it) at `at` in `buffer`: magic, u32 c, u32 k, u32
+ * length L, u32 0, the L bytes of ids, then `rest` (a user page's vectors).
+ */
+function writeIdPage(
+  buffer: ArrayBuffer,
+  at: number,
+  magic: string,
+  page: { c: number; k: number; ids: Uint8Array },
+  rest: Section[],
+): Uint8Array {
+  const bytes = new Uint8Array(buffer, at, 24 + pad8(page.ids.length) + sectionsBytes(rest));
+  writeMagic(bytes, 0, magic);
+  writeU32(bytes, 8, page.c);
+  writeU32(bytes, 12, page.k);
+  writeU32(bytes, 16, page.ids.length);
+  writeU32(bytes, 20, 0);
+  writeSections(bytes, 24, [page.ids, ...rest]);
+  return bytes;
 }
 
 function hasMagic(bytes: Uint8Array, magic: string): boolean {
