@@ -19,7 +19,13 @@ export interface AppConfig {
       }
     | { mode: 'http' };
   readonly log: { level: Env['LOG_LEVEL'] };
-  readonly serving: { defaultPolicy: PolicyConfig; impressionFlushMs: number; threads: number };
+  readonly serving: {
+    defaultPolicy: PolicyConfig;
+    impressionFlushMs: number;
+    threads: number;
+    /** A slate worker's longest time to answer before it is stopped (`SLATE_TIMEOUT_MS`). */
+    timeoutMs: number;
+  };
   readonly model: { dim: number; refreshMs: number; solveThread: 'worker' | 'main' };
   readonly learning: {
     joinWindowMs: number;
@@ -96,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       defaultPolicy: Object.freeze(e.DEFAULT_POLICY),
       impressionFlushMs: e.IMPRESSION_FLUSH_MS,
       threads: e.SERVING_THREADS === 'auto' ? (availableParallelism() >= 2 ? 1 : 0) : e.SERVING_THREADS,
+      timeoutMs: e.SLATE_TIMEOUT_MS,
     },
     model: { dim: e.MODEL_DIM, refreshMs: e.MODEL_REFRESH_MS, solveThread: e.MODEL_SOLVE_THREAD },
     learning: {

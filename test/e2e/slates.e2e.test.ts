@@ -234,3 +234,56 @@ describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (t
     if (threads !== '0') expect(metrics).toMatch(/reco_slates_served_total\{thread="worker"\} [1-9]/);
   });
 });
+
+describe('slates API with a slate worker that does not answer in time (SLATE_TIMEOUT_MS)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // 10^5 simulated slates of 50 items on 2000 items: ≈ 0.5 s of a worker, five times the timeout.
+    t = await startTestApp({
+      MODEL_DIM: '8',
+      SERVING_THREADS: '1',
+      SLATE_TIMEOUT_MS: '100',
+      DEFAULT_POLICY: JSON.stringify({ name: 'in_slate_ts', propensitySlates: 100_000 }),
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers 503 slate_timeout, lets the snapshot go, and serves again on a new worker', async () => {
+    const lines = Array.from({ length: 2000 }, (_, i) =>
+      JSON.stringify({ id: `item-${i}`, group: `g${i % 4}` }),
+    );
+    const imported = await t.http
+      .post('/v1/items:import')
+      .set('content-type', 'application/x-ndjson')
+      .send(lines.join('\n'));
+    expect(imported.status).toBe(200);
+    // One click: the catalogue is no longer exchangeable, so propensities are simulated (not exact 1/n).
+    await t.http.post('/v1/events').send({
+      events: [{ eventId: 'timeout-e2e-1', type: 'click', userId: 'u1', itemId: 'item-1', ts: Date.now() }],
+    });
+    const models = t.reco.app.get(ModelService);
+    models.rebuild();
+    const svc = t.reco.app.get(SlatesService);
+
+    const r = await t.http.post('/v1/slates').send({ userId: 'u1', size: 50 });
+    expect(r.status).toBe(503);
+    expect(r.body.error.code).toBe('slate_timeout');
+    expect(r.body.error.message).toMatch(/did not answer a request in 100 ms/);
+    // Answered, so its snapshot was let go: only the current one is live.
+    models.rebuild();
+    expect(models.snapshotMemoryStats().live).toBe(1);
+    // Nothing was logged for it: no slate was chosen.
+    const log = t.reco.app.get(ImpressionLogService);
+    await log.flush();
+    expect((await t.http.get('/metrics')).text).toMatch(/reco_impressions_logged_total 0\b/);
+    // The worker is replaced a second later, and serves (one candidate: its propensity is exactly 1, nothing simulated).
+    for (let i = 0; i < 50 && svc.servingThreads !== 1; i++) await new Promise((res) => setTimeout(res, 100));
+    expect(svc.servingThreads).toBe(1);
+    const ok = await t.http.post('/v1/slates').send({ userId: 'u1', size: 1, candidates: ['item-1'] });
+    expect(ok.status).toBe(200);
+    await log.flush();
+    expect((await t.http.get('/metrics')).text).toMatch(/reco_impressions_logged_total 1\b/);
+  });
+});

@@ -5,7 +5,12 @@ import { NoCandidatesError, PolicyInputError } from '../../src/core/policies/pol
 import { serveSlate } from '../../src/core/policies/serve-slate';
 import { syntheticSnapshot } from '../../src/core/policies/testing/synthetic-snapshot';
 import { Rng } from '../../src/core/random';
-import { SlatePool, SlateWorkerLostError, type PoolRequest } from '../../src/modules/slates/slate-pool';
+import {
+  SlatePool,
+  SlateTimeoutError,
+  SlateWorkerLostError,
+  type PoolRequest,
+} from '../../src/modules/slates/slate-pool';
 
 // The workers run the build's compiled entry (dist/, which `npm test` builds first), so this is the code that ships.
 
@@ -126,6 +131,50 @@ describe('slate pool (worker threads)', () => {
     expect(pool.size).toBe(0);
     expect(errors).toHaveLength(2);
     expect(pool.serve(snap, { policy, size: 10, seed: 9 })).toBeNull();
+  });
+
+  it('stops a worker that does not answer within its timeout: 503 for that request, the ones behind it served in-process, a new worker', async () => {
+    await pool.close();
+    const timeoutMs = 100;
+    pool = new SlatePool(1, (e) => errors.push(e), 20, timeoutMs);
+    const snap = sharedSnapshot(8, 2000);
+    // Far longer than the timeout (10^5 simulated slates of 50 items, ≈ 0.5 s here), as a stuck worker would be.
+    const stuck = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 100_000 });
+    const quick = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 16 });
+    const started = performance.now();
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 'served',
+        (e: unknown) => e,
+      );
+    const first = outcome(pool.serve(snap, { policy: stuck, size: 50, seed: 1 })!);
+    const behind = [2, 3].map((seed) => outcome(pool.serve(snap, { policy: quick, size: 5, seed })!));
+    const e = await first;
+    const waited = performance.now() - started;
+    expect(e).toBeInstanceOf(SlateTimeoutError);
+    expect((e as Error).message).toMatch(/did not answer a request in 100 ms/);
+    expect(waited).toBeGreaterThanOrEqual(timeoutMs);
+    // Queued behind it, never started: the caller may serve them in-process.
+    for (const o of await Promise.all(behind)) expect(o).toBeInstanceOf(SlateWorkerLostError);
+    expect(errors.map((x) => x.message)).toEqual([expect.stringMatching(/did not answer/)]);
+    // Replaced: the new worker serves.
+    for (let i = 0; i < 200 && pool.size !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+    const served = await pool.serve(snap, { policy: quick, size: 5, seed: 4 })!;
+    expect(served.items).toHaveLength(5);
+  });
+
+  it('leaves a worker alone while it answers within its timeout, however long it has been busy', async () => {
+    await pool.close();
+    pool = new SlatePool(1, (e) => errors.push(e), 20, 400);
+    const snap = sharedSnapshot(9, 2000);
+    const policy = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 2000 }); // a few ms each
+    // One after another for about a second: more than twice the timeout in all, each far within it.
+    const until = performance.now() + 1000;
+    let n = 0;
+    while (performance.now() < until) await pool.serve(snap, { policy, size: 10, seed: n++ })!;
+    expect(n).toBeGreaterThan(10);
+    expect(errors).toEqual([]);
+    expect(pool.size).toBe(1);
   });
 
   it('replaces a lost worker (after a delay), at most 5 times a minute', async () => {

@@ -36,6 +36,17 @@ export interface PoolItem {
 /** The worker's slate: `ServedMessage` without the message fields, its items unpacked. */
 export type PoolServed = Omit<ServedMessage, 'kind' | 'id' | 'items'> & { readonly items: PoolItem[] };
 
+/**
+ * The worker did not answer this request within the pool's `timeoutMs` and was stopped: answer 503, never serve
+ * it in-process (a request that hangs a worker would hang the serving thread too).
+ */
+export class SlateTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SlateTimeoutError';
+  }
+}
+
 /** A worker failed (died, or could not be started) while it had this request: serve it in-process instead. */
 export class SlateWorkerLostError extends Error {
   constructor(message: string) {
@@ -48,9 +59,10 @@ interface Slot {
   worker: Worker;
   /** The snapshot this worker was last sent. */
   sent: ServingSnapshot | null;
+  /** Requests in flight, oldest first (a worker answers in order). */
   pending: Map<
     number,
-    { snap: ServingSnapshot; resolve: (s: PoolServed) => void; reject: (e: Error) => void }
+    { snap: ServingSnapshot; sentAt: number; resolve: (s: PoolServed) => void; reject: (e: Error) => void }
   >;
 }
 
@@ -64,7 +76,11 @@ interface Slot {
  * The result is the same as in-process serving (same `serveSlate`, snapshot and seed; tested bit for bit). A
  * worker that dies is dropped (its requests in flight reject with `SlateWorkerLostError`, which the caller
  * serves in-process) and replaced a second later (at most `MAX_RESTARTS` times a minute); with no worker left,
- * `serve` returns null and the caller serves in-process.
+ * `serve` returns null and the caller serves in-process. A worker that has not answered its oldest request within
+ * `timeoutMs` (a bug that loops, a machine starved of CPU) is stopped and replaced the same way: that request
+ * rejects with `SlateTimeoutError` (it may be what hangs the worker, so it is not tried again), the others it held
+ * (queued behind it, never started) with `SlateWorkerLostError`. Without this, their callers would wait for
+ * good, each holding its snapshot's memory.
  */
 export class SlatePool {
   private readonly slots: Slot[] = [];
@@ -73,11 +89,13 @@ export class SlatePool {
   /** When workers were last replaced (at most `MAX_RESTARTS` a minute: a worker that keeps dying stays dead). */
   private readonly restarts: number[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly watchdog?: NodeJS.Timeout;
 
   constructor(
     size: number,
     private readonly onWorkerError: (e: Error) => void = () => undefined,
     private readonly restartDelayMs = 1000,
+    private readonly timeoutMs = 10_000,
   ) {
     const script = workerScript(__dirname, 'slate-worker.js');
     if (!script) {
@@ -85,6 +103,24 @@ export class SlatePool {
       return;
     }
     for (let i = 0; i < size; i++) this.add(script);
+    // Checked a few times per timeout: a stalled request is answered within 1.25 × timeoutMs.
+    this.watchdog = setInterval(() => this.stopStalled(), Math.max(10, Math.min(1000, timeoutMs / 4)));
+    this.watchdog.unref();
+  }
+
+  /** Stop every worker whose oldest request in flight is older than `timeoutMs` (see the class comment). */
+  private stopStalled(): void {
+    const now = performance.now();
+    for (const slot of [...this.slots]) {
+      const oldest = slot.pending.entries().next();
+      if (oldest.done || now - oldest.value[1].sentAt <= this.timeoutMs) continue;
+      const [id, request] = oldest.value;
+      slot.pending.delete(id);
+      const message = `slate worker did not answer a request in ${this.timeoutMs} ms (SLATE_TIMEOUT_MS): stopped`;
+      request.reject(new SlateTimeoutError(message));
+      this.drop(slot, new Error(message));
+      void slot.worker.terminate();
+    }
   }
 
   private add(script: string): void {
@@ -123,13 +159,14 @@ export class SlatePool {
     };
     const s = slot;
     return new Promise<PoolServed>((resolve, reject) => {
-      s.pending.set(id, { snap, resolve, reject });
+      s.pending.set(id, { snap, sentAt: performance.now(), resolve, reject });
       s.worker.postMessage(msg);
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.watchdog);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     const slots = this.slots.splice(0);

@@ -16,6 +16,7 @@ import { ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository } from './impressions.repository';
 import {
   SlatePool,
+  SlateTimeoutError,
   SlateWorkerLostError,
   type PoolItem,
   type PoolRequest,
@@ -58,11 +59,15 @@ export class SlatesService implements OnModuleDestroy {
     const threads = config.serving.threads;
     this.pool =
       threads > 0
-        ? new SlatePool(threads, (e) =>
-            this.logger.error({
-              err: e,
-              msg: 'slate worker lost; its requests are served on the main thread',
-            }),
+        ? new SlatePool(
+            threads,
+            (e) =>
+              this.logger.error({
+                err: e,
+                msg: 'slate worker lost; its requests are served on the main thread (one it timed out on: 503)',
+              }),
+            1000,
+            config.serving.timeoutMs,
           )
         : null;
     const pool = this.pool;
@@ -210,6 +215,9 @@ export class SlatesService implements OnModuleDestroy {
         : new AppException(409, 'no_servable_items', `No item can be served: ${e.message}`);
     }
     if (e instanceof PolicyInputError) return new AppException(400, 'invalid_request', e.message);
+    if (e instanceof SlateTimeoutError) {
+      return new AppException(503, 'slate_timeout', `The slate could not be chosen in time: ${e.message}.`);
+    }
     return e;
   }
 
