@@ -603,6 +603,27 @@ describe('Thompson propensities pooled over exchangeability classes', () => {
     expect(compared).toBeGreaterThan(1000);
     expect(sharedClass).toBeGreaterThan(10); // slates with two members of one class were compared
   });
+  it('in_slate_ts with as many simulated slates as slots (every window wraps), or one more: the same numbers', () => {
+    // Serving counts slates without a repeat from their draws' top-1s (D = slates draws, slate s reads draws s … s +
+    // k − 1 mod D); at slates = k every slate reads every draw. Compared bit for bit with the full matrix.
+    const synth = syntheticSnapshot({ items: 2000, dim: 8, seed: 11, coldFraction: 0.6 });
+    let unequal = 0;
+    let compared = 0;
+    for (const k of [16, 17, 30])
+      for (const extra of [0, 1])
+        for (let seed = 0; seed < 6; seed++) {
+          const policy = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: k + extra });
+          const served = serveSlate(synth, policy, { size: k }, new Rng(seed));
+          const full = serveSlate(synth, policy, { size: k }, new Rng(seed), { withMatrix: true });
+          for (const it of served.items) {
+            compared++;
+            if (it.propensity !== propensityAt(full.matrix!, it.index, it.position - 1)) unequal++;
+            if (it.inSlateProbability !== inSlateProbability(full.matrix!, it.index)) unequal++;
+          }
+        }
+    expect(compared).toBe(6 * 2 * (16 + 17 + 30));
+    expect(unequal).toBe(0);
+  });
 });
 
 describe('Thompson propensities on exchangeable candidates are exactly 1/n', () => {
