@@ -223,6 +223,48 @@ describe('checkpoints and the open joins (real PostgreSQL)', () => {
     expectSameStats(statsById(a), again);
   });
 
+  it('solves stale posteriors on the solver thread before it encodes, none on the serving thread', async () => {
+    // The longest refresh interval (1 s): no rebuild solves them first, so the clicked items are stale at the checkpoint.
+    a = await startTestApp({ ...ENV, MODEL_REFRESH_MS: '1000' });
+    await importTestItems(a);
+    const models = a.reco.app.get(ModelService);
+    await a.reco.app.get(LearningService).checkpoint();
+    await send(
+      a,
+      ['it-1', 'it-4', 'it-7'].map((itemId, k) => ({
+        eventId: `stale-${k}`,
+        type: 'click',
+        userId: 'u1',
+        itemId,
+        ts: Date.now(),
+      })),
+    );
+    const model = models.learningModel();
+    expect(model.dirtyCount).toBeGreaterThan(0);
+    // What the checkpoint's encoding solves in place (on this thread) and when.
+    const inPlace: number[] = [];
+    const refresh = model.refreshPosteriors.bind(model);
+    model.refreshPosteriors = (limit?: number) => {
+      const n = refresh(limit);
+      inPlace.push(n);
+      return n;
+    };
+    try {
+      await a.reco.app.get(LearningService).checkpoint();
+    } finally {
+      model.refreshPosteriors = refresh;
+    }
+    expect(inPlace).toEqual([0]);
+    expect(model.dirtyCount).toBe(0);
+    // Solved by the job as the in-place solve would have: a restart from the checkpoint has the same model.
+    const learned = statsById(a);
+    const meansOf = (m: typeof model): number[] => Array.from(m.itemMean.subarray(0, m.numItems * m.n));
+    const means = meansOf(model);
+    a = await restart(a);
+    expectSameStats(statsById(a), learned);
+    expect(meansOf(a.reco.app.get(ModelService).learningModel())).toEqual(means);
+  });
+
   it('reads a whole-model snapshot of an older version, and then writes every page and the ids', async () => {
     a = await learnedOnPages('ckv-');
     const models = a.reco.app.get(ModelService);

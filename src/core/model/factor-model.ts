@@ -385,9 +385,12 @@ export class FactorModel {
     const ps = this.stats.psize;
     const stride = jobStride(n);
     const items = new Int32Array(count);
-    // Reusing the last job's buffer spares the page faults of a fresh one (tens of MB for 10^4 items at d = 32).
+    // Reusing the last job's buffer spares the page faults of a fresh one (tens of MB for 10^4 items at d = 32): also
+    // when it is larger than needed (rebuilds and checkpoints take jobs of different sizes in turn; dropping the
+    // larger buffer for a smaller job made the next large one fault all its memory again: ≈ 150–200 ms for 8,000
+    // items), unless both over 64 MiB and 8 times larger, so that the memory of a one-off bulk job is let go.
     const data =
-      reuse && reuse.length >= count * stride && reuse.length <= 2 * count * stride
+      reuse && reuse.length >= count * stride && reuse.length <= Math.max(8 * count * stride, 8 << 20)
         ? reuse.subarray(0, count * stride)
         : new Float64Array(count * stride);
     const { xx, xy } = this.stats;

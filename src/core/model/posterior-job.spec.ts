@@ -68,7 +68,7 @@ describe('detached posterior jobs', () => {
     expect(Array.from(b.itemVar)).toEqual(Array.from(a.itemVar));
   });
 
-  it('copies into a reused buffer when it fits, with the same solutions', () => {
+  it('copies into a reused buffer when it fits, with the same solutions, unless it is far too large', () => {
     const [a, b] = twinModels(11, 400);
     const count = a.dirtyCount;
     a.refreshPosteriors();
@@ -78,9 +78,16 @@ describe('detached posterior jobs', () => {
     expect(job.data.buffer).toBe(reuse.buffer);
     expect(b.applyPosteriorJob(job, solvePosteriorJob(job))).toEqual([]);
     expect(Array.from(b.itemMean)).toEqual(Array.from(a.itemMean));
+    // Smaller jobs reuse it too (a rebuild's and a checkpoint's jobs of different sizes come in turn)...
     applyEvents(b, events(b, 3, new Rng(13)));
-    const small = b.takePosteriorJob(Infinity, reuse)!; // far smaller than the buffer: a fresh one
-    expect(small.data.buffer).not.toBe(reuse.buffer);
+    const small = b.takePosteriorJob(Infinity, reuse)!;
+    expect(small.data.buffer).toBe(reuse.buffer);
+    expect(b.applyPosteriorJob(small, solvePosteriorJob(small))).toEqual([]);
+    // ...unless the buffer is both over 64 MiB and over 8 times the job: a one-off bulk job's memory is let go.
+    applyEvents(b, events(b, 3, new Rng(14)));
+    const huge = new Float64Array((8 << 20) + 1);
+    const fresh = b.takePosteriorJob(Infinity, huge)!;
+    expect(fresh.data.buffer).not.toBe(huge.buffer);
   });
 
   it('an update after the job is taken makes its item stale again; a job older than an in-place solve is not installed', () => {

@@ -177,7 +177,10 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   checkpoint(): Promise<void> {
     // One at a time; a request during a write gets a checkpoint of the state after it, not the older one.
     if (this.checkpointing) return this.checkpointing.catch(() => undefined).then(() => this.checkpoint());
-    const cut = this.chain.then(() => {
+    const cut = this.chain.then(async () => {
+      // Stale posteriors solved on the solver's thread first: encodeModelPages refreshes every stale one, here, on
+      // the serving thread otherwise. No batch is learned meanwhile: this is the chain.
+      await this.models.solveStale();
       const last = this.models.lastBatchId;
       if (last === this.models.checkpointBatchId) return null;
       const oldest = this.models.joins.oldestPut();
