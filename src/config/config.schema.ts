@@ -107,7 +107,7 @@ export const envSchema = z.object({
       "Worker threads that choose slates (scoring, Thompson draws, Monte Carlo propensities) while the main thread parses, logs and answers; 0 chooses them on the main thread; 'auto' is 1 on a machine with 2 or more cores, else 0. More pay where cores are idle: the main thread alone holds one.",
     ),
   SLATE_TIMEOUT_MS: wholeNumber(100, 600_000, 10_000, 'a whole number of milliseconds').describe(
-    'A slate worker that has not answered a request for this long is stopped and replaced: that request is answered 503 (slate_timeout), the requests queued behind it are served on the main thread. A slate takes milliseconds; a worker lays out a new model first (≈ 0.7 s at 10^6 items).',
+    'A slate worker that has not answered a request for this long (a new worker: from when it has started) is stopped and replaced: that request is answered 503 (slate_timeout), the requests queued behind it are served on the main thread. A slate takes milliseconds; a worker lays out a new model first (≈ 0.7 s at 10^6 items).',
   ),
   IMPRESSION_FLUSH_MS: wholeNumber(1, 10000, 50, 'a whole number of milliseconds').describe(
     'Served slates are written to PostgreSQL in batches at least this often.',

@@ -65,4 +65,9 @@ export interface FailedMessage {
     | { readonly type: 'internal'; readonly message: string };
 }
 
-export type FromWorker = ServedMessage | FailedMessage;
+/** The worker has started and listens (sent once, first): from now on its requests' time counts (`SLATE_TIMEOUT_MS`). */
+export interface ReadyMessage {
+  readonly kind: 'ready';
+}
+
+export type FromWorker = ServedMessage | FailedMessage | ReadyMessage;

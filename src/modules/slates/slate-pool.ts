@@ -14,6 +14,9 @@ import {
 /** Workers replaced at most this many times a minute. */
 const MAX_RESTARTS = 5;
 
+/** How much longer than `timeoutMs` a worker that has not started yet may take with a request. */
+const BOOT_GRACE_MS = 30_000;
+
 /** What the caller asks a worker for (item indices, the user's vector already resolved). */
 export interface PoolRequest {
   readonly policy: PolicyConfig;
@@ -57,6 +60,8 @@ export class SlateWorkerLostError extends Error {
 
 interface Slot {
   worker: Worker;
+  /** Started (its `ready` message came): only then does a request's time count towards `timeoutMs`. */
+  ready: boolean;
   /** The snapshot this worker was last sent. */
   sent: ServingSnapshot | null;
   /** Requests in flight, oldest first (a worker answers in order). */
@@ -77,7 +82,8 @@ interface Slot {
  * worker that dies is dropped (its requests in flight reject with `SlateWorkerLostError`, which the caller
  * serves in-process) and replaced a second later (at most `MAX_RESTARTS` times a minute); with no worker left,
  * `serve` returns null and the caller serves in-process. A worker that has not answered its oldest request within
- * `timeoutMs` (a bug that loops, a machine starved of CPU) is stopped and replaced the same way: that request
+ * `timeoutMs` (a bug that loops, a machine starved of CPU; counted from the worker's start for a request sent while
+ * a new worker was still loading its code) is stopped and replaced the same way: that request
  * rejects with `SlateTimeoutError` (it may be what hangs the worker, so it is not tried again), the others it held
  * (queued behind it, never started) with `SlateWorkerLostError`. Without this, their callers would wait for
  * good, each holding its snapshot's memory.
@@ -113,7 +119,9 @@ export class SlatePool {
     const now = performance.now();
     for (const slot of [...this.slots]) {
       const oldest = slot.pending.entries().next();
-      if (oldest.done || now - oldest.value[1].sentAt <= this.timeoutMs) continue;
+      // A worker still booting gets BOOT_GRACE_MS more (its requests' time restarts when it is ready).
+      const limit = slot.ready ? this.timeoutMs : this.timeoutMs + BOOT_GRACE_MS;
+      if (oldest.done || now - oldest.value[1].sentAt <= limit) continue;
       const [id, request] = oldest.value;
       slot.pending.delete(id);
       const message = `slate worker did not answer a request in ${this.timeoutMs} ms (SLATE_TIMEOUT_MS): stopped`;
@@ -177,8 +185,15 @@ export class SlatePool {
   private spawn(script: string): Slot {
     const worker = new Worker(script);
     worker.unref(); // the HTTP server keeps the process up; a pool never does
-    const slot: Slot = { worker, sent: null, pending: new Map() };
+    const slot: Slot = { worker, ready: false, sent: null, pending: new Map() };
     worker.on('message', (m: FromWorker) => {
+      if (m.kind === 'ready') {
+        // A new worker's boot (loading its code) is not the requests' time: they count from now.
+        slot.ready = true;
+        const now = performance.now();
+        for (const p of slot.pending.values()) p.sentAt = now;
+        return;
+      }
       const p = slot.pending.get(m.id);
       if (!p) return;
       slot.pending.delete(m.id);

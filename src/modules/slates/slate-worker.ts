@@ -89,3 +89,4 @@ port.on('message', (m: ToWorker) => {
   if (m.kind === 'snapshot') current = snapshotOf(m, current);
   else port.postMessage(serve(m));
 });
+port.postMessage({ kind: 'ready' } satisfies FromWorker);
