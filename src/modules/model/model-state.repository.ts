@@ -1,12 +1,12 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { JoinBookImage, PendingClick, SlateItem, Tombstone } from '../../core/ingest/join-book';
 import type { JournalClick } from '../../core/ingest/journal-codec';
+import { copyIn, hasCopyFromStdin } from '../../database/copy-in';
 import { snapshotModel } from '../../database/model-snapshot';
 import { type FactorModel, PAGED_FORMAT_VERSION } from '../../core/model';
 
@@ -31,6 +31,9 @@ const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** Bytes a COPY chunk of checkpoint pages holds (at least one page). */
 const COPY_CHUNK = 1 << 20;
 
+/** A page's tuple before its bytes: field count (int16), then page (4 + int4), snapshot_id (4 + int8), bytes' length. */
+const COPY_TUPLE_HEAD = 2 + 8 + 12 + 4;
+
 interface TombstoneRow {
   slate_id: string;
   user_id: string;
@@ -54,17 +57,14 @@ export interface OffsetCommit {
 /** SQL of the model state and the exactly-once learning path. Every method that takes an EntityManager runs inside the batch's transaction. */
 @Injectable()
 export class ModelStateRepository {
-  /**
-   * Checkpoint pages go by COPY (binary) where the server has it: an external PostgreSQL (PGlite's wire protocol
-   * has no COPY FROM STDIN), else by INSERT. See `writePages`.
-   */
+  /** Checkpoint pages go by COPY (binary) where the server has it (`hasCopyFromStdin`), else by INSERT: `writePages`. */
   private readonly pagesByCopy: boolean;
 
   constructor(
     @InjectDataSource() readonly dataSource: DataSource,
     @Optional() @Inject(APP_CONFIG) config?: Pick<AppConfig, 'database'>,
   ) {
-    this.pagesByCopy = config?.database.mode === 'external';
+    this.pagesByCopy = hasCopyFromStdin(config?.database);
   }
 
   transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
@@ -337,7 +337,7 @@ export class ModelStateRepository {
    * (an external PostgreSQL), the pages are copied once, into chunks of about `COPY_CHUNK` bytes written to the
    * socket as they are (a write per page, or two, cost more than the copies: ≈ 0.8 s of the serving thread at
    * 10^4 pages). A checkpoint of 10^4 changed items at d = 32 (≈ 45 MB of pages) took 455–762 ms of the process's
-   * CPU by INSERT and 148–560 ms by COPY (the probe in docs/benchmarks.md, tenth-and-first session). A page is
+   * CPU by INSERT and 148–560 ms by COPY (the probe in docs/benchmarks.md, eleventh session). A page is
    * one item's row (`PAGE_ITEMS` is 1), a user page or an item id page.
    */
   private async writePages(
@@ -379,9 +379,9 @@ export class ModelStateRepository {
     o = chunk.writeInt32BE(0, o); // header extension length
     for (const p of pages) {
       const bytes = bytea(p.bytes);
-      if (o + 26 + bytes.length > chunk.length) {
+      if (o + COPY_TUPLE_HEAD + bytes.length > chunk.length) {
         chunks.push(chunk.subarray(0, o));
-        chunk = Buffer.allocUnsafe(Math.max(COPY_CHUNK, 26 + bytes.length + 2));
+        chunk = Buffer.allocUnsafe(Math.max(COPY_CHUNK, COPY_TUPLE_HEAD + bytes.length + 2));
         o = 0;
       }
       o = chunk.writeInt16BE(3, o);
@@ -399,14 +399,6 @@ export class ModelStateRepository {
     }
     o = chunk.writeInt16BE(-1, o);
     chunks.push(chunk.subarray(0, o));
-    await new Promise<void>((resolve, reject) => {
-      const stream = client.query(
-        copyFrom('COPY model_pages (page, snapshot_id, bytes) FROM STDIN (FORMAT binary)'),
-      );
-      stream.on('finish', resolve);
-      stream.on('error', reject);
-      for (let k = 0; k + 1 < chunks.length; k++) stream.write(chunks[k]);
-      stream.end(chunks[chunks.length - 1]);
-    });
+    await copyIn(client, 'COPY model_pages (page, snapshot_id, bytes) FROM STDIN (FORMAT binary)', chunks);
   }
 }

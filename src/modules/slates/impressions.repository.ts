@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { PoolClient } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { PolicyConfig } from '../../core/policies/policy-config.schema';
+import { copyIn, hasCopyFromStdin } from '../../database/copy-in';
 import { sqlState } from '../../database/sql-state';
 import type { Impression } from './impression';
 
@@ -40,10 +40,7 @@ const COLUMNS =
 
 @Injectable()
 export class TypeOrmImpressionsRepository extends ImpressionsRepository {
-  /**
-   * COPY where the server has it: an external PostgreSQL. PGlite's wire protocol has no COPY FROM STDIN (the
-   * session ends with "protocol synchronization was lost"), so the embedded database takes the INSERT.
-   */
+  /** COPY where the server has it (`hasCopyFromStdin`), else the INSERT. */
   private readonly copy: boolean;
 
   constructor(
@@ -51,7 +48,7 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     super();
-    this.copy = config.database.mode === 'external';
+    this.copy = hasCopyFromStdin(config.database);
   }
 
   async insertMany(impressions: readonly Impression[]): Promise<void> {
@@ -119,12 +116,7 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
     const runner = this.dataSource.createQueryRunner();
     try {
       const client = (await runner.connect()) as PoolClient;
-      await new Promise<void>((resolve, reject) => {
-        const stream = client.query(copyFrom(`COPY slates (${COLUMNS}) FROM STDIN`));
-        stream.on('finish', resolve);
-        stream.on('error', reject);
-        stream.end(text);
-      });
+      await copyIn(client, `COPY slates (${COLUMNS}) FROM STDIN`, [text]);
     } finally {
       await runner.release();
     }
