@@ -136,7 +136,7 @@ describe('slate pool (worker threads)', () => {
   it('stops a worker that does not answer within its timeout: 503 for that request, the ones behind it served in-process, a new worker', async () => {
     await pool.close();
     const timeoutMs = 100;
-    pool = new SlatePool(1, (e) => errors.push(e), 20, timeoutMs);
+    pool = new SlatePool(1, (e) => errors.push(e), { restartDelayMs: 20, timeoutMs });
     const snap = sharedSnapshot(8, 2000);
     // Far longer than the timeout (10^5 simulated slates of 50 items, ≈ 0.5 s here), as a stuck worker would be.
     const stuck = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 100_000 });
@@ -165,7 +165,7 @@ describe('slate pool (worker threads)', () => {
 
   it('leaves a worker alone while it answers within its timeout, however long it has been busy', async () => {
     await pool.close();
-    pool = new SlatePool(1, (e) => errors.push(e), 20, 400);
+    pool = new SlatePool(1, (e) => errors.push(e), { restartDelayMs: 20, timeoutMs: 400 });
     const snap = sharedSnapshot(9, 2000);
     const policy = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 2000 }); // a few ms each
     // One after another for about a second: more than twice the timeout in all, each far within it.
@@ -179,7 +179,7 @@ describe('slate pool (worker threads)', () => {
 
   it('replaces a lost worker (after a delay), at most 5 times a minute', async () => {
     await pool.close();
-    pool = new SlatePool(2, (e) => errors.push(e), 20);
+    pool = new SlatePool(2, (e) => errors.push(e), { restartDelayMs: 20 });
     const snap = sharedSnapshot(7, 300);
     const policy = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 32 });
     const waitForSize = async (n: number): Promise<void> => {

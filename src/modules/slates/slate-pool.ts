@@ -96,13 +96,20 @@ export class SlatePool {
   private readonly restarts: number[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly watchdog?: NodeJS.Timeout;
+  private readonly restartDelayMs: number;
+  private readonly timeoutMs: number;
 
+  /**
+   * @param options.restartDelayMs how long after a worker is lost its replacement starts (default 1 s)
+   * @param options.timeoutMs how long a started worker may take with a request before it is stopped (default 10 s)
+   */
   constructor(
     size: number,
     private readonly onWorkerError: (e: Error) => void = () => undefined,
-    private readonly restartDelayMs = 1000,
-    private readonly timeoutMs = 10_000,
+    options: { restartDelayMs?: number; timeoutMs?: number } = {},
   ) {
+    this.restartDelayMs = options.restartDelayMs ?? 1000;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
     const script = workerScript(__dirname, 'slate-worker.js');
     if (!script) {
       if (size > 0) onWorkerError(new Error('slate-worker.js not found: serving in-process'));
@@ -110,7 +117,7 @@ export class SlatePool {
     }
     for (let i = 0; i < size; i++) this.add(script);
     // Checked a few times per timeout: a stalled request is answered within 1.25 × timeoutMs.
-    this.watchdog = setInterval(() => this.stopStalled(), Math.max(10, Math.min(1000, timeoutMs / 4)));
+    this.watchdog = setInterval(() => this.stopStalled(), Math.max(10, Math.min(1000, this.timeoutMs / 4)));
     this.watchdog.unref();
   }
 

@@ -66,8 +66,7 @@ export class SlatesService implements OnModuleDestroy {
                 err: e,
                 msg: 'slate worker lost; its requests are served on the main thread (one it timed out on: 503)',
               }),
-            1000,
-            config.serving.timeoutMs,
+            { timeoutMs: config.serving.timeoutMs },
           )
         : null;
     const pool = this.pool;
