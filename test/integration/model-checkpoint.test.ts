@@ -51,9 +51,10 @@ describe.each([
       repo.writeCheckpoint(
         batch,
         cp.head,
-        [...cp.itemIdPages, ...cp.userPages, ...cp.pages],
+        [...cp.pages, ...cp.userPages, ...cp.itemIdPages],
         { from: batch + 1 },
         24,
+        cp.gap,
       );
 
     /** A checkpoint of m's changes as batch `batch` (pages of the given sizes), read back whole and compared. */
@@ -63,8 +64,9 @@ describe.each([
       pageItems: number,
       pageUsers: number,
       pageItemIds: number | undefined,
+      gap = repo.pageGap,
     ): Promise<ModelPages> {
-      const cp = encodeModelPages(m, 'changed', undefined, pageItems, pageUsers, pageItemIds);
+      const cp = encodeModelPages(m, 'changed', { pageItems, pageUsers, pageItemIds, gap });
       await store(cp, batch);
       const back = (await repo.latestSnapshot())!;
       expect(back.lastBatchId).toBe(batch);
@@ -114,32 +116,47 @@ describe.each([
       expect(Array.from((await repo.latestSnapshot())!.model.userVector(2))).toEqual([9, 8, 7]);
     });
 
-    it('stores pages over a megabyte and hundreds of pages, bit for bit', async () => {
-      // d = 32: ≈ 4.5 KB an item page, 400 of them (≈ 1.8 MB: two COPY chunks), and users in pages of 8,000 (one
-      // page over 1 MB, larger than a chunk).
-      const d = 32;
-      const m = FactorModel.create(
-        { dim: d },
-        {
-          items: Array.from({ length: 400 }, (_, i) => ({ id: `big-${i}` })),
-          users: Array.from({ length: 10_000 }, (_, u) => `user-${u}`),
-        },
-      );
-      const x = new Float64Array(d);
-      for (let i = 0; i < 400; i++) {
-        for (let j = 0; j < d; j++) x[j] = Math.sin(i * 31 + j);
-        m.stats.add(i, x, 0, (i % 7) / 7, 1);
-        m.markDirty(i);
-      }
-      for (let u = 0; u < 10_000; u += 997)
-        m.setUserVector(
-          u,
-          Array.from({ length: d }, (_, j) => u / 1000 - j),
+    // With room for the COPY's row headers before each page (the service's way: runs of pages sent from the
+    // checkpoint's buffer, at most 16 MB a run: 4,000 pages take two), and without (a header and the page as two pieces).
+    it.each([
+      ['with', undefined, 4000],
+      ['without', 0, 400],
+    ])(
+      'stores pages over a megabyte and hundreds of pages, bit for bit (%s room for row headers)',
+      async (_, gap, items) => {
+        // d = 32: ≈ 4.5 KB an item page (18 or 1.8 MB), and users in pages of 8,000 (one page over 1 MB).
+        const d = 32;
+        const m = FactorModel.create(
+          { dim: d },
+          {
+            items: Array.from({ length: items }, (_, i) => ({ id: `big-${i}` })),
+            users: Array.from({ length: 10_000 }, (_, u) => `user-${u}`),
+          },
         );
-      const cp = await writeAndReadBack(m, 1000, PAGE_ITEMS, 8_000, undefined);
-      expect(cp.pages.length).toBe(400);
-      expect(cp.userPages.length).toBe(2);
-    });
+        const x = new Float64Array(d);
+        for (let i = 0; i < items; i++) {
+          for (let j = 0; j < d; j++) x[j] = Math.sin(i * 31 + j);
+          m.stats.add(i, x, 0, (i % 7) / 7, 1);
+          m.markDirty(i);
+        }
+        for (let u = 0; u < 10_000; u += 997)
+          m.setUserVector(
+            u,
+            Array.from({ length: d }, (_, j) => u / 1000 - j),
+          );
+        const cp = await writeAndReadBack(
+          m,
+          gap === undefined ? 1000 : 1001,
+          PAGE_ITEMS,
+          8_000,
+          undefined,
+          gap,
+        );
+        expect(cp.pages.length).toBe(items);
+        expect(cp.userPages.length).toBe(2);
+        expect(cp.gap).toBe(gap ?? repo.pageGap);
+      },
+    );
 
     it('reads the newest snapshot by number, also across a power of ten (#9 and #10: as text, "9" > "10")', async () => {
       await ds.query(`TRUNCATE model_snapshots, model_pages`);

@@ -33,6 +33,7 @@ export {
   PAGED_FORMAT_VERSION,
   PAGE_ITEMS,
   type ModelPages,
+  type EncodeOptions,
 } from './paged';
 export {
   decodeModelHead,

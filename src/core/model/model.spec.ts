@@ -287,21 +287,44 @@ describe('serialisation and serving snapshot', () => {
           Buffer.from(x),
         ),
       );
-    const fresh = bytes(encodeModelPages(m, 'all', undefined, 3));
+    const fresh = bytes(encodeModelPages(m, 'all', { pageItems: 3 }));
     const tooSmall = new ArrayBuffer(16);
-    const grown = encodeModelPages(m, 'all', tooSmall, 3);
+    const grown = encodeModelPages(m, 'all', { into: tooSmall, pageItems: 3 });
     expect(grown.head.buffer).not.toBe(tooSmall);
     expect(grown.head.buffer.byteLength).toBeGreaterThan(fresh.byteLength); // room for a larger model next time
     expect(bytes(grown)).toEqual(fresh);
     // A buffer that held other bytes (garbage in every padding gap) gives the same bytes back.
     const used = new ArrayBuffer(fresh.byteLength + 64);
     new Uint8Array(used).fill(0xff);
-    const again = encodeModelPages(m, 'all', used, 3);
+    const again = encodeModelPages(m, 'all', { into: used, pageItems: 3 });
     expect(again.head.buffer).toBe(used);
     expect(bytes(again)).toEqual(fresh);
     // One far too large (a checkpoint of every item, then small ones) is let go rather than pinned.
     const huge = new ArrayBuffer(64 << 20);
-    expect(encodeModelPages(m, 'all', huge, 3).head.buffer).not.toBe(huge);
+    expect(encodeModelPages(m, 'all', { into: huge, pageItems: 3 }).head.buffer).not.toBe(huge);
+  });
+
+  it('leaves the gap asked for free before every page: the same pages, each right after its gap', () => {
+    const rng = new Rng(6);
+    const m = smallModel(3, 7, 5, rng, 2);
+    applyEvents(m, randomBatch(m, 120, rng));
+    const plain = encodeModelPages(m, 'all', { pageItems: 3, pageUsers: 2, pageItemIds: 4 });
+    const gapped = encodeModelPages(m, 'all', { pageItems: 3, pageUsers: 2, pageItemIds: 4, gap: 26 });
+    expect(plain.gap).toBe(0);
+    expect(gapped.gap).toBe(26);
+    const all = (cp: ModelPages) => [...cp.pages, ...cp.userPages, ...cp.itemIdPages];
+    expect(all(gapped).map((p) => p.page)).toEqual(all(plain).map((p) => p.page));
+    expect(all(gapped).length).toBe(3 + 3 + 2);
+    expect(Buffer.from(gapped.head)).toEqual(Buffer.from(plain.head));
+    // Same bytes, in buffer order, each `gap` bytes after the end of the one before (the head first).
+    let end = gapped.head.byteOffset + gapped.head.byteLength;
+    all(gapped).forEach((p, k) => {
+      expect(p.bytes.buffer).toBe(gapped.head.buffer);
+      expect(p.bytes.byteOffset).toBe(end + 26);
+      expect(Buffer.from(p.bytes)).toEqual(Buffer.from(all(plain)[k].bytes));
+      end = p.bytes.byteOffset + p.bytes.byteLength;
+    });
+    expect(() => encodeModelPages(m, 'all', { gap: -1 })).toThrow(/gap/);
   });
 
   it('is stored in pages: a checkpoint writes the pages of changed items, and head + newest pages give the model back', () => {
@@ -317,7 +340,7 @@ describe('serialisation and serving snapshot', () => {
       expectedUserPages: number[] = [],
       expectedIdPages: number[] = [],
     ) => {
-      const cp = encodeModelPages(m, 'changed', buffer, P, U, I);
+      const cp = encodeModelPages(m, 'changed', { into: buffer, pageItems: P, pageUsers: U, pageItemIds: I });
       buffer = cp.head.buffer as ArrayBuffer;
       if (expectedPages) expect(cp.pages.map((x) => x.page)).toEqual(expectedPages);
       expect(cp.userPages.map((x) => x.page)).toEqual(expectedUserPages);
@@ -422,7 +445,7 @@ describe('serialisation and serving snapshot', () => {
     expect(Buffer.from(encodeModel(back))).toEqual(format1);
     expect(back.userIds).toEqual(['u0', 'u1', 'u2']);
     // Its users and ids are stored nowhere as pages yet: the first checkpoint writes them, and the model reads back.
-    const cp = encodeModelPages(back, 'changed', undefined, 2, undefined, 3);
+    const cp = encodeModelPages(back, 'changed', { pageItems: 2, pageItemIds: 3 });
     expect(cp.pages).toEqual([]);
     expect(cp.userPages.map((p) => p.page)).toEqual([-1]);
     expect(cp.itemIdPages.map((p) => p.page)).toEqual(
@@ -431,7 +454,7 @@ describe('serialisation and serving snapshot', () => {
     for (const p of [...cp.userPages, ...cp.itemIdPages]) pages.set(p.page, p.bytes);
     const again = decodeModelPages(cp.head, (p) => pages.get(p));
     expect(Buffer.from(encodeModel(again))).toEqual(format1);
-    expect(encodeModelPages(again, 'changed', undefined, 2, undefined, 3).itemIdPages).toEqual([]);
+    expect(encodeModelPages(again, 'changed', { pageItems: 2, pageItemIds: 3 }).itemIdPages).toEqual([]);
   });
 
   it('reads a format 3 model (item ids in the head), whose ids the next checkpoint writes, and only then', () => {
@@ -442,7 +465,7 @@ describe('serialisation and serving snapshot', () => {
     expect(back.itemIds).toEqual(['i0', 'i1', 'i2', 'i3', 'i4', 'i5', 'i6']);
     expect(back.userIds).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
     expect(back.itemActive[4]).toBe(0);
-    const cp = encodeModelPages(back, 'changed', undefined, 2, 2, 4);
+    const cp = encodeModelPages(back, 'changed', { pageItems: 2, pageUsers: 2, pageItemIds: 4 });
     expect(cp.pages).toEqual([]);
     expect(cp.userPages).toEqual([]); // stored as pages already
     expect(cp.itemIdPages.map((p) => itemIdPageOf(p.page))).toEqual([0, 1]);
@@ -450,12 +473,14 @@ describe('serialisation and serving snapshot', () => {
     for (const p of cp.itemIdPages) pages.set(p.page, p.bytes);
     const again = decodeModelPages(cp.head, (p) => pages.get(p));
     expect(Buffer.from(encodeModel(again))).toEqual(format1);
-    expect(encodeModelPages(again, 'changed', undefined, 2, 2, 4).itemIdPages).toEqual([]);
+    expect(
+      encodeModelPages(again, 'changed', { pageItems: 2, pageUsers: 2, pageItemIds: 4 }).itemIdPages,
+    ).toEqual([]);
   });
 
   it('fails clearly on a missing or foreign page', () => {
     const m = smallModel(2, 5, 3, new Rng(3));
-    const cp = encodeModelPages(m, 'all', undefined, 2, 2, 3);
+    const cp = encodeModelPages(m, 'all', { pageItems: 2, pageUsers: 2, pageItemIds: 3 });
     const pages = new Map([...cp.pages, ...cp.userPages, ...cp.itemIdPages].map((x) => [x.page, x.bytes]));
     const id0 = itemIdPageNumber(0);
     const id1 = itemIdPageNumber(1);

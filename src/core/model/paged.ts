@@ -95,6 +95,22 @@ export interface ModelPages {
    */
   itemIdPages: { page: number; bytes: Uint8Array }[];
   itemIdsFrom: number;
+  /**
+   * Bytes reserved right before each page's bytes, in the same buffer, that the caller may overwrite (the
+   * `gap` asked for): a writer can put a record header there and send a run of pages as one slice.
+   */
+  gap: number;
+}
+
+/** Where `encodeModelPages` writes and how it cuts the model. */
+export interface EncodeOptions {
+  /** Write into this buffer when it is large enough and not far too large (see `encodeModelPages`). */
+  into?: ArrayBuffer;
+  pageItems?: number;
+  pageUsers?: number;
+  pageItemIds?: number;
+  /** Bytes to leave free right before every page (item, user and id pages alike; default 0). */
+  gap?: number;
 }
 
 type Section = Int32Array | Uint8Array | Float64Array;
@@ -147,15 +163,23 @@ function writeMagic(out: Uint8Array, off: number, magic: string): void {
  * more than 4× (or 16 MB) too large, else into a new one, 25% larger, to pass next time: a checkpoint copies
  * on the thread that serves, and copying into fresh memory faults in every 4 KB page first, which on the
  * 2-core sandbox made the copy 7× slower than into memory used before (1.2 s instead of ≈ 0.17 s for 449 MB).
+ * With `gap`, every page is preceded by that many free bytes (`ModelPages.gap`): the checkpoint's COPY writes its
+ * row headers there and sends runs of pages straight from this buffer, instead of copying them all once more.
  */
 export function encodeModelPages(
   model: FactorModel,
   pages: 'changed' | 'all',
-  into?: ArrayBuffer,
-  pageItems = PAGE_ITEMS,
-  pageUsers = PAGE_USERS,
-  pageItemIds = PAGE_ITEM_IDS,
+  options: EncodeOptions = {},
 ): ModelPages {
+  const {
+    into,
+    pageItems = PAGE_ITEMS,
+    pageUsers = PAGE_USERS,
+    pageItemIds = PAGE_ITEM_IDS,
+    gap = 0,
+  } = options;
+  if (!Number.isInteger(gap) || gap < 0)
+    throw new RangeError(`gap must be a whole number of bytes, not ${gap}`);
   model.refreshPosteriors();
   const d = model.dim;
   const n = model.n;
@@ -192,9 +216,9 @@ export function encodeModelPages(
   const idParts =
     idsFrom < ni ? idPageParts(model.itemIds, Math.floor(idsFrom / pageItemIds), ni, pageItemIds) : [];
   let total = headBytes;
-  for (const parts of pageParts) total += 16 + sectionsBytes(parts);
-  for (const u of userParts) total += 24 + pad8(u.ids.length) + sectionsBytes(u.rest);
-  for (const x of idParts) total += 24 + pad8(x.ids.length);
+  for (const parts of pageParts) total += gap + 16 + sectionsBytes(parts);
+  for (const u of userParts) total += gap + 24 + pad8(u.ids.length) + sectionsBytes(u.rest);
+  for (const x of idParts) total += gap + 24 + pad8(x.ids.length);
   // Reused unless it is far larger than needed (one checkpoint of every item must not pin that much for good).
   const reuse = into && into.byteLength >= total && into.byteLength <= Math.max(4 * total, 16 << 20);
   const buffer = reuse ? into : new ArrayBuffer(into ? Math.ceil(total * 1.25) : total);
@@ -211,6 +235,7 @@ export function encodeModelPages(
   let at = headBytes;
   for (let j = 0; j < taken.length; j++) {
     const p = taken[j];
+    at += gap;
     const bytes = new Uint8Array(buffer, at, 16 + sectionsBytes(pageParts[j]));
     writeMagic(bytes, 0, PAGE_MAGIC);
     writeU32(bytes, 8, p);
@@ -221,17 +246,19 @@ export function encodeModelPages(
   }
   const userPages: ModelPages['userPages'] = [];
   for (const u of userParts) {
+    at += gap;
     const bytes = writeIdPage(buffer, at, USER_MAGIC, u, u.rest);
     userPages.push({ page: userPageNumber(u.c), bytes });
     at += bytes.byteLength;
   }
   const itemIdPages: ModelPages['itemIdPages'] = [];
   for (const x of idParts) {
+    at += gap;
     const bytes = writeIdPage(buffer, at, ITEM_ID_MAGIC, x, []);
     itemIdPages.push({ page: itemIdPageNumber(x.c), bytes });
     at += bytes.byteLength;
   }
-  return { head, pages: written, userPages, itemIdPages, itemIdsFrom: Math.min(idsFrom, ni) };
+  return { head, pages: written, userPages, itemIdPages, itemIdsFrom: Math.min(idsFrom, ni), gap };
 }
 
 /** Pages `first`, `first` + 1, … of a list of ids (`per` a page, `count` in all): each one's ids as JSON. */

@@ -192,7 +192,11 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
             : null;
       const startedAt = performance.now();
       // The head and the pages of the items changed since the last checkpoint, copied now (the cut).
-      const model = encodeModelPages(this.models.learningModel(), 'changed', this.checkpointBuffer);
+      const model = encodeModelPages(this.models.learningModel(), 'changed', {
+        into: this.checkpointBuffer,
+        // Room for the COPY's row header before each page: the pages go to PostgreSQL from this buffer.
+        gap: this.state.pageGap,
+      });
       this.checkpointBuffer = model.head.buffer as ArrayBuffer;
       return {
         last,
@@ -210,9 +214,9 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       .then(async (c) => {
         if (!c) return;
         const image = c.open && (await runInSteps(encodeOpenJoinsInSteps(c.open.ids, c.open.entries)));
-        // Item ids (numbered down from −2^30, written only for items not stored before), users (−1, −2, …,
-        // written only when a user changed), then the items' pages.
-        const pages = [...c.model.itemIdPages, ...c.model.userPages, ...c.model.pages];
+        // The items' pages, users (−1, −2, …, written only when a user changed), then item ids (numbered down
+        // from −2^30, written only for items not stored before): the order they lie in the buffer.
+        const pages = [...c.model.pages, ...c.model.userPages, ...c.model.itemIdPages];
         await this.models.clickArchive.flushed(c.clicksMark);
         await this.models.tombstoneArchive.flushed(c.tombstonesMark);
         try {
@@ -222,6 +226,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
             pages,
             image ? { image } : { from: c.from! },
             this.config.learning.dedupeHorizonHours,
+            c.model.gap,
           );
         } catch (e) {
           // Not stored: the next checkpoint writes these pages again.

@@ -28,8 +28,8 @@ const bytea = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.b
 /** The signature that starts a binary COPY stream. */
 const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
-/** Bytes a COPY chunk of checkpoint pages holds (at least one page). */
-const COPY_CHUNK = 1 << 20;
+/** Bytes a COPY piece of checkpoint pages holds at most (a run of pages: one CopyData message, one socket write). */
+const COPY_RUN = 16 << 20;
 
 /** A page's tuple before its bytes: field count (int16), then page (4 + int4), snapshot_id (4 + int8), bytes' length. */
 const COPY_TUPLE_HEAD = 2 + 8 + 12 + 4;
@@ -59,12 +59,18 @@ export interface OffsetCommit {
 export class ModelStateRepository {
   /** Checkpoint pages go by COPY (binary) where the server has it (`hasCopyFromStdin`), else by INSERT: `writePages`. */
   private readonly pagesByCopy: boolean;
+  /**
+   * The free bytes `writeCheckpoint` wants before each page (`encodeModelPages`'s `gap`): room for the COPY's
+   * row header, so that runs of pages are sent straight from the checkpoint's buffer (0: by INSERT, no use).
+   */
+  readonly pageGap: number;
 
   constructor(
     @InjectDataSource() readonly dataSource: DataSource,
     @Optional() @Inject(APP_CONFIG) config?: Pick<AppConfig, 'database'>,
   ) {
     this.pagesByCopy = hasCopyFromStdin(config?.database);
+    this.pageGap = this.pagesByCopy ? COPY_TUPLE_HEAD : 0;
   }
 
   transaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
@@ -292,6 +298,9 @@ export class ModelStateRepository {
    * before (the others are older rows of `model_pages`). The
    * open joins are either `joins`, an image, or the journals of the batches
    * from `joinsFrom` on, which stay in the log with their updates dropped (the snapshot holds those).
+   *
+   * `pagesGap`: the free bytes before each page's bytes in its buffer (`ModelPages.gap`). With at least
+   * `pageGap` of them, the COPY writes its row headers there (the buffer must not change until this resolves).
    */
   async writeCheckpoint(
     lastBatchId: number,
@@ -299,6 +308,7 @@ export class ModelStateRepository {
     pages: readonly { page: number; bytes: Uint8Array }[],
     joins: { image: Uint8Array } | { from: number },
     horizonHours: number,
+    pagesGap = 0,
   ): Promise<void> {
     const image = 'image' in joins ? joins.image : null;
     const from = 'from' in joins ? Math.min(joins.from, lastBatchId + 1) : lastBatchId + 1;
@@ -308,7 +318,7 @@ export class ModelStateRepository {
          VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
         [lastBatchId, PAGED_FORMAT_VERSION, bytea(head), image && bytea(image), image ? null : from],
       );
-      await this.writePages(m, inserted[0].id, pages);
+      await this.writePages(m, inserted[0].id, pages, pagesGap);
       await m.query(`DELETE FROM learning_log WHERE batch_id < $1`, [from]);
       await m.query(`UPDATE learning_log SET payload = NULL WHERE batch_id <= $1 AND payload IS NOT NULL`, [
         lastBatchId,
@@ -334,16 +344,18 @@ export class ModelStateRepository {
    * The checkpoint's pages, in the checkpoint's transaction. By INSERT (the embedded database), the driver copies
    * every bytes parameter into a message buffer that grows by copying again: about four buffers as large as the
    * data, in fresh memory whose pages fault on first write (≈ 12 µs a page on this VM). By COPY in binary format
-   * (an external PostgreSQL), the pages are copied once, into chunks of about `COPY_CHUNK` bytes written to the
-   * socket as they are (a write per page, or two, cost more than the copies: ≈ 0.8 s of the serving thread at
-   * 10^4 pages). A checkpoint of 10^4 changed items at d = 32 (≈ 45 MB of pages) took 455–762 ms of the process's
-   * CPU by INSERT and 148–560 ms by COPY (the probe in docs/benchmarks.md, eleventh session). A page is
-   * one item's row (`PAGE_ITEMS` is 1), a user page or an item id page.
+   * (an external PostgreSQL), nothing is copied: each page's row header goes into the free bytes the encoder left
+   * before it (`pageGap`), and runs of adjacent pages go to the socket as they lie in the checkpoint's buffer, up
+   * to `COPY_RUN` bytes a write (a write per page cost ≈ 0.8 s of the serving thread at 10^4 pages; copying the
+   * pages into 1 MB chunks ≈ 50 ms, the twelfth session's probe in docs/benchmarks.md). Pages without that room
+   * (none of the service's) go as two pieces each, a header and the page. A page is one item's row (`PAGE_ITEMS`
+   * is 1), a user page or an item id page.
    */
   private async writePages(
     m: EntityManager,
     snapshotId: string,
     pages: readonly { page: number; bytes: Uint8Array }[],
+    gap: number,
   ): Promise<void> {
     if (pages.length === 0) return;
     if (!this.pagesByCopy) {
@@ -370,35 +382,49 @@ export class ModelStateRepository {
     const client = (await runner.connect()) as PoolClient;
     const snapshot = BigInt(snapshotId);
     // Binary COPY: signature, flags, header extension length; per tuple: 3 fields, each a length and its bytes
-    // (page int4, snapshot_id int8, bytes bytea); then −1. Packed into chunks of about COPY_CHUNK bytes: one
-    // socket write each (a write per page cost ≈ 0.8 s of the serving thread at 10^4 pages).
-    const chunks: Buffer[] = [];
-    let chunk = Buffer.allocUnsafe(COPY_CHUNK);
-    let o = COPY_SIGNATURE.copy(chunk, 0);
-    o = chunk.writeInt32BE(0, o); // flags
-    o = chunk.writeInt32BE(0, o); // header extension length
+    // (page int4, snapshot_id int8, bytes bytea); then −1.
+    const start = Buffer.allocUnsafe(COPY_SIGNATURE.length + 8);
+    let o = COPY_SIGNATURE.copy(start, 0);
+    o = start.writeInt32BE(0, o); // flags
+    start.writeInt32BE(0, o); // header extension length
+    const pieces: Buffer[] = [start];
+    // The run of adjacent pages (with their headers) not yet in `pieces`: [from, to) of `runOf`.
+    let runOf: ArrayBufferLike | null = null;
+    let from = 0;
+    let to = 0;
     for (const p of pages) {
-      const bytes = bytea(p.bytes);
-      if (o + COPY_TUPLE_HEAD + bytes.length > chunk.length) {
-        chunks.push(chunk.subarray(0, o));
-        chunk = Buffer.allocUnsafe(Math.max(COPY_CHUNK, COPY_TUPLE_HEAD + bytes.length + 2));
-        o = 0;
+      const bytes = p.bytes;
+      const at = bytes.byteOffset - COPY_TUPLE_HEAD;
+      const next = bytes.byteOffset + bytes.byteLength;
+      if (gap >= COPY_TUPLE_HEAD) {
+        writeTupleHead(Buffer.from(bytes.buffer, at, COPY_TUPLE_HEAD), p.page, snapshot, bytes.byteLength);
+        if (runOf === bytes.buffer && to === at && next - from <= COPY_RUN) to = next;
+        else {
+          if (runOf) pieces.push(Buffer.from(runOf, from, to - from));
+          [runOf, from, to] = [bytes.buffer, at, next];
+        }
+      } else {
+        if (runOf) pieces.push(Buffer.from(runOf, from, to - from));
+        runOf = null;
+        const head = Buffer.allocUnsafe(COPY_TUPLE_HEAD);
+        writeTupleHead(head, p.page, snapshot, bytes.byteLength);
+        pieces.push(head, bytea(bytes));
       }
-      o = chunk.writeInt16BE(3, o);
-      o = chunk.writeInt32BE(4, o);
-      o = chunk.writeInt32BE(p.page, o);
-      o = chunk.writeInt32BE(8, o);
-      o = chunk.writeBigInt64BE(snapshot, o);
-      o = chunk.writeInt32BE(bytes.length, o);
-      o += bytes.copy(chunk, o);
     }
-    if (o + 2 > chunk.length) {
-      chunks.push(chunk.subarray(0, o));
-      chunk = Buffer.allocUnsafe(2);
-      o = 0;
-    }
-    o = chunk.writeInt16BE(-1, o);
-    chunks.push(chunk.subarray(0, o));
-    await copyIn(client, 'COPY model_pages (page, snapshot_id, bytes) FROM STDIN (FORMAT binary)', chunks);
+    if (runOf) pieces.push(Buffer.from(runOf, from, to - from));
+    const end = Buffer.allocUnsafe(2);
+    end.writeInt16BE(-1, 0);
+    pieces.push(end);
+    await copyIn(client, 'COPY model_pages (page, snapshot_id, bytes) FROM STDIN (FORMAT binary)', pieces);
   }
+}
+
+/** A page's row header (`COPY_TUPLE_HEAD` bytes at the start of `out`): 3 fields, page, snapshot_id, the bytes' length. */
+function writeTupleHead(out: Buffer, page: number, snapshot: bigint, length: number): void {
+  let o = out.writeInt16BE(3, 0);
+  o = out.writeInt32BE(4, o);
+  o = out.writeInt32BE(page, o);
+  o = out.writeInt32BE(8, o);
+  o = out.writeBigInt64BE(snapshot, o);
+  out.writeInt32BE(length, o);
 }
