@@ -115,23 +115,52 @@ export interface EncodeOptions {
 
 type Section = Int32Array | Uint8Array | Float64Array;
 
-function pageSections(model: FactorModel, p: number, pageItems: number): Section[] {
-  const a = p * pageItems;
-  const b = Math.min(model.numItems, a + pageItems);
+/**
+ * The arrays an item page is cut from, in page order, each as bytes with its bytes per item: a page's sections
+ * are [a·per, b·per) of each, for its items [a, b). Views made once per checkpoint, not nine a page.
+ */
+function itemSources(model: FactorModel): { bytes: Uint8Array; per: number }[] {
   const n = model.n;
-  const ps = model.stats.psize;
   const s = model.stats;
+  const cut = (x: Section, perItem: number) => ({
+    bytes: new Uint8Array(x.buffer, x.byteOffset, x.byteLength),
+    per: perItem * x.BYTES_PER_ELEMENT,
+  });
   return [
-    model.itemGroup.subarray(a, b),
-    model.itemActive.subarray(a, b),
-    s.xx.subarray(a * ps, b * ps),
-    s.xy.subarray(a * n, b * n),
-    s.count.subarray(a, b),
-    s.weightSum.subarray(a, b),
-    s.positives.subarray(a, b),
-    model.itemMean.subarray(a * n, b * n),
-    model.itemVar.subarray(a * n, b * n),
+    cut(model.itemGroup, 1),
+    cut(model.itemActive, 1),
+    cut(s.xx, s.psize),
+    cut(s.xy, n),
+    cut(s.count, 1),
+    cut(s.weightSum, 1),
+    cut(s.positives, 1),
+    cut(model.itemMean, n),
+    cut(model.itemVar, n),
   ];
+}
+
+/** The bytes of an item page of k items after its 16-byte start (each section padded to 8 bytes). */
+function itemPageBody(sources: readonly { per: number }[], k: number): number {
+  let t = 0;
+  for (const x of sources) t += pad8(k * x.per);
+  return t;
+}
+
+/** Write the sections of items [a, b) at `off` in `out`, each padded with zeros to 8 bytes (the item page's layout). */
+function writeItemSections(
+  out: Uint8Array,
+  off: number,
+  sources: readonly { bytes: Uint8Array; per: number }[],
+  a: number,
+  b: number,
+): void {
+  for (const x of sources) {
+    const len = (b - a) * x.per;
+    out.set(x.bytes.subarray(a * x.per, b * x.per), off);
+    const padded = pad8(len);
+    if (padded > len) out.fill(0, off + len, off + padded);
+    off += padded;
+  }
 }
 
 const sectionsBytes = (sections: Section[]): number => sections.reduce((t, x) => t + pad8(x.byteLength), 0);
@@ -205,7 +234,9 @@ export function encodeModelPages(
     body,
   );
   const headBytes = pad8(16 + hdr.length) + body;
-  const pageParts = taken.map((p) => pageSections(model, p, pageItems));
+  const sources = itemSources(model);
+  const pageLength = (p: number) =>
+    16 + itemPageBody(sources, Math.min(ni, (p + 1) * pageItems) - p * pageItems);
   // User pages carry their vectors after the ids; item id pages only the ids.
   const userParts = usersChanged
     ? idPageParts(model.userIds, 0, nu, pageUsers).map((u) => ({
@@ -216,7 +247,7 @@ export function encodeModelPages(
   const idParts =
     idsFrom < ni ? idPageParts(model.itemIds, Math.floor(idsFrom / pageItemIds), ni, pageItemIds) : [];
   let total = headBytes;
-  for (const parts of pageParts) total += gap + 16 + sectionsBytes(parts);
+  for (const p of taken) total += gap + pageLength(p);
   for (const u of userParts) total += gap + 24 + pad8(u.ids.length) + sectionsBytes(u.rest);
   for (const x of idParts) total += gap + 24 + pad8(x.ids.length);
   // Reused unless it is far larger than needed (one checkpoint of every item must not pin that much for good).
@@ -236,11 +267,13 @@ export function encodeModelPages(
   for (let j = 0; j < taken.length; j++) {
     const p = taken[j];
     at += gap;
-    const bytes = new Uint8Array(buffer, at, 16 + sectionsBytes(pageParts[j]));
+    const a = p * pageItems;
+    const b = Math.min(ni, a + pageItems);
+    const bytes = new Uint8Array(buffer, at, pageLength(p));
     writeMagic(bytes, 0, PAGE_MAGIC);
     writeU32(bytes, 8, p);
-    writeU32(bytes, 12, Math.min(ni, (p + 1) * pageItems) - p * pageItems);
-    writeSections(bytes, 16, pageParts[j]);
+    writeU32(bytes, 12, b - a);
+    writeItemSections(bytes, 16, sources, a, b);
     written.push({ page: p, bytes });
     at += bytes.byteLength;
   }
