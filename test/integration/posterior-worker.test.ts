@@ -48,6 +48,23 @@ describe('posterior solver', () => {
       const second = jobOf(2).job;
       const exp2 = solvePosteriorJob({ ...second, items: second.items.slice(), data: second.data.slice() });
       expect(Array.from((await solver.solve(second)).mean)).toEqual(Array.from(exp2.mean));
+      // A job that is a view of a larger buffer (grown with room to spare) goes and comes back whole.
+      const rng = new Rng(3);
+      const { model } = jobOf(4);
+      applyEvents(model, {
+        user: Int32Array.of(0, 1, 2),
+        item: Int32Array.of(0, 1, 2),
+        target: Float64Array.of(1, 0, 1),
+        weight: Float64Array.of(1, 1, rng.next() + 0.5),
+      });
+      const view = model.takePosteriorJob(Infinity, new Float64Array(1))!;
+      expect(view.data.buffer.byteLength).toBeGreaterThan(view.data.byteLength);
+      const exp3 = solvePosteriorJob({ ...view, items: view.items.slice(), data: view.data.slice() });
+      const whole = view.data.buffer.byteLength;
+      const res3 = await solver.solve(view);
+      expect(Array.from(res3.mean)).toEqual(Array.from(exp3.mean));
+      expect(Array.from(res3.variance)).toEqual(Array.from(exp3.variance));
+      expect(res3.data?.buffer.byteLength).toBe(whole);
     } finally {
       await solver.close();
     }

@@ -389,10 +389,13 @@ export class FactorModel {
     // when it is larger than needed (rebuilds and checkpoints take jobs of different sizes in turn; dropping the
     // larger buffer for a smaller job made the next large one fault all its memory again: ≈ 150–200 ms for 8,000
     // items), unless both over 64 MiB and 8 times larger, so that the memory of a one-off bulk job is let go.
+    // A buffer that is too small is replaced by one a quarter larger than the job, so that jobs growing a little
+    // at a time (a rebuild's, under learning) do not fault fresh memory at every step.
+    const need = count * stride;
     const data =
-      reuse && reuse.length >= count * stride && reuse.length <= Math.max(8 * count * stride, 8 << 20)
-        ? reuse.subarray(0, count * stride)
-        : new Float64Array(count * stride);
+      reuse && reuse.length >= need && reuse.length <= Math.max(8 * need, 8 << 20)
+        ? reuse.subarray(0, need)
+        : new Float64Array(reuse && reuse.length < need ? Math.ceil(need * 1.25) : need).subarray(0, need);
     const { xx, xy } = this.stats;
     for (let j = 0; j < count; j++) {
       const i = list[j];

@@ -88,6 +88,17 @@ describe('detached posterior jobs', () => {
     const huge = new Float64Array((8 << 20) + 1);
     const fresh = b.takePosteriorJob(Infinity, huge)!;
     expect(fresh.data.buffer).not.toBe(huge.buffer);
+    expect(fresh.data.buffer.byteLength).toBe(fresh.data.byteLength); // no use for headroom: it shrank
+    expect(b.applyPosteriorJob(fresh, solvePosteriorJob(fresh))).toEqual([]);
+    // One too small gives way to one a quarter larger than the job (room to grow), which the job is a view of.
+    applyEvents(b, events(b, 40, new Rng(15)));
+    const tooSmall = new Float64Array(stride);
+    const grown = b.takePosteriorJob(Infinity, tooSmall)!;
+    const need = grown.items.length * stride;
+    expect(grown.items.length).toBeGreaterThan(1);
+    expect(grown.data.length).toBe(need);
+    expect(grown.data.buffer.byteLength).toBe(Math.ceil(need * 1.25) * 8);
+    expect(b.applyPosteriorJob(grown, solvePosteriorJob(grown))).toEqual([]);
   });
 
   it('an update after the job is taken makes its item stale again; a job older than an in-place solve is not installed', () => {
