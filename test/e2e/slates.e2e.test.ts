@@ -1,3 +1,5 @@
+import { request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import { ImpressionLogService } from '../../src/modules/slates/impression-log.service';
 import { ModelService } from '../../src/modules/model/model.service';
@@ -17,6 +19,12 @@ interface SlateBody {
   modelVersion: string;
   propensityKind: string;
   warnings?: { code: string; itemIds?: string[] }[];
+}
+
+/** Rows of the impression log. */
+async function slatesStored(t: TestApp): Promise<number> {
+  const rows: { n: string }[] = await t.reco.db.dataSource.query(`SELECT count(*) AS n FROM slates`);
+  return Number(rows[0].n);
 }
 
 // Slates chosen on the main thread, and on a slate worker thread (SERVING_THREADS): the same API, answers and log.
@@ -87,6 +95,25 @@ describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (t
     expect(Number.isInteger(stored.body.seed)).toBe(true);
     const rows: { n: string }[] = await t.reco.db.dataSource.query(`SELECT count(*) AS n FROM slates`);
     expect(Number(rows[0].n)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('neither serves nor logs a slate for a client that has already gone', async () => {
+    const svc = t.reco.app.get(SlatesService);
+    const models = t.reco.app.get(ModelService);
+    const log = t.reco.app.get(ImpressionLogService);
+    await log.flush();
+    const before = await slatesStored(t);
+    await expect(svc.serve({ userId: 'u-gone', size: 3 }, undefined, () => true)).rejects.toMatchObject({
+      name: 'ClientGoneError',
+      stage: 'before_serving',
+    });
+    await log.flush();
+    expect(await slatesStored(t)).toBe(before);
+    models.rebuild();
+    expect(models.snapshotMemoryStats().live).toBe(1); // no snapshot held for it
+    expect((await t.http.get('/metrics')).text).toMatch(
+      /reco_slates_abandoned_total\{stage="before_serving"\} 1\b/,
+    );
   });
 
   it('chooses only among candidates, skips unknown and inactive ones with warnings', async () => {
@@ -285,5 +312,81 @@ describe('slates API with a slate worker that does not answer in time (SLATE_TIM
     expect(ok.status).toBe(200);
     await log.flush();
     expect((await t.http.get('/metrics')).text).toMatch(/reco_impressions_logged_total 1\b/);
+  });
+});
+
+describe('slates API when the client closes its connection while its slate is chosen', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // 10^5 simulated slates of 50 items on 2000 items: ≈ 0.5 s of a worker, well within the default timeout.
+    t = await startTestApp({
+      MODEL_DIM: '8',
+      SERVING_THREADS: '1',
+      DEFAULT_POLICY: JSON.stringify({ name: 'in_slate_ts', propensitySlates: 100_000 }),
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('drops the slate: nothing sent, nothing logged, counted as abandoned', async () => {
+    const lines = Array.from({ length: 2000 }, (_, i) =>
+      JSON.stringify({ id: `item-${i}`, group: `g${i % 4}` }),
+    );
+    const imported = await t.http
+      .post('/v1/items:import')
+      .set('content-type', 'application/x-ndjson')
+      .send(lines.join('\n'));
+    expect(imported.status).toBe(200);
+    await t.http.post('/v1/events').send({
+      events: [{ eventId: 'gone-e2e-1', type: 'click', userId: 'u1', itemId: 'item-1', ts: Date.now() }],
+    });
+    const models = t.reco.app.get(ModelService);
+    models.rebuild();
+    const log = t.reco.app.get(ImpressionLogService);
+    await log.flush();
+    const before = await slatesStored(t);
+
+    // A real client on a real socket, which gives up after 100 ms (the slate takes ≈ 0.5 s).
+    const server = t.reco.app.getHttpServer() as Server;
+    if (!server.listening) await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+    const { port } = server.address() as AddressInfo;
+    const answered = await new Promise<boolean>((resolve) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/v1/slates',
+          headers: { 'content-type': 'application/json' },
+        },
+        () => resolve(true),
+      );
+      req.on('error', () => resolve(false));
+      req.end(JSON.stringify({ userId: 'u1', size: 50 }));
+      setTimeout(() => req.destroy(), 100);
+    });
+    expect(answered).toBe(false);
+    // The worker finishes the slate; the service then finds the client gone.
+    const metrics = async () => (await t.http.get('/metrics')).text;
+    for (
+      let i = 0;
+      i < 100 && !/reco_slates_abandoned_total\{stage="after_serving"\} 1\b/.test(await metrics());
+      i++
+    )
+      await new Promise((res) => setTimeout(res, 50));
+    expect(await metrics()).toMatch(/reco_slates_abandoned_total\{stage="after_serving"\} 1\b/);
+    await log.flush();
+    expect(await slatesStored(t)).toBe(before);
+    expect(await metrics()).toMatch(/reco_impressions_logged_total 0\b/);
+    models.rebuild();
+    expect(models.snapshotMemoryStats().live).toBe(1);
+    // A client that waits gets its slate, logged.
+    const ok = await t.http
+      .post('/v1/slates')
+      .send({ userId: 'u1', size: 2, candidates: ['item-1', 'item-2'] });
+    expect(ok.status).toBe(200);
+    await log.flush();
+    expect(await slatesStored(t)).toBe(before + 1);
   });
 });

@@ -5,8 +5,8 @@ import { z } from 'zod';
 import { AppException } from '../../common/http/app-exception';
 import { sendJson } from '../../common/http/send-json';
 import { ZodPipe } from '../../common/validation/zod.pipe';
-import { SlateRequestDto, SlateResponseDto, StoredSlateDto } from './dto/slate.schema';
-import { SlatesService } from './slates.service';
+import { SlateRequestDto, SlateResponseDto, StoredSlateDto, type SlateResponse } from './dto/slate.schema';
+import { ClientGoneError, SlatesService } from './slates.service';
 
 const SlateIdSchema = z.uuid({ error: 'must be a slate id (a UUID)' });
 
@@ -25,9 +25,17 @@ export class SlatesController {
   })
   @ApiOkResponse({ type: SlateResponseDto })
   async serve(@Body() body: SlateRequestDto, @Res() res: Response): Promise<void> {
+    // A client that has closed its connection (its response destroyed) gets no slate, and none is logged.
+    let answer: SlateResponse;
+    try {
+      answer = await this.slates.serve(body, undefined, () => res.destroyed);
+    } catch (e) {
+      if (e instanceof ClientGoneError) return; // no one to answer
+      throw e;
+    }
     // The hot route writes its own response (see sendJson); errors still reach the exception filter, since
     // serve() rejects before anything is written.
-    sendJson(res, 200, await this.slates.serve(body));
+    sendJson(res, 200, answer);
   }
 
   @Get(':slateId')

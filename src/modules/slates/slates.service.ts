@@ -26,6 +26,19 @@ import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 
 type SlateRequest = z.infer<typeof SlateRequestSchema>;
 
+/**
+ * The client closed its connection before the slate was answered: nothing is sent, and nothing is logged (a slate
+ * no one received is not an impression: learning would take its items as shown and not clicked).
+ */
+export class ClientGoneError extends Error {
+  constructor(readonly stage: 'before_serving' | 'after_serving') {
+    super(
+      `the client closed the connection ${stage === 'before_serving' ? 'before' : 'while'} its slate was chosen`,
+    );
+    this.name = 'ClientGoneError';
+  }
+}
+
 interface Prepared {
   readonly req: SlateRequest;
   readonly snap: ServingSnapshot;
@@ -48,6 +61,7 @@ export class SlatesService implements OnModuleDestroy {
   private readonly logger = new Logger(SlatesService.name);
   private readonly pool: SlatePool | null;
   private readonly served: Counter<'thread'>;
+  private readonly abandoned: Counter<'stage'>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -84,6 +98,12 @@ export class SlatesService implements OnModuleDestroy {
       labelNames: ['thread'] as const,
       registers: [metrics.registry],
     });
+    this.abandoned = new Counter({
+      name: 'reco_slates_abandoned_total',
+      help: 'Slate requests whose client closed the connection before the answer: not logged as impressions (stage: before_serving, never chosen; after_serving, chosen and dropped).',
+      labelNames: ['stage'] as const,
+      registers: [metrics.registry],
+    });
     this.logger.log({
       msg: this.pool?.size
         ? `slates chosen on ${this.pool.size} worker thread(s)`
@@ -94,9 +114,16 @@ export class SlatesService implements OnModuleDestroy {
 
   /**
    * Serve one slate with the default policy (experiments choose another per variant): on a slate worker when
-   * `SERVING_THREADS` > 0 (same slate and propensities as in-process), else right here.
+   * `SERVING_THREADS` > 0 (same slate and propensities as in-process), else right here. With `clientGone` (true
+   * once the client has closed its connection): a request already abandoned is not served, and a slate chosen for a
+   * client that has gone meanwhile is not logged (both reject with `ClientGoneError`).
    */
-  serve(req: SlateRequest, policy: PolicyConfig = this.config.serving.defaultPolicy): Promise<SlateResponse> {
+  serve(
+    req: SlateRequest,
+    policy: PolicyConfig = this.config.serving.defaultPolicy,
+    clientGone?: () => boolean,
+  ): Promise<SlateResponse> {
+    if (clientGone?.()) return Promise.reject(this.gone('before_serving'));
     // One snapshot for the whole request, held until it is answered: a swap in between cannot mix two models,
     // nor reuse this one's memory while a worker (or this thread, after a lost worker) still reads it.
     const snap = this.model.acquire();
@@ -105,20 +132,28 @@ export class SlatesService implements OnModuleDestroy {
     try {
       p = this.prepare(req, policy, snap);
       onWorker = this.pool?.serve(p.snap, p.request);
-      if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p), 'main'));
+      if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p), 'main', clientGone));
     } finally {
       if (!onWorker) this.model.release(snap);
     }
     return onWorker
       .then(
-        (served) => this.finish(p, served, 'worker'),
+        (served) => this.finish(p, served, 'worker', clientGone),
         (e: unknown) => {
-          // A lost worker: serve this request here (the same slate: same snapshot and seed).
-          if (e instanceof SlateWorkerLostError) return this.finish(p, this.serveHere(p), 'main');
+          // A lost worker: serve this request here (the same slate: same snapshot and seed), unless its client left.
+          if (e instanceof SlateWorkerLostError) {
+            if (clientGone?.()) throw this.gone('after_serving');
+            return this.finish(p, this.serveHere(p), 'main', clientGone);
+          }
           throw this.httpError(e, p.req);
         },
       )
       .finally(() => this.model.release(snap));
+  }
+
+  private gone(stage: ClientGoneError['stage']): ClientGoneError {
+    this.abandoned.inc({ stage });
+    return new ClientGoneError(stage);
   }
 
   /** Slate worker threads alive (0: slates are chosen on the main thread). */
@@ -221,7 +256,14 @@ export class SlatesService implements OnModuleDestroy {
   }
 
   /** Warnings, the impression (logged) and the response. */
-  private finish(p: Prepared, served: Served, thread: 'worker' | 'main'): SlateResponse {
+  private finish(
+    p: Prepared,
+    served: Served,
+    thread: 'worker' | 'main',
+    clientGone?: () => boolean,
+  ): SlateResponse {
+    // Nothing after this check yields before the answer is written, so a slate is logged iff it was sent.
+    if (clientGone?.()) throw this.gone('after_serving');
     this.served.inc({ thread });
     const { req, snap, warnings } = p;
     if (served.inactiveCandidates.length) {
