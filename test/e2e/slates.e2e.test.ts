@@ -103,7 +103,9 @@ describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (t
     const log = t.reco.app.get(ImpressionLogService);
     await log.flush();
     const before = await slatesStored(t);
-    await expect(svc.serve({ userId: 'u-gone', size: 3 }, undefined, () => true)).rejects.toMatchObject({
+    await expect(
+      svc.serve({ userId: 'u-gone', size: 3 }, undefined, { gone: () => true, onGone: () => undefined }),
+    ).rejects.toMatchObject({
       name: 'ClientGoneError',
       stage: 'before_serving',
     });
@@ -315,8 +317,10 @@ describe('slates API with a slate worker that does not answer in time (SLATE_TIM
   });
 });
 
-describe('slates API when the client closes its connection while its slate is chosen', () => {
+describe('slates API when the client closes its connection before its slate is answered', () => {
   let t: TestApp;
+  let port: number;
+  let before: number;
   beforeAll(async () => {
     // 10^5 simulated slates of 50 items on 2000 items: ≈ 0.5 s of a worker, well within the default timeout.
     t = await startTestApp({
@@ -324,12 +328,6 @@ describe('slates API when the client closes its connection while its slate is ch
       SERVING_THREADS: '1',
       DEFAULT_POLICY: JSON.stringify({ name: 'in_slate_ts', propensitySlates: 100_000 }),
     });
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
-
-  it('drops the slate: nothing sent, nothing logged, counted as abandoned', async () => {
     const lines = Array.from({ length: 2000 }, (_, i) =>
       JSON.stringify({ id: `item-${i}`, group: `g${i % 4}` }),
     );
@@ -338,20 +336,26 @@ describe('slates API when the client closes its connection while its slate is ch
       .set('content-type', 'application/x-ndjson')
       .send(lines.join('\n'));
     expect(imported.status).toBe(200);
+    // One click: the catalogue is no longer exchangeable, so propensities are simulated (slow, as wanted here).
     await t.http.post('/v1/events').send({
       events: [{ eventId: 'gone-e2e-1', type: 'click', userId: 'u1', itemId: 'item-1', ts: Date.now() }],
     });
-    const models = t.reco.app.get(ModelService);
-    models.rebuild();
-    const log = t.reco.app.get(ImpressionLogService);
-    await log.flush();
-    const before = await slatesStored(t);
-
-    // A real client on a real socket, which gives up after 100 ms (the slate takes ≈ 0.5 s).
+    t.reco.app.get(ModelService).rebuild();
     const server = t.reco.app.getHttpServer() as Server;
     if (!server.listening) await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
-    const { port } = server.address() as AddressInfo;
-    const answered = await new Promise<boolean>((resolve) => {
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  beforeEach(async () => {
+    await t.reco.app.get(ImpressionLogService).flush();
+    before = await slatesStored(t);
+  });
+
+  /** POST /v1/slates from a real client on a real socket; it gives up after `giveUpMs` (the status, or 'gone'). */
+  const post = (body: object, giveUpMs?: number) =>
+    new Promise<number | 'gone'>((resolve) => {
       const req = request(
         {
           host: '127.0.0.1',
@@ -360,33 +364,52 @@ describe('slates API when the client closes its connection while its slate is ch
           path: '/v1/slates',
           headers: { 'content-type': 'application/json' },
         },
-        () => resolve(true),
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
       );
-      req.on('error', () => resolve(false));
-      req.end(JSON.stringify({ userId: 'u1', size: 50 }));
-      setTimeout(() => req.destroy(), 100);
+      req.on('error', () => resolve('gone'));
+      req.end(JSON.stringify(body));
+      if (giveUpMs !== undefined) setTimeout(() => req.destroy(), giveUpMs);
     });
-    expect(answered).toBe(false);
-    // The worker finishes the slate; the service then finds the client gone.
-    const metrics = async () => (await t.http.get('/metrics')).text;
-    for (
-      let i = 0;
-      i < 100 && !/reco_slates_abandoned_total\{stage="after_serving"\} 1\b/.test(await metrics());
-      i++
-    )
+  const metrics = async () => (await t.http.get('/metrics')).text;
+  const abandoned = (stage: string, n: number) =>
+    new RegExp(`reco_slates_abandoned_total\\{stage="${stage}"\\} ${n}\\b`);
+  async function waitFor(re: RegExp): Promise<void> {
+    for (let i = 0; i < 200 && !re.test(await metrics()); i++)
       await new Promise((res) => setTimeout(res, 50));
-    expect(await metrics()).toMatch(/reco_slates_abandoned_total\{stage="after_serving"\} 1\b/);
+    expect(await metrics()).toMatch(re);
+  }
+
+  it('drops a slate chosen for a client that left meanwhile: nothing sent, nothing logged, counted', async () => {
+    expect(await post({ userId: 'u1', size: 50 }, 100)).toBe('gone'); // the slate takes ≈ 0.5 s
+    // The worker finishes the slate; the service then finds the client gone.
+    await waitFor(abandoned('after_serving', 1));
+    const log = t.reco.app.get(ImpressionLogService);
     await log.flush();
     expect(await slatesStored(t)).toBe(before);
     expect(await metrics()).toMatch(/reco_impressions_logged_total 0\b/);
+    const models = t.reco.app.get(ModelService);
     models.rebuild();
     expect(models.snapshotMemoryStats().live).toBe(1);
     // A client that waits gets its slate, logged.
-    const ok = await t.http
-      .post('/v1/slates')
-      .send({ userId: 'u1', size: 2, candidates: ['item-1', 'item-2'] });
-    expect(ok.status).toBe(200);
+    expect(await post({ userId: 'u1', size: 2, candidates: ['item-1', 'item-2'] })).toBe(200);
     await log.flush();
+    expect(await slatesStored(t)).toBe(before + 1);
+  });
+
+  it('skips a request still queued for its worker when its client leaves: never computed, never logged', async () => {
+    // The first takes the worker for ≈ 1 s; the second waits behind it, and its client gives up after 100 ms.
+    const first = post({ userId: 'u1', size: 100 });
+    await new Promise((res) => setTimeout(res, 30));
+    const second = post({ userId: 'u2', size: 50 }, 100);
+    expect(await second).toBe('gone');
+    expect(await first).toBe(200);
+    // The worker skipped it: counted as queued (not as a slate chosen and dropped), and only the first is logged.
+    await waitFor(abandoned('queued', 1));
+    expect(await metrics()).toMatch(abandoned('after_serving', 1)); // the previous test's, unchanged
+    await t.reco.app.get(ImpressionLogService).flush();
     expect(await slatesStored(t)).toBe(before + 1);
   });
 });

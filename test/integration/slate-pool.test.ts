@@ -6,6 +6,7 @@ import { serveSlate } from '../../src/core/policies/serve-slate';
 import { syntheticSnapshot } from '../../src/core/policies/testing/synthetic-snapshot';
 import { Rng } from '../../src/core/random';
 import {
+  SlateCancelledError,
   SlatePool,
   SlateTimeoutError,
   SlateWorkerLostError,
@@ -175,6 +176,29 @@ describe('slate pool (worker threads)', () => {
     expect(n).toBeGreaterThan(10);
     expect(errors).toEqual([]);
     expect(pool.size).toBe(1);
+  });
+
+  it('skips a request cancelled while it waits for its worker, and ignores a cancel that comes too late', async () => {
+    await pool.close();
+    pool = new SlatePool(1, (e) => errors.push(e));
+    const snap = sharedSnapshot(11, 2000);
+    const slow = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 50_000 }); // hundreds of ms
+    const quick = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 16 });
+    const cancels: (() => void)[] = [];
+    const first = pool.serve(snap, { policy: slow, size: 50, seed: 1 }, (c) => cancels.push(c))!;
+    const second = pool.serve(snap, { policy: quick, size: 5, seed: 2 }, (c) => cancels.push(c))!;
+    const third = pool.serve(snap, { policy: quick, size: 5, seed: 3 })!;
+    expect(cancels).toHaveLength(2);
+    cancels[1](); // the second waits behind the first
+    await expect(second).rejects.toBeInstanceOf(SlateCancelledError);
+    const served = await first;
+    expect(served.items).toHaveLength(50);
+    cancels[0](); // answered already: nothing happens
+    expect((await third).items).toHaveLength(5); // the one behind the cancelled one is served
+    // A cancel is by request: a later one with its own cancel registered is served.
+    const later = await pool.serve(snap, { policy: quick, size: 5, seed: 4 }, (c) => cancels.push(c))!;
+    expect(later.items).toHaveLength(5);
+    expect(errors).toEqual([]);
   });
 
   it('replaces a lost worker (after a delay), at most 5 times a minute', async () => {

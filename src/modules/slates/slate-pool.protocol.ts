@@ -65,9 +65,22 @@ export interface FailedMessage {
     | { readonly type: 'internal'; readonly message: string };
 }
 
+/** The request was cancelled before the worker started it (its client had gone): nothing was computed. */
+export interface CancelledMessage {
+  readonly kind: 'cancelled';
+  readonly id: number;
+}
+
+/**
+ * Cancellations, in memory both threads share (`workerData.cancelled`, an Int32Array of `CANCEL_SLOTS`): the
+ * serving thread writes a request's id (as int32) at `id % CANCEL_SLOTS`, the worker reads it before it starts the
+ * request. A message could not do this: it would wait in the port's queue behind the request it cancels.
+ */
+export const CANCEL_SLOTS = 4096;
+
 /** The worker has started and listens (sent once, first): from now on its requests' time counts (`SLATE_TIMEOUT_MS`). */
 export interface ReadyMessage {
   readonly kind: 'ready';
 }
 
-export type FromWorker = ServedMessage | FailedMessage | ReadyMessage;
+export type FromWorker = ServedMessage | FailedMessage | CancelledMessage | ReadyMessage;

@@ -4,6 +4,7 @@ import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 import type { PolicyConfig } from '../../core/policies/policy-config.schema';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
 import {
+  CANCEL_SLOTS,
   PACKED_ITEM,
   type FromWorker,
   type ServedMessage,
@@ -50,6 +51,14 @@ export class SlateTimeoutError extends Error {
   }
 }
 
+/** The request was cancelled (`serve`'s `onCancel`) before its worker started it: nothing was computed. */
+export class SlateCancelledError extends Error {
+  constructor() {
+    super('slate request cancelled before its worker started it');
+    this.name = 'SlateCancelledError';
+  }
+}
+
 /** A worker failed (died, or could not be started) while it had this request: serve it in-process instead. */
 export class SlateWorkerLostError extends Error {
   constructor(message: string) {
@@ -64,6 +73,8 @@ interface Slot {
   ready: boolean;
   /** The snapshot this worker was last sent. */
   sent: ServingSnapshot | null;
+  /** Cancelled requests' ids, shared with the worker (see `CANCEL_SLOTS`). */
+  cancelled: Int32Array;
   /** Requests in flight, oldest first (a worker answers in order). */
   pending: Map<
     number,
@@ -151,8 +162,16 @@ export class SlatePool {
     return this.slots.length;
   }
 
-  /** Serve on a worker, or null when there is none (serve in-process then). */
-  serve(snap: ServingSnapshot, req: PoolRequest): Promise<PoolServed> | null {
+  /**
+   * Serve on a worker, or null when there is none (serve in-process then). With `onCancel`, the pool registers a
+   * function that cancels the request: called before the worker starts it, the worker skips it and the promise
+   * rejects with `SlateCancelledError`; later, it changes nothing.
+   */
+  serve(
+    snap: ServingSnapshot,
+    req: PoolRequest,
+    onCancel?: (cancel: () => void) => void,
+  ): Promise<PoolServed> | null {
     let slot: Slot | null = null;
     for (const s of this.slots) if (!slot || s.pending.size < slot.pending.size) slot = s;
     if (!slot) return null;
@@ -173,6 +192,9 @@ export class SlatePool {
       seed: req.seed,
     };
     const s = slot;
+    onCancel?.(() => {
+      if (s.pending.has(id)) Atomics.store(s.cancelled, id % CANCEL_SLOTS, id | 0);
+    });
     return new Promise<PoolServed>((resolve, reject) => {
       s.pending.set(id, { snap, sentAt: performance.now(), resolve, reject });
       s.worker.postMessage(msg);
@@ -190,9 +212,10 @@ export class SlatePool {
   }
 
   private spawn(script: string): Slot {
-    const worker = new Worker(script);
+    const cancelled = new Int32Array(new SharedArrayBuffer(CANCEL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+    const worker = new Worker(script, { workerData: { cancelled } });
     worker.unref(); // the HTTP server keeps the process up; a pool never does
-    const slot: Slot = { worker, ready: false, sent: null, pending: new Map() };
+    const slot: Slot = { worker, ready: false, sent: null, cancelled, pending: new Map() };
     worker.on('message', (m: FromWorker) => {
       if (m.kind === 'ready') {
         // A new worker's boot (loading its code) is not the requests' time: they count from now.
@@ -204,6 +227,10 @@ export class SlatePool {
       const p = slot.pending.get(m.id);
       if (!p) return;
       slot.pending.delete(m.id);
+      if (m.kind === 'cancelled') {
+        p.reject(new SlateCancelledError());
+        return;
+      }
       if (m.kind === 'served') {
         p.resolve({
           modelVersion: m.modelVersion,

@@ -3,12 +3,13 @@
  * SIMD kernel, its classes found, here, off the serving thread) and serves the slates it is asked for with
  * `serveSlate`, the same function, seed and snapshot as serving in-process, so the same slate and propensities.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
 import { prepareSnapshotForServing, serveSlate, type ServedItem } from '../../core/policies/serve-slate';
 import { Rng } from '../../core/random';
 import {
+  CANCEL_SLOTS,
   PACKED_ITEM,
   type FailedMessage,
   type FromWorker,
@@ -21,6 +22,9 @@ const port = parentPort;
 if (!port) throw new Error('slate-worker.js runs as a worker thread only');
 
 let current: ServingSnapshot | null = null;
+
+/** Requests cancelled by the serving thread (see `CANCEL_SLOTS`); absent when the pool shares none. */
+const cancelled = (workerData as { cancelled?: Int32Array } | null)?.cancelled;
 
 /** The numeric snapshot as the serving core reads it (ids stay on the serving thread: only their count here). */
 function snapshotOf(m: SnapshotMessage, replaces: ServingSnapshot | null): ServingSnapshot {
@@ -87,6 +91,8 @@ function failed(id: number, error: FailedMessage['error']): FailedMessage {
 
 port.on('message', (m: ToWorker) => {
   if (m.kind === 'snapshot') current = snapshotOf(m, current);
+  else if (cancelled && Atomics.load(cancelled, m.id % CANCEL_SLOTS) === (m.id | 0))
+    port.postMessage({ kind: 'cancelled', id: m.id } satisfies FromWorker);
   else port.postMessage(serve(m));
 });
 port.postMessage({ kind: 'ready' } satisfies FromWorker);

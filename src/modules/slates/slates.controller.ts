@@ -25,10 +25,17 @@ export class SlatesController {
   })
   @ApiOkResponse({ type: SlateResponseDto })
   async serve(@Body() body: SlateRequestDto, @Res() res: Response): Promise<void> {
-    // A client that has closed its connection (its response destroyed) gets no slate, and none is logged.
+    // A client that has closed its connection (its response destroyed before it was written) gets no slate, and
+    // none is logged; a request still queued for a slate worker is skipped there.
     let answer: SlateResponse;
     try {
-      answer = await this.slates.serve(body, undefined, () => res.destroyed);
+      answer = await this.slates.serve(body, undefined, {
+        gone: () => res.destroyed,
+        onGone: (listener) =>
+          res.once('close', () => {
+            if (!res.writableFinished) listener();
+          }),
+      });
     } catch (e) {
       if (e instanceof ClientGoneError) return; // no one to answer
       throw e;

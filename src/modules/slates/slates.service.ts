@@ -15,6 +15,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository } from './impressions.repository';
 import {
+  SlateCancelledError,
   SlatePool,
   SlateTimeoutError,
   SlateWorkerLostError,
@@ -31,12 +32,20 @@ type SlateRequest = z.infer<typeof SlateRequestSchema>;
  * no one received is not an impression: learning would take its items as shown and not clicked).
  */
 export class ClientGoneError extends Error {
-  constructor(readonly stage: 'before_serving' | 'after_serving') {
-    super(
-      `the client closed the connection ${stage === 'before_serving' ? 'before' : 'while'} its slate was chosen`,
-    );
+  /**
+   * @param stage before_serving: gone before the request was looked at; queued: gone while it waited for a slate
+   *   worker, which then skipped it; after_serving: gone while its slate was chosen (computed, dropped)
+   */
+  constructor(readonly stage: 'before_serving' | 'queued' | 'after_serving') {
+    super(`the client closed the connection before its slate was answered (${stage})`);
     this.name = 'ClientGoneError';
   }
+}
+
+/** The connection a slate is for: whether its client has closed it, and a way to hear when it does. */
+export interface SlateClient {
+  gone(): boolean;
+  onGone(listener: () => void): void;
 }
 
 interface Prepared {
@@ -100,7 +109,7 @@ export class SlatesService implements OnModuleDestroy {
     });
     this.abandoned = new Counter({
       name: 'reco_slates_abandoned_total',
-      help: 'Slate requests whose client closed the connection before the answer: not logged as impressions (stage: before_serving, never chosen; after_serving, chosen and dropped).',
+      help: 'Slate requests whose client closed the connection before the answer, none logged as an impression (stage: before_serving, never looked at; queued, skipped by its slate worker; after_serving, chosen and dropped).',
       labelNames: ['stage'] as const,
       registers: [metrics.registry],
     });
@@ -114,16 +123,17 @@ export class SlatesService implements OnModuleDestroy {
 
   /**
    * Serve one slate with the default policy (experiments choose another per variant): on a slate worker when
-   * `SERVING_THREADS` > 0 (same slate and propensities as in-process), else right here. With `clientGone` (true
-   * once the client has closed its connection): a request already abandoned is not served, and a slate chosen for a
-   * client that has gone meanwhile is not logged (both reject with `ClientGoneError`).
+   * `SERVING_THREADS` > 0 (same slate and propensities as in-process), else right here. With `client` (the
+   * connection it is for): a request already abandoned is not served, one still queued on its worker when the client
+   * leaves is skipped there, and a slate chosen for a client that has gone meanwhile is not logged (all three
+   * reject with `ClientGoneError`).
    */
   serve(
     req: SlateRequest,
     policy: PolicyConfig = this.config.serving.defaultPolicy,
-    clientGone?: () => boolean,
+    client?: SlateClient,
   ): Promise<SlateResponse> {
-    if (clientGone?.()) return Promise.reject(this.gone('before_serving'));
+    if (client?.gone()) return Promise.reject(this.gone('before_serving'));
     // One snapshot for the whole request, held until it is answered: a swap in between cannot mix two models,
     // nor reuse this one's memory while a worker (or this thread, after a lost worker) still reads it.
     const snap = this.model.acquire();
@@ -131,20 +141,22 @@ export class SlatesService implements OnModuleDestroy {
     let p: Prepared;
     try {
       p = this.prepare(req, policy, snap);
-      onWorker = this.pool?.serve(p.snap, p.request);
-      if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p), 'main', clientGone));
+      // A request still queued on its worker when its client leaves is skipped there (cancelled).
+      onWorker = this.pool?.serve(p.snap, p.request, client && ((cancel) => client.onGone(cancel)));
+      if (!onWorker) return Promise.resolve(this.finish(p, this.serveHere(p), 'main', client));
     } finally {
       if (!onWorker) this.model.release(snap);
     }
     return onWorker
       .then(
-        (served) => this.finish(p, served, 'worker', clientGone),
+        (served) => this.finish(p, served, 'worker', client),
         (e: unknown) => {
           // A lost worker: serve this request here (the same slate: same snapshot and seed), unless its client left.
           if (e instanceof SlateWorkerLostError) {
-            if (clientGone?.()) throw this.gone('after_serving');
-            return this.finish(p, this.serveHere(p), 'main', clientGone);
+            if (client?.gone()) throw this.gone('after_serving');
+            return this.finish(p, this.serveHere(p), 'main', client);
           }
+          if (e instanceof SlateCancelledError) throw this.gone('queued');
           throw this.httpError(e, p.req);
         },
       )
@@ -260,10 +272,10 @@ export class SlatesService implements OnModuleDestroy {
     p: Prepared,
     served: Served,
     thread: 'worker' | 'main',
-    clientGone?: () => boolean,
+    client?: SlateClient,
   ): SlateResponse {
     // Nothing after this check yields before the answer is written, so a slate is logged iff it was sent.
-    if (clientGone?.()) throw this.gone('after_serving');
+    if (client?.gone()) throw this.gone('after_serving');
     this.served.inc({ thread });
     const { req, snap, warnings } = p;
     if (served.inactiveCandidates.length) {
