@@ -6,7 +6,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { DataSource } from 'typeorm';
 import { AllExceptionsFilter } from './common/filters/all-exceptions.filter';
 import { ZodPipe } from './common/validation/zod.pipe';
-import { APP_CONFIG, type AppConfig } from './config/config';
+import { APP_CONFIG, type AppConfig, requestLogOff } from './config/config';
 import { HealthModule } from './modules/health/health.module';
 import { ItemsModule } from './modules/items/items.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
@@ -33,6 +33,11 @@ export class AppModule {
             // stringify per response, even at levels where the request log is off.
             base: { pid: process.pid, hostname: hostname(), service: 'reco' },
           },
+          // The request log is written at info. Above it, the per-request middleware logs nothing and still costs
+          // every request: a child logger with the request serialised into it, and an AsyncLocalStorage context
+          // (whose hooks, once used, run on every promise of the process). Logs then come from the root logger;
+          // the exception filter names the method and URL of a failed request itself.
+          ...(requestLogOff(config.log.level) ? { forRoutes: [] } : {}),
         }),
         TypeOrmModule.forRootAsync({
           useFactory: () => dataSource.options,

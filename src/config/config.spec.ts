@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { ConfigError, configMarkdownTable, loadConfig } from './config';
+import { ConfigError, configMarkdownTable, loadConfig, requestLogOff } from './config';
 
 describe('loadConfig', () => {
   it('defaults to the embedded database and HTTP events', () => {
@@ -76,6 +76,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SERVING_THREADS: '65' })).toThrow(
       /SERVING_THREADS="65": must be between 0 and 64/,
     );
+  });
+
+  it('turns the request log (and its per-request logger) off above info only', () => {
+    const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+    expect(levels.filter((l) => requestLogOff(loadConfig({ LOG_LEVEL: l }).log.level))).toEqual([
+      'fatal',
+      'error',
+      'warn',
+      'silent',
+    ]);
   });
 
   it('rejects out-of-range ports', () => {

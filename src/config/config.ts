@@ -138,3 +138,11 @@ export function configMarkdownTable(): string {
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/**
+ * Whether `level` is above info, the level of the request log (pino-http's): the service then installs no
+ * per-request logger (see app.module.ts).
+ */
+export function requestLogOff(level: AppConfig['log']['level']): boolean {
+  return level === 'warn' || level === 'error' || level === 'fatal' || level === 'silent';
+}

@@ -62,10 +62,25 @@ describe('reco CLI (built)', () => {
           events: { mode: 'http' },
         });
         expect((await fetch(`${served.baseUrl}/health/ready`)).status).toBe(200);
+        // At info, every request but probes and scrapes is logged, with its request and its status.
+        expect((await fetch(`${served.baseUrl}/v1/ping`)).status).toBe(200);
+        for (let i = 0; i < 50 && !served.output().includes('"url":"/v1/ping"'); i++)
+          await new Promise((r) => setTimeout(r, 20));
+        const line = served
+          .output()
+          .split('\n')
+          .find((l) => l.includes('"url":"/v1/ping"'));
+        expect(JSON.parse(line!)).toMatchObject({
+          level: 30,
+          req: { method: 'GET', url: '/v1/ping' },
+          res: { statusCode: 200 },
+          msg: 'request completed',
+        });
       } finally {
         expect(await served.stop()).toBe(0);
       }
       expect(served.output()).toContain('shutting down');
+      expect(served.output()).not.toContain('"url":"/health/ready"');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
