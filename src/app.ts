@@ -7,6 +7,7 @@ import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { AppModule } from './app.module';
 import { toApiError } from './common/filters/all-exceptions.filter';
 import { jsonBody, sizeInBytes } from './common/http/json-body';
+import { requestLog } from './common/logging/request-log';
 import type { AppConfig } from './config/config';
 import { openDatabase, type DatabaseHandle } from './database/database';
 import { runMigrationsLocked } from './database/migrate';
@@ -29,12 +30,14 @@ export async function createRecoApp(config: AppConfig): Promise<RecoApp> {
   let app: INestApplication | undefined;
   try {
     const migrationsApplied = config.database.runMigrations ? await runMigrationsLocked(db.dataSource) : [];
-    app = await NestFactory.create(AppModule.forRoot(config, db.dataSource), {
+    const log = requestLog(config);
+    app = await NestFactory.create(AppModule.forRoot(config, db.dataSource, log.logger), {
       bodyParser: false,
       bufferLogs: true,
     });
     app.useLogger(app.get(Logger));
 
+    if (log.middleware) app.use(log.middleware);
     app.use(httpMetricsMiddleware(app.get(MetricsService)));
     // Body parsers by route: JSON (small) everywhere, NDJSON (large) for the catalogue import. JSON bodies take
     // a lean path in the common case and express.json otherwise (see jsonBody).

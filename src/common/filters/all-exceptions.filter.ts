@@ -86,7 +86,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const req = ctx.getRequest<Request>();
     const { status, body, unexpected } = toApiError(exception, 'request');
     if (unexpected) {
-      this.logger.error({ err: exception, method: req.method, url: req.url }, 'request failed');
+      // The request log's id (at info and below) ties this line to the request's own.
+      const reqId = (req as { id?: unknown }).id;
+      this.logger.error(
+        { err: exception, method: req.method, url: req.url, ...(reqId === undefined ? {} : { reqId }) },
+        'request failed',
+      );
     }
     if (!res.headersSent) res.status(status).json(body);
   }
