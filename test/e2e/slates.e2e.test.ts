@@ -27,6 +27,26 @@ async function slatesStored(t: TestApp): Promise<number> {
   return Number(rows[0].n);
 }
 
+/**
+ * 2000 items and one click, the model rebuilt: the catalogue is no longer exchangeable, so propensities are
+ * simulated (not exact 1/n), slowly with the policies of the tests below.
+ */
+async function slowCatalogue(t: TestApp): Promise<void> {
+  const lines = Array.from({ length: 2000 }, (_, i) =>
+    JSON.stringify({ id: `item-${i}`, group: `g${i % 4}` }),
+  );
+  const imported = await t.http
+    .post('/v1/items:import')
+    .set('content-type', 'application/x-ndjson')
+    .send(lines.join('\n'));
+  expect(imported.status).toBe(200);
+  const clicked = await t.http.post('/v1/events').send({
+    events: [{ eventId: 'slow-catalogue-1', type: 'click', userId: 'u1', itemId: 'item-1', ts: Date.now() }],
+  });
+  expect(clicked.status).toBe(200);
+  t.reco.app.get(ModelService).rebuild();
+}
+
 // Slates chosen on the main thread, and on a slate worker thread (SERVING_THREADS): the same API, answers and log.
 describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (threads) => {
   let t: TestApp;
@@ -280,20 +300,8 @@ describe('slates API with a slate worker that does not answer in time (SLATE_TIM
   });
 
   it('answers 503 slate_timeout, lets the snapshot go, and serves again on a new worker', async () => {
-    const lines = Array.from({ length: 2000 }, (_, i) =>
-      JSON.stringify({ id: `item-${i}`, group: `g${i % 4}` }),
-    );
-    const imported = await t.http
-      .post('/v1/items:import')
-      .set('content-type', 'application/x-ndjson')
-      .send(lines.join('\n'));
-    expect(imported.status).toBe(200);
-    // One click: the catalogue is no longer exchangeable, so propensities are simulated (not exact 1/n).
-    await t.http.post('/v1/events').send({
-      events: [{ eventId: 'timeout-e2e-1', type: 'click', userId: 'u1', itemId: 'item-1', ts: Date.now() }],
-    });
+    await slowCatalogue(t);
     const models = t.reco.app.get(ModelService);
-    models.rebuild();
     const svc = t.reco.app.get(SlatesService);
 
     const r = await t.http.post('/v1/slates').send({ userId: 'u1', size: 50 });
@@ -328,19 +336,7 @@ describe('slates API when the client closes its connection before its slate is a
       SERVING_THREADS: '1',
       DEFAULT_POLICY: JSON.stringify({ name: 'in_slate_ts', propensitySlates: 100_000 }),
     });
-    const lines = Array.from({ length: 2000 }, (_, i) =>
-      JSON.stringify({ id: `item-${i}`, group: `g${i % 4}` }),
-    );
-    const imported = await t.http
-      .post('/v1/items:import')
-      .set('content-type', 'application/x-ndjson')
-      .send(lines.join('\n'));
-    expect(imported.status).toBe(200);
-    // One click: the catalogue is no longer exchangeable, so propensities are simulated (slow, as wanted here).
-    await t.http.post('/v1/events').send({
-      events: [{ eventId: 'gone-e2e-1', type: 'click', userId: 'u1', itemId: 'item-1', ts: Date.now() }],
-    });
-    t.reco.app.get(ModelService).rebuild();
+    await slowCatalogue(t);
     const server = t.reco.app.getHttpServer() as Server;
     if (!server.listening) await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
     port = (server.address() as AddressInfo).port;

@@ -34,7 +34,8 @@ type SlateRequest = z.infer<typeof SlateRequestSchema>;
 export class ClientGoneError extends Error {
   /**
    * @param stage before_serving: gone before the request was looked at; queued: gone while it waited for a slate
-   *   worker, which then skipped it; after_serving: gone while its slate was chosen (computed, dropped)
+   *   worker, not computed (the worker skipped it, or was lost); after_serving: gone while its slate was chosen
+   *   (computed, dropped)
    */
   constructor(readonly stage: 'before_serving' | 'queued' | 'after_serving') {
     super(`the client closed the connection before its slate was answered (${stage})`);
@@ -109,7 +110,7 @@ export class SlatesService implements OnModuleDestroy {
     });
     this.abandoned = new Counter({
       name: 'reco_slates_abandoned_total',
-      help: 'Slate requests whose client closed the connection before the answer, none logged as an impression (stage: before_serving, never looked at; queued, skipped by its slate worker; after_serving, chosen and dropped).',
+      help: 'Slate requests whose client closed the connection before the answer, none logged as an impression (stage: before_serving, never looked at; queued, waiting for its slate worker and not computed; after_serving, chosen and dropped).',
       labelNames: ['stage'] as const,
       registers: [metrics.registry],
     });
@@ -153,7 +154,7 @@ export class SlatesService implements OnModuleDestroy {
         (e: unknown) => {
           // A lost worker: serve this request here (the same slate: same snapshot and seed), unless its client left.
           if (e instanceof SlateWorkerLostError) {
-            if (client?.gone()) throw this.gone('after_serving');
+            if (client?.gone()) throw this.gone('queued');
             return this.finish(p, this.serveHere(p), 'main', client);
           }
           if (e instanceof SlateCancelledError) throw this.gone('queued');
