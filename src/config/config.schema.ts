@@ -63,7 +63,7 @@ export const envSchema = z.object({
     })
     .default('info')
     .describe(
-      'Log level of the JSON logs. At info and below every request is logged (not probes and scrapes); above info no request log is installed at all, which took 17–20% of the CPU a slate and 29–37% of a ping in bench:http.',
+      'Log level of the JSON logs. At info and below every request is logged (not probes and scrapes; Authorization, Proxy-Authorization and cookies redacted); above info no request log is installed at all, which took 17–20% of the CPU a slate and 29–37% of a ping in bench:http.',
     ),
   HTTP_BODY_LIMIT: z
     .string()

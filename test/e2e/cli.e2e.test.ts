@@ -63,7 +63,10 @@ describe('reco CLI (built)', () => {
         });
         expect((await fetch(`${served.baseUrl}/health/ready`)).status).toBe(200);
         // At info, every request but probes and scrapes is logged, with its request and its status.
-        expect((await fetch(`${served.baseUrl}/v1/ping`)).status).toBe(200);
+        const ping = await fetch(`${served.baseUrl}/v1/ping`, {
+          headers: { authorization: 'Bearer s3cret-token', cookie: 'session=s3cret-cookie' },
+        });
+        expect(ping.status).toBe(200);
         for (let i = 0; i < 50 && !served.output().includes('"url":"/v1/ping"'); i++)
           await new Promise((r) => setTimeout(r, 20));
         const line = served
@@ -72,10 +75,16 @@ describe('reco CLI (built)', () => {
           .find((l) => l.includes('"url":"/v1/ping"'));
         expect(JSON.parse(line!)).toMatchObject({
           level: 30,
-          req: { method: 'GET', url: '/v1/ping' },
+          req: {
+            method: 'GET',
+            url: '/v1/ping',
+            headers: { authorization: '[redacted]', cookie: '[redacted]' },
+          },
           res: { statusCode: 200 },
           msg: 'request completed',
         });
+        // Credentials never reach the logs.
+        expect(served.output()).not.toContain('s3cret');
       } finally {
         expect(await served.stop()).toBe(0);
       }

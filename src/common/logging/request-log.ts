@@ -28,6 +28,16 @@ export function requestLog(config: AppConfig): RequestLog {
     // A base binding, not pino-http's customProps: those cost a child logger per request and a stringify per
     // response.
     base: { pid: process.pid, hostname: hostname(), service: 'reco' },
+    // Credentials a client or a proxy may send never reach the logs.
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers["proxy-authorization"]',
+        'req.headers.cookie',
+        'res.headers["set-cookie"]',
+      ],
+      censor: '[redacted]',
+    },
   });
   return {
     logger: http.logger,
