@@ -78,6 +78,21 @@ export interface CancelledMessage {
  */
 export const CANCEL_SLOTS = 4096;
 
+/** The shared table of cancellations a pool gives each worker. */
+export function cancelTable(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(CANCEL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+}
+
+/** Mark request `id` cancelled (the serving thread). */
+export function markCancelled(table: Int32Array, id: number): void {
+  Atomics.store(table, id % CANCEL_SLOTS, id | 0);
+}
+
+/** Whether request `id` was cancelled (the worker, before it starts the request). */
+export function isCancelled(table: Int32Array, id: number): boolean {
+  return Atomics.load(table, id % CANCEL_SLOTS) === (id | 0);
+}
+
 /** The worker has started and listens (sent once, first): from now on its requests' time counts (`SLATE_TIMEOUT_MS`). */
 export interface ReadyMessage {
   readonly kind: 'ready';

@@ -4,7 +4,8 @@ import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 import type { PolicyConfig } from '../../core/policies/policy-config.schema';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
 import {
-  CANCEL_SLOTS,
+  cancelTable,
+  markCancelled,
   PACKED_ITEM,
   type FromWorker,
   type ServedMessage,
@@ -193,7 +194,7 @@ export class SlatePool {
     };
     const s = slot;
     onCancel?.(() => {
-      if (s.pending.has(id)) Atomics.store(s.cancelled, id % CANCEL_SLOTS, id | 0);
+      if (s.pending.has(id)) markCancelled(s.cancelled, id);
     });
     return new Promise<PoolServed>((resolve, reject) => {
       s.pending.set(id, { snap, sentAt: performance.now(), resolve, reject });
@@ -212,7 +213,7 @@ export class SlatePool {
   }
 
   private spawn(script: string): Slot {
-    const cancelled = new Int32Array(new SharedArrayBuffer(CANCEL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+    const cancelled = cancelTable();
     const worker = new Worker(script, { workerData: { cancelled } });
     worker.unref(); // the HTTP server keeps the process up; a pool never does
     const slot: Slot = { worker, ready: false, sent: null, cancelled, pending: new Map() };

@@ -9,7 +9,7 @@ import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-
 import { prepareSnapshotForServing, serveSlate, type ServedItem } from '../../core/policies/serve-slate';
 import { Rng } from '../../core/random';
 import {
-  CANCEL_SLOTS,
+  isCancelled,
   PACKED_ITEM,
   type FailedMessage,
   type FromWorker,
@@ -91,7 +91,7 @@ function failed(id: number, error: FailedMessage['error']): FailedMessage {
 
 port.on('message', (m: ToWorker) => {
   if (m.kind === 'snapshot') current = snapshotOf(m, current);
-  else if (cancelled && Atomics.load(cancelled, m.id % CANCEL_SLOTS) === (m.id | 0))
+  else if (cancelled && isCancelled(cancelled, m.id))
     port.postMessage({ kind: 'cancelled', id: m.id } satisfies FromWorker);
   else port.postMessage(serve(m));
 });
