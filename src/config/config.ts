@@ -141,7 +141,7 @@ export const APP_CONFIG = Symbol('APP_CONFIG');
 
 /**
  * Whether `level` is above info, the level of the request log (pino-http's): the service then installs no
- * per-request logger (see app.module.ts).
+ * request log (see common/logging/request-log.ts).
  */
 export function requestLogOff(level: AppConfig['log']['level']): boolean {
   return level === 'warn' || level === 'error' || level === 'fatal' || level === 'silent';

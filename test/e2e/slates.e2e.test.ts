@@ -113,8 +113,7 @@ describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (t
       requestedSize: 3,
     });
     expect(Number.isInteger(stored.body.seed)).toBe(true);
-    const rows: { n: string }[] = await t.reco.db.dataSource.query(`SELECT count(*) AS n FROM slates`);
-    expect(Number(rows[0].n)).toBeGreaterThanOrEqual(2);
+    expect(await slatesStored(t)).toBeGreaterThanOrEqual(2);
   });
 
   it('neither serves nor logs a slate for a client that has already gone', async () => {
