@@ -111,6 +111,9 @@ export const envSchema = z.object({
   SLATE_TIMEOUT_MS: wholeNumber(100, 600_000, 10_000, 'a whole number of milliseconds').describe(
     'A slate worker that has not answered a request for this long (a new worker: from when it has started) is stopped and replaced: that request is answered 503 (slate_timeout), the requests queued behind it are served on the main thread. A slate takes milliseconds; a worker lays out a new model first (≈ 0.7 s at 10^6 items).',
   ),
+  SLATE_QUEUE_MS: wholeNumber(0, 600_000, 0, 'a whole number of milliseconds').describe(
+    "How long a slate request may wait for its slate worker before it is answered 503 (overloaded, with Retry-After: 1) instead of being computed; 0 (the default): no limit, first come, first served however long the queue. Under overload the queue then stays short and the slates that are computed are answered in time: set it to about half your clients' timeout (docs/serving.md), and above the time a worker takes to lay out a new model (≈ 0.7 s at 10^6 items), which requests queued behind it wait too. Only with slate workers (SERVING_THREADS > 0); a request its worker has started is always finished.",
+  ),
   IMPRESSION_FLUSH_MS: wholeNumber(1, 10000, 50, 'a whole number of milliseconds').describe(
     'Served slates are written to PostgreSQL in batches at least this often.',
   ),

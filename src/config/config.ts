@@ -25,6 +25,8 @@ export interface AppConfig {
     threads: number;
     /** A slate worker's longest time to answer before it is stopped (`SLATE_TIMEOUT_MS`). */
     timeoutMs: number;
+    /** How long a request may wait for its slate worker before it is answered 503 (`SLATE_QUEUE_MS`; 0: no limit). */
+    queueMs: number;
   };
   readonly model: { dim: number; refreshMs: number; solveThread: 'worker' | 'main' };
   readonly learning: {
@@ -103,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       impressionFlushMs: e.IMPRESSION_FLUSH_MS,
       threads: e.SERVING_THREADS === 'auto' ? (availableParallelism() >= 2 ? 1 : 0) : e.SERVING_THREADS,
       timeoutMs: e.SLATE_TIMEOUT_MS,
+      queueMs: e.SLATE_QUEUE_MS,
     },
     model: { dim: e.MODEL_DIM, refreshMs: e.MODEL_REFRESH_MS, solveThread: e.MODEL_SOLVE_THREAD },
     learning: {

@@ -324,6 +324,53 @@ describe('slates API with a slate worker that does not answer in time (SLATE_TIM
   });
 });
 
+describe('slates API under overload: a request that waits too long for its worker (SLATE_QUEUE_MS)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // 10^5 simulated slates of 100 items on 2000 items: ≈ 1 s of a worker, ten times the queue limit.
+    t = await startTestApp({
+      MODEL_DIM: '8',
+      SERVING_THREADS: '1',
+      SLATE_QUEUE_MS: '100',
+      DEFAULT_POLICY: JSON.stringify({ name: 'in_slate_ts', propensitySlates: 100_000 }),
+    });
+    await slowCatalogue(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers 503 overloaded with Retry-After at once, computes and logs nothing for it, and finishes the started slate', async () => {
+    const log = t.reco.app.get(ImpressionLogService);
+    await log.flush();
+    const before = await slatesStored(t);
+    const order: string[] = [];
+    const first = t.http
+      .post('/v1/slates')
+      .send({ userId: 'u1', size: 100 })
+      .then((r) => (order.push('first'), r));
+    await new Promise((res) => setTimeout(res, 30));
+    const second = t.http
+      .post('/v1/slates')
+      .send({ userId: 'u2', size: 50 })
+      .then((r) => (order.push('second'), r));
+    const [a, b] = await Promise.all([first, second]);
+    expect(b.status).toBe(503);
+    expect(b.headers['retry-after']).toBe('1');
+    expect(b.body.error.code).toBe('overloaded');
+    expect(b.body.error.message).toMatch(/longer than SLATE_QUEUE_MS \(100 ms\)/);
+    // Shed from the queue, not answered when the slate ahead of it was done.
+    expect(order).toEqual(['second', 'first']);
+    expect(a.status).toBe(200);
+    expect(a.body.items).toHaveLength(100);
+    const metrics = (await t.http.get('/metrics')).text;
+    expect(metrics).toMatch(/reco_slates_shed_total 1\b/);
+    expect(metrics).not.toMatch(/reco_slates_abandoned_total\{stage="queued"\} [1-9]/); // not a client that left
+    await log.flush();
+    expect(await slatesStored(t)).toBe(before + 1); // the first only
+  });
+});
+
 describe('slates API when the client closes its connection before its slate is answered', () => {
   let t: TestApp;
   let port: number;

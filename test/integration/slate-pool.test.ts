@@ -7,6 +7,7 @@ import { syntheticSnapshot } from '../../src/core/policies/testing/synthetic-sna
 import { Rng } from '../../src/core/random';
 import {
   SlateCancelledError,
+  SlateOverloadedError,
   SlatePool,
   SlateTimeoutError,
   SlateWorkerLostError,
@@ -198,6 +199,40 @@ describe('slate pool (worker threads)', () => {
     // A cancel is by request: a later one with its own cancel registered is served.
     const later = await pool.serve(snap, { policy: quick, size: 5, seed: 4 }, (c) => cancels.push(c))!;
     expect(later.items).toHaveLength(5);
+    expect(errors).toEqual([]);
+  });
+
+  it('drops requests that wait for their worker longer than queueMs (overloaded), never the one it has started', async () => {
+    await pool.close();
+    const queueMs = 50;
+    pool = new SlatePool(1, (e) => errors.push(e), { queueMs });
+    const snap = sharedSnapshot(12, 2000);
+    // 10^5 simulated slates of 50 items (≈ 0.5 s here): many times queueMs.
+    const slow = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 100_000 });
+    const quick = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 16 });
+    // The worker started and holds the snapshot: the slow request below is started as soon as it arrives.
+    await pool.serve(snap, { policy: quick, size: 5, seed: 1 })!;
+    const settled = (p: Promise<unknown>) =>
+      p.then(
+        (v) => ({ at: performance.now(), outcome: v as unknown }),
+        (e: unknown) => ({ at: performance.now(), outcome: e }),
+      );
+    const sent = performance.now();
+    const first = settled(pool.serve(snap, { policy: slow, size: 50, seed: 2 })!);
+    const behind = [3, 4, 5].map((seed) => settled(pool.serve(snap, { policy: quick, size: 5, seed })!));
+    const done = await first;
+    // The started request is finished, however long it takes.
+    expect((done.outcome as { items: unknown[] }).items).toHaveLength(50);
+    expect(done.at - sent).toBeGreaterThan(2 * queueMs);
+    for (const b of await Promise.all(behind)) {
+      expect(b.outcome).toBeInstanceOf(SlateOverloadedError);
+      expect((b.outcome as Error).message).toMatch(/longer than SLATE_QUEUE_MS \(50 ms\)/);
+      // Dropped from the queue after queueMs (checked every queueMs / 4), not answered when the slow one ends.
+      expect(b.at - sent).toBeGreaterThanOrEqual(queueMs);
+      expect(b.at).toBeLessThan(done.at);
+    }
+    // The queue is empty again: the next request is served.
+    expect((await pool.serve(snap, { policy: quick, size: 5, seed: 6 })!).items).toHaveLength(5);
     expect(errors).toEqual([]);
   });
 

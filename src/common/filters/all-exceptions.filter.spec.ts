@@ -9,9 +9,13 @@ function run(exception: unknown, req: Record<string, unknown>) {
   (filter as unknown as { logger: { error: (...a: unknown[]) => void } }).logger = {
     error: (...a: unknown[]) => logged.push(a),
   };
-  const answer: { status?: number; body?: unknown } = {};
+  const answer: { status?: number; body?: unknown; headers?: Record<string, string> } = {};
   const res = {
     headersSent: false,
+    set(headers: Record<string, string>) {
+      answer.headers = { ...answer.headers, ...headers };
+      return this;
+    },
     status(code: number) {
       answer.status = code;
       return this;
@@ -50,5 +54,25 @@ describe('AllExceptionsFilter', () => {
     });
     expect(client.answer.status).toBe(409);
     expect(client.logged).toEqual([]);
+  });
+
+  it("sets an AppException's headers; logs its 5xx unless it is an expected one (load shed)", () => {
+    const shed = run(
+      new AppException(503, 'overloaded', 'busy', undefined, {
+        headers: { 'Retry-After': '1' },
+        expected: true,
+      }),
+      { method: 'POST', url: '/v1/slates', id: 3 },
+    );
+    expect(shed.answer.status).toBe(503);
+    expect(shed.answer.headers).toEqual({ 'Retry-After': '1' });
+    expect(shed.answer.body).toEqual({ error: { status: 503, code: 'overloaded', message: 'busy' } });
+    expect(shed.logged).toEqual([]);
+    const timeout = run(new AppException(503, 'slate_timeout', 'stuck'), {
+      method: 'POST',
+      url: '/v1/slates',
+    });
+    expect(timeout.answer.headers).toBeUndefined();
+    expect(timeout.logged).toHaveLength(1);
   });
 });

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { ZodValidationException } from 'nestjs-zod';
 import { z } from 'zod';
 import { apiError, codeForStatus, type ApiErrorBody } from '../http/api-error';
+import { AppException } from '../http/app-exception';
 import { zodIssues } from '../validation/zod-issues';
 
 /** Errors raised by body-parser before a route runs (too large, bad JSON, bad encoding). */
@@ -20,7 +21,7 @@ interface BodyParserError {
 export function toApiError(
   exception: unknown,
   where: string,
-): { status: number; body: ApiErrorBody; unexpected: boolean } {
+): { status: number; body: ApiErrorBody; unexpected: boolean; headers?: Readonly<Record<string, string>> } {
   if (exception instanceof ZodValidationException) {
     const zerr = exception.getZodError();
     const issues = zerr instanceof z.ZodError ? zodIssues(zerr, where) : [];
@@ -33,6 +34,10 @@ export function toApiError(
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const resp = exception.getResponse();
+    if (exception instanceof AppException) {
+      const { headers, expected } = exception.answer;
+      return { status, body: resp as ApiErrorBody, unexpected: status >= 500 && !expected, headers };
+    }
     if (typeof resp === 'object' && resp !== null && 'error' in resp && typeof resp.error === 'object') {
       return { status, body: resp as ApiErrorBody, unexpected: status >= 500 };
     }
@@ -84,7 +89,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const { status, body, unexpected } = toApiError(exception, 'request');
+    const { status, body, unexpected, headers } = toApiError(exception, 'request');
     if (unexpected) {
       // The request log's id (at info and below) ties this line to the request's own.
       const reqId = (req as { id?: unknown }).id;
@@ -93,6 +98,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
         'request failed',
       );
     }
-    if (!res.headersSent) res.status(status).json(body);
+    if (res.headersSent) return;
+    if (headers) res.set(headers);
+    res.status(status).json(body);
   }
 }

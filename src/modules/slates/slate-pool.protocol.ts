@@ -72,15 +72,17 @@ export interface CancelledMessage {
 }
 
 /**
- * Cancellations, in memory both threads share (`workerData.cancelled`, an Int32Array of `CANCEL_SLOTS`): the
+ * Cancellations, in memory both threads share (`workerData.cancelled`, an Int32Array of `CANCEL_SLOTS` + 1): the
  * serving thread writes a request's id (as int32) at `id % CANCEL_SLOTS`, the worker reads it before it starts the
- * request. A message could not do this: it would wait in the port's queue behind the request it cancels.
+ * request. A message could not do this: it would wait in the port's queue behind the request it cancels. The last
+ * entry is the worker's: the id of the request it started last (`markStarted`), so that the serving thread knows
+ * which of its requests are still queued (`SLATE_QUEUE_MS`).
  */
 export const CANCEL_SLOTS = 4096;
 
 /** The shared table of cancellations a pool gives each worker. */
 export function cancelTable(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(CANCEL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer((CANCEL_SLOTS + 1) * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** Mark request `id` cancelled (the serving thread). */
@@ -91,6 +93,19 @@ export function markCancelled(table: Int32Array, id: number): void {
 /** Whether request `id` was cancelled (the worker, before it starts the request). */
 export function isCancelled(table: Int32Array, id: number): boolean {
   return Atomics.load(table, id % CANCEL_SLOTS) === (id | 0);
+}
+
+/** The worker starts request `id` (computes it, or skips it as cancelled): every earlier one is done. */
+export function markStarted(table: Int32Array, id: number): void {
+  Atomics.store(table, CANCEL_SLOTS, id | 0);
+}
+
+/**
+ * Whether the worker has started request `id` (the serving thread). Ids are sent in increasing order and a worker
+ * takes them in order; compared as int32 differences, so that the wrap past 2^31 does not matter.
+ */
+export function hasStarted(table: Int32Array, id: number): boolean {
+  return (((id | 0) - Atomics.load(table, CANCEL_SLOTS)) | 0) <= 0;
 }
 
 /** The worker has started and listens (sent once, first): from now on its requests' time counts (`SLATE_TIMEOUT_MS`). */

@@ -5,6 +5,7 @@ import type { PolicyConfig } from '../../core/policies/policy-config.schema';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
 import {
   cancelTable,
+  hasStarted,
   markCancelled,
   PACKED_ITEM,
   type FromWorker,
@@ -60,6 +61,20 @@ export class SlateCancelledError extends Error {
   }
 }
 
+/**
+ * The request waited longer than the pool's `queueMs` for its worker (`SLATE_QUEUE_MS`) and was dropped from the
+ * queue before the worker started it: nothing was computed. Answer 503 with Retry-After: the service is overloaded.
+ */
+export class SlateOverloadedError extends Error {
+  constructor(
+    readonly waitedMs: number,
+    readonly limitMs: number,
+  ) {
+    super(`waited ${Math.round(waitedMs)} ms for a slate worker, longer than SLATE_QUEUE_MS (${limitMs} ms)`);
+    this.name = 'SlateOverloadedError';
+  }
+}
+
 /** A worker failed (died, or could not be started) while it had this request: serve it in-process instead. */
 export class SlateWorkerLostError extends Error {
   constructor(message: string) {
@@ -77,10 +92,17 @@ interface Slot {
   /** Cancelled requests' ids, shared with the worker (see `CANCEL_SLOTS`). */
   cancelled: Int32Array;
   /** Requests in flight, oldest first (a worker answers in order). */
-  pending: Map<
-    number,
-    { snap: ServingSnapshot; sentAt: number; resolve: (s: PoolServed) => void; reject: (e: Error) => void }
-  >;
+  pending: Map<number, Pending>;
+}
+
+interface Pending {
+  snap: ServingSnapshot;
+  /** When it was sent (or when its worker became ready, if later): its time in the queue counts from here. */
+  sentAt: number;
+  /** Dropped for waiting too long (`queueMs`): if the worker skips it after all, it is overloaded, not cancelled. */
+  shed?: boolean;
+  resolve: (s: PoolServed) => void;
+  reject: (e: Error) => void;
 }
 
 /**
@@ -98,7 +120,8 @@ interface Slot {
  * a new worker was still loading its code) is stopped and replaced the same way: that request
  * rejects with `SlateTimeoutError` (it may be what hangs the worker, so it is not tried again), the others it held
  * (queued behind it, never started) with `SlateWorkerLostError`. Without this, their callers would wait for
- * good, each holding its snapshot's memory.
+ * good, each holding its snapshot's memory. With `queueMs`, a request still queued after that long is dropped
+ * (`SlateOverloadedError`, see `shedQueued`).
  */
 export class SlatePool {
   private readonly slots: Slot[] = [];
@@ -110,27 +133,65 @@ export class SlatePool {
   private readonly watchdog?: NodeJS.Timeout;
   private readonly restartDelayMs: number;
   private readonly timeoutMs: number;
+  private readonly queueMs: number;
 
   /**
    * @param options.restartDelayMs how long after a worker is lost its replacement starts (default 1 s)
    * @param options.timeoutMs how long a started worker may take with a request before it is stopped (default 10 s)
+   * @param options.queueMs how long a request may wait for its worker to start it before it is dropped with
+   *   `SlateOverloadedError` (default 0: no limit)
    */
   constructor(
     size: number,
     private readonly onWorkerError: (e: Error) => void = () => undefined,
-    options: { restartDelayMs?: number; timeoutMs?: number } = {},
+    options: { restartDelayMs?: number; timeoutMs?: number; queueMs?: number } = {},
   ) {
     this.restartDelayMs = options.restartDelayMs ?? 1000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.queueMs = options.queueMs ?? 0;
     const script = workerScript(__dirname, 'slate-worker.js');
     if (!script) {
       if (size > 0) onWorkerError(new Error('slate-worker.js not found: serving in-process'));
       return;
     }
     for (let i = 0; i < size; i++) this.add(script);
-    // Checked a few times per timeout: a stalled request is answered within 1.25 × timeoutMs.
-    this.watchdog = setInterval(() => this.stopStalled(), Math.max(10, Math.min(1000, this.timeoutMs / 4)));
+    // Checked a few times per limit: a stalled request is answered within 1.25 × timeoutMs, a queued one dropped
+    // within 1.25 × queueMs.
+    const every = Math.min(1000, this.timeoutMs / 4, this.queueMs > 0 ? this.queueMs / 4 : Infinity);
+    this.watchdog = setInterval(
+      () => {
+        this.stopStalled();
+        this.shedQueued();
+      },
+      Math.max(10, every),
+    );
     this.watchdog.unref();
+  }
+
+  /**
+   * Drop every request that has waited longer than `queueMs` and that its worker has not started: marked cancelled
+   * (the worker skips it) and rejected now with `SlateOverloadedError`. A request the worker has started is left to
+   * finish, and requests sent to a worker still starting count from its start (as for `timeoutMs`). Under overload a
+   * first-come-first-served queue otherwise grows until every request waits longer than its client does, and the
+   * worker computes slates no one receives.
+   */
+  private shedQueued(): void {
+    if (this.queueMs <= 0) return;
+    const now = performance.now();
+    for (const slot of this.slots) {
+      if (!slot.ready) continue; // a new worker's boot is not queueing: its requests count from its start
+      for (const [id, p] of slot.pending) {
+        const waited = now - p.sentAt;
+        if (waited <= this.queueMs) break; // in the order sent: the rest have waited less
+        if (p.shed || hasStarted(slot.cancelled, id)) continue;
+        p.shed = true;
+        markCancelled(slot.cancelled, id);
+        // Started in between: its answer settles it (served, or skipped: then overloaded, see the port's handler).
+        if (hasStarted(slot.cancelled, id)) continue;
+        slot.pending.delete(id);
+        p.reject(new SlateOverloadedError(waited, this.queueMs));
+      }
+    }
   }
 
   /** Stop every worker whose oldest request in flight is older than `timeoutMs` (see the class comment). */
@@ -229,7 +290,11 @@ export class SlatePool {
       if (!p) return;
       slot.pending.delete(m.id);
       if (m.kind === 'cancelled') {
-        p.reject(new SlateCancelledError());
+        p.reject(
+          p.shed
+            ? new SlateOverloadedError(performance.now() - p.sentAt, this.queueMs)
+            : new SlateCancelledError(),
+        );
         return;
       }
       if (m.kind === 'served') {

@@ -10,6 +10,7 @@ import { prepareSnapshotForServing, serveSlate, type ServedItem } from '../../co
 import { Rng } from '../../core/random';
 import {
   isCancelled,
+  markStarted,
   PACKED_ITEM,
   type FailedMessage,
   type FromWorker,
@@ -90,8 +91,12 @@ function failed(id: number, error: FailedMessage['error']): FailedMessage {
 }
 
 port.on('message', (m: ToWorker) => {
-  if (m.kind === 'snapshot') current = snapshotOf(m, current);
-  else if (cancelled && isCancelled(cancelled, m.id))
+  if (m.kind === 'snapshot') {
+    current = snapshotOf(m, current);
+    return;
+  }
+  if (cancelled) markStarted(cancelled, m.id); // no longer queued: too late to cancel or to shed
+  if (cancelled && isCancelled(cancelled, m.id))
     port.postMessage({ kind: 'cancelled', id: m.id } satisfies FromWorker);
   else port.postMessage(serve(m));
 });

@@ -16,6 +16,7 @@ import { ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository } from './impressions.repository';
 import {
   SlateCancelledError,
+  SlateOverloadedError,
   SlatePool,
   SlateTimeoutError,
   SlateWorkerLostError,
@@ -26,6 +27,9 @@ import {
 import type { ServingSnapshot } from '../../core/model/serving-snapshot';
 
 type SlateRequest = z.infer<typeof SlateRequestSchema>;
+
+/** At most one warning this often while requests are shed (`SLATE_QUEUE_MS`); /metrics counts every one. */
+const SHED_WARN_MS = 10_000;
 
 /**
  * The client closed its connection before the slate was answered: nothing is sent, and nothing is logged (a slate
@@ -72,6 +76,10 @@ export class SlatesService implements OnModuleDestroy {
   private readonly pool: SlatePool | null;
   private readonly served: Counter<'thread'>;
   private readonly abandoned: Counter<'stage'>;
+  private readonly shed: Counter;
+  /** Requests shed since the last warning about it, and when that was (one warning per `SHED_WARN_MS` at most). */
+  private shedSinceWarn = 0;
+  private lastShedWarn = -Infinity;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -90,7 +98,7 @@ export class SlatesService implements OnModuleDestroy {
                 err: e,
                 msg: 'slate worker lost; its requests are served on the main thread (one it timed out on: 503)',
               }),
-            { timeoutMs: config.serving.timeoutMs },
+            { timeoutMs: config.serving.timeoutMs, queueMs: config.serving.queueMs },
           )
         : null;
     const pool = this.pool;
@@ -112,6 +120,11 @@ export class SlatesService implements OnModuleDestroy {
       name: 'reco_slates_abandoned_total',
       help: 'Slate requests whose client closed the connection before the answer, none logged as an impression (stage: before_serving, never looked at; queued, waiting for its slate worker and not computed; after_serving, chosen and dropped).',
       labelNames: ['stage'] as const,
+      registers: [metrics.registry],
+    });
+    this.shed = new Counter({
+      name: 'reco_slates_shed_total',
+      help: 'Slate requests answered 503 (overloaded) because they waited longer than SLATE_QUEUE_MS for a slate worker; none computed, none logged.',
       registers: [metrics.registry],
     });
     this.logger.log({
@@ -265,7 +278,32 @@ export class SlatesService implements OnModuleDestroy {
     if (e instanceof SlateTimeoutError) {
       return new AppException(503, 'slate_timeout', `The slate could not be chosen in time: ${e.message}.`);
     }
+    if (e instanceof SlateOverloadedError) {
+      this.countShed(e);
+      return new AppException(
+        503,
+        'overloaded',
+        `The service is overloaded: this request ${e.message}; retry later.`,
+        undefined,
+        { headers: { 'Retry-After': '1' }, expected: true },
+      );
+    }
     return e;
+  }
+
+  /** Count a shed request; warn at most once per `SHED_WARN_MS`, with how many were shed since the last warning. */
+  private countShed(e: SlateOverloadedError): void {
+    this.shed.inc();
+    this.shedSinceWarn++;
+    const now = performance.now();
+    if (now - this.lastShedWarn < SHED_WARN_MS) return;
+    this.logger.warn({
+      msg: 'overloaded: slate requests that waited longer than SLATE_QUEUE_MS for a slate worker were answered 503',
+      shed: this.shedSinceWarn,
+      queueMs: e.limitMs,
+    });
+    this.shedSinceWarn = 0;
+    this.lastShedWarn = now;
   }
 
   /** Warnings, the impression (logged) and the response. */
