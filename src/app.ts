@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { AppModule } from './app.module';
 import { toApiError } from './common/filters/all-exceptions.filter';
+import { LeanExpressAdapter } from './common/http/express-adapter';
 import { jsonBody, sizeInBytes } from './common/http/json-body';
 import { requestLog } from './common/logging/request-log';
 import type { AppConfig } from './config/config';
@@ -31,10 +32,15 @@ export async function createRecoApp(config: AppConfig): Promise<RecoApp> {
   try {
     const migrationsApplied = config.database.runMigrations ? await runMigrationsLocked(db.dataSource) : [];
     const log = requestLog(config);
-    app = await NestFactory.create(AppModule.forRoot(config, db.dataSource, log.logger), {
-      bodyParser: false,
-      bufferLogs: true,
-    });
+    // Express, with requests and responses built with its prototypes (see LeanExpressAdapter).
+    app = await NestFactory.create(
+      AppModule.forRoot(config, db.dataSource, log.logger),
+      new LeanExpressAdapter(),
+      {
+        bodyParser: false,
+        bufferLogs: true,
+      },
+    );
     app.useLogger(app.get(Logger));
 
     if (log.middleware) app.use(log.middleware);

@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { Express } from 'express';
 import { startTestApp, type TestApp } from '../setup/app';
 
 describe('items API (real PostgreSQL)', () => {
@@ -7,6 +9,20 @@ describe('items API (real PostgreSQL)', () => {
   });
   afterAll(async () => {
     await t?.close();
+  });
+
+  it("serves on a server that builds requests with Express's prototypes (LeanExpressAdapter)", async () => {
+    const server = t.reco.app.getHttpServer() as Server;
+    const express = t.reco.app.getHttpAdapter().getInstance() as Express;
+    let proto: unknown;
+    const look = (req: unknown) => (proto = Object.getPrototypeOf(req));
+    server.prependListener('request', look);
+    try {
+      expect((await t.http.get('/v1/items/none-yet')).status).toBe(404);
+    } finally {
+      server.removeListener('request', look);
+    }
+    expect(proto).toBe(express.request);
   });
 
   it('creates, reads back, replaces and deactivates an item', async () => {
