@@ -392,6 +392,10 @@ export class ModelStateRepository {
     let runOf: ArrayBufferLike | null = null;
     let from = 0;
     let to = 0;
+    const endRun = (): void => {
+      if (runOf) pieces.push(Buffer.from(runOf, from, to - from));
+      runOf = null;
+    };
     for (const p of pages) {
       const bytes = p.bytes;
       const at = bytes.byteOffset - COPY_TUPLE_HEAD;
@@ -400,18 +404,17 @@ export class ModelStateRepository {
         writeTupleHead(Buffer.from(bytes.buffer, at, COPY_TUPLE_HEAD), p.page, snapshot, bytes.byteLength);
         if (runOf === bytes.buffer && to === at && next - from <= COPY_RUN) to = next;
         else {
-          if (runOf) pieces.push(Buffer.from(runOf, from, to - from));
+          endRun();
           [runOf, from, to] = [bytes.buffer, at, next];
         }
       } else {
-        if (runOf) pieces.push(Buffer.from(runOf, from, to - from));
-        runOf = null;
+        endRun();
         const head = Buffer.allocUnsafe(COPY_TUPLE_HEAD);
         writeTupleHead(head, p.page, snapshot, bytes.byteLength);
         pieces.push(head, bytea(bytes));
       }
     }
-    if (runOf) pieces.push(Buffer.from(runOf, from, to - from));
+    endRun();
     const end = Buffer.allocUnsafe(2);
     end.writeInt16BE(-1, 0);
     pieces.push(end);

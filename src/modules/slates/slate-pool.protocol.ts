@@ -65,7 +65,7 @@ export interface FailedMessage {
     | { readonly type: 'internal'; readonly message: string };
 }
 
-/** The request was cancelled before the worker started it (its client had gone): nothing was computed. */
+/** The request was cancelled before the worker started it (its client had gone, or it was shed): nothing was computed. */
 export interface CancelledMessage {
   readonly kind: 'cancelled';
   readonly id: number;
