@@ -118,8 +118,16 @@ export const envSchema = z.object({
     'Served slates are written to PostgreSQL in batches at least this often.',
   ),
   JOIN_WINDOW_MS: wholeNumber(1000, 604_800_000, 1_800_000, 'a whole number of milliseconds').describe(
-    'How long a served slate waits for clicks before its unclicked items are learned as negatives. The learner holds every slate served within the window in memory (≈ 0.5 KB of heap each for 10 items, measured by bench:joins): slates per second × window, e.g. 720k (≈ 350 MB) at 400/s and 30 minutes.',
+    'How long a served slate waits for clicks before its unclicked items are learned as negatives. The learner holds every slate served within the window in memory (≈ 0.5 KB of heap each for 10 items, measured by bench:joins): slates per second × window, e.g. 720k (≈ 350 MB) at 400/s and 30 minutes. Past JOIN_MEMORY_MB the oldest windows close early.',
   ),
+  JOIN_MEMORY_MB: z
+    .union([z.literal('auto'), wholeNumber(1, 1_000_000, 1, "a whole number of megabytes or 'auto'")], {
+      error: "must be 'auto' or a whole number of megabytes",
+    })
+    .default('auto')
+    .describe(
+      "Heap the learner's open join windows may take (estimated at ≈ 300 bytes a slate and 16 an item, by bench:joins). Past it the oldest windows close early, their unclicked items learned as negatives and a click that comes later learned as a late one; /metrics counts them in reco_joins_closed_early_total and the log warns. Without it, slates per second × JOIN_WINDOW_MS can outgrow V8's heap and crash the service. 'auto': a quarter of V8's heap limit (about 1 GB by default on 64-bit machines with enough memory; raise both with NODE_OPTIONS=--max-old-space-size=MB).",
+    ),
   DEDUPE_HORIZON_HOURS: z.coerce
     .number({ error: 'must be a number of hours' })
     .positive({ error: 'must be more than 0' })

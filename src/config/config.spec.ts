@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { availableParallelism } from 'node:os';
 import { ConfigError, configMarkdownTable, loadConfig, requestLogOff } from './config';
 
@@ -75,6 +76,17 @@ describe('loadConfig', () => {
     );
     expect(() => loadConfig({ SERVING_THREADS: '65' })).toThrow(
       /SERVING_THREADS="65": must be between 0 and 64/,
+    );
+  });
+
+  it("takes JOIN_MEMORY_MB in megabytes or 'auto' (a quarter of V8's heap limit)", () => {
+    expect(loadConfig({ JOIN_MEMORY_MB: '64' }).learning.joinMemoryBytes).toBe(64 * 1024 * 1024);
+    expect(loadConfig({}).learning.joinMemoryBytes).toBe(Math.floor(getHeapStatistics().heap_size_limit / 4));
+    expect(() => loadConfig({ JOIN_MEMORY_MB: 'lots' })).toThrow(
+      /JOIN_MEMORY_MB="lots": must be 'auto' or a whole number of megabytes/,
+    );
+    expect(() => loadConfig({ JOIN_MEMORY_MB: '0' })).toThrow(
+      /JOIN_MEMORY_MB="0": must be between 1 and 1000000/,
     );
   });
 

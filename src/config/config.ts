@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import type { PolicyConfig } from '../core/policies/policy-config.schema';
 import { envSchema, type Env } from './config.schema';
 
@@ -31,6 +32,8 @@ export interface AppConfig {
   readonly model: { dim: number; refreshMs: number; solveThread: 'worker' | 'main' };
   readonly learning: {
     joinWindowMs: number;
+    /** Heap the open joins may take, in bytes (`JOIN_MEMORY_MB`, resolved). */
+    joinMemoryBytes: number;
     dedupeHorizonHours: number;
     recentTombstonesMax: number;
     foldInUsers: number;
@@ -110,6 +113,10 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     model: { dim: e.MODEL_DIM, refreshMs: e.MODEL_REFRESH_MS, solveThread: e.MODEL_SOLVE_THREAD },
     learning: {
       joinWindowMs: e.JOIN_WINDOW_MS,
+      joinMemoryBytes:
+        e.JOIN_MEMORY_MB === 'auto'
+          ? Math.floor(getHeapStatistics().heap_size_limit / 4)
+          : e.JOIN_MEMORY_MB * 1024 * 1024,
       dedupeHorizonHours: e.DEDUPE_HORIZON_HOURS,
       recentTombstonesMax: e.RECENT_TOMBSTONES_MAX,
       foldInUsers: e.FOLD_IN_USERS,

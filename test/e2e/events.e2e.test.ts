@@ -1,3 +1,4 @@
+import { joinHeapBytes } from '../../src/core/ingest/join-book';
 import { ModelService } from '../../src/modules/model/model.service';
 import {
   expectSameStats,
@@ -152,6 +153,65 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
       expect(again.body.results[0].status).toBe('duplicate');
       await new Promise((r) => setTimeout(r, 1500)); // a join wrongly opened would close and learn by now
       expectSameStats(statsById(c), before);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('keeps the open joins within JOIN_MEMORY_MB: the oldest windows close early, and a click after that is learned late', async () => {
+    // 1 MB holds ≈ 3,000 open slates of 3 items (joinHeapBytes); the window (10 min) closes none by itself.
+    const c = await startTestApp({ ...ENV, JOIN_WINDOW_MS: '600000', JOIN_MEMORY_MB: '1' });
+    try {
+      await importItems(c);
+      const ts = Date.now();
+      const impressions = Array.from({ length: 4000 }, (_, s) => ({
+        eventId: `mem-i${s}`,
+        type: 'impression',
+        slateId: `00000000-0000-4000-9000-${String(s).padStart(12, '0')}`,
+        userId: `mu${s % 7}`,
+        ts: ts + s,
+        items: [0, 1, 2].map((p) => ({ itemId: `it-${(s + p) % 12}`, position: p + 1, propensity: 0.3 })),
+      }));
+      for (let from = 0; from < impressions.length; from += 1000) {
+        const part = impressions.slice(from, from + 1000);
+        expect((await c.http.post('/v1/events').send({ events: part })).body.accepted).toBe(part.length);
+      }
+      const models = c.reco.app.get(ModelService);
+      const limit = 1024 * 1024;
+      const per = joinHeapBytes(3, 0, 0);
+      // Within the limit after every batch (each batch closes what its own new joins would add past it).
+      expect(models.joins.openBytes).toBeLessThanOrEqual(limit);
+      expect(models.joins.openBytes).toBeGreaterThan(limit - per);
+      const open = models.joins.openCount;
+      expect(open).toBe(Math.floor(limit / per));
+      // The oldest closed (their negatives learned), the newest open.
+      expect(models.joins.state(impressions[0].slateId)?.kind).toBe('closed');
+      expect(models.joins.state(impressions[4000 - open - 1].slateId)?.kind).toBe('closed');
+      expect(models.joins.state(impressions[4000 - open].slateId)?.kind).toBe('open');
+      const metrics = await c.http.get('/metrics');
+      expect(metrics.text).toMatch(new RegExp(`^reco_joins_closed_early_total ${4000 - open}$`, 'm'));
+      expect(metrics.text).toMatch(new RegExp(`^reco_learning_joins_bytes\\{of="limit"\\} ${limit}$`, 'm'));
+      expect(metrics.text).toMatch(
+        new RegExp(`^reco_learning_joins_bytes\\{of="used"\\} ${models.joins.openBytes}$`, 'm'),
+      );
+      // A click on an early-closed slate: accepted and learned as a late click (at its logged position).
+      const first = impressions[0];
+      const before = statsById(c).get('it-1')!;
+      const click = await c.http.post('/v1/events').send({
+        events: [
+          {
+            eventId: 'mem-c0',
+            type: 'click',
+            slateId: first.slateId,
+            userId: first.userId,
+            itemId: 'it-1',
+            ts: Date.now(),
+          },
+        ],
+      });
+      expect(click.body.results[0].status).toBe('accepted');
+      expect(statsById(c).get('it-1')).not.toEqual(before);
+      expect(models.joins.state(first.slateId)?.kind).toBe('closed'); // not reopened
     } finally {
       await c.close();
     }

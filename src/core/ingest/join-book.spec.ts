@@ -1,4 +1,4 @@
-import { JoinBook, type JoinDelta, type JoinEntry } from './join-book';
+import { JoinBook, joinHeapBytes, type JoinDelta, type JoinEntry } from './join-book';
 
 const items = [
   { itemId: 'a', position: 1, propensity: 0.5 },
@@ -52,6 +52,25 @@ describe('JoinBook', () => {
     expect([...book.due(10_000)].map(([id]) => id)).toEqual(['s3', 's1']);
   });
 
+  it('keeps a clicked join in its place: it closes at its own deadline, not behind later slates', () => {
+    const book = new JoinBook(3_600_000);
+    const a = book.begin(0);
+    a.put('A', entry(100));
+    a.commit(1);
+    const b = book.begin(10);
+    b.put('B', entry(110));
+    b.commit(2);
+    const click = book.begin(20);
+    click.put('A', entry(100, { clicked: ['a'] })); // a click: the deadline stays
+    click.commit(3);
+    const tx = book.begin(105);
+    expect(tx.closeDue(10).map(([id]) => id)).toEqual(['A']);
+    tx.commit(4);
+    expect(book.state('A')).toMatchObject({ kind: 'closed', tombstone: { clicked: ['a'], closedAt: 105 } });
+    // The batch that gave the oldest open join its deadline: B's, not the click's.
+    expect(book.oldestPut()).toBe(2);
+  });
+
   it('honours the limit and closes everything with a later due-by clock (backfill)', () => {
     const book = new JoinBook(3_600_000);
     const open = book.begin(0);
@@ -63,6 +82,70 @@ describe('JoinBook', () => {
     expect(book.openCount).toBe(2);
     // tombstones carry the batch's own clock, not the due-by clock
     expect(book.state('s0')).toMatchObject({ kind: 'closed', tombstone: { closedAt: 10 } });
+  });
+
+  it('keeps its open joins within maxOpenBytes: the oldest untouched ones close early, only past it', () => {
+    const per = joinHeapBytes(items.length, 0, 0);
+    const book = new JoinBook(3_600_000);
+    const open = book.begin(0);
+    for (let k = 0; k < 6; k++) open.put(`s${k}`, entry(1000 + k));
+    expect(open.closeDue(100, 0, 6 * per)).toEqual([]); // exactly at the limit: nothing closes
+    expect(open.closedEarly).toBe(0);
+    open.commit(1);
+    expect(book.openBytes).toBe(6 * per);
+
+    // Two new slates and a click on s0 (the oldest), limit 5 slates: the book would hold 8, so the three
+    // oldest it did not just touch close (s1, s2, s3), with their state as the book has it.
+    const tx = book.begin(10);
+    tx.put('n1', entry(2000));
+    tx.put('n2', entry(2001));
+    tx.put('s0', entry(1000, { clicked: ['a'] }));
+    const closed = tx.closeDue(100, 10, 5 * per + per / 2);
+    expect(closed.map(([id]) => id)).toEqual(['s1', 's2', 's3']);
+    expect(closed[0][1]).toEqual(entry(1001));
+    expect(tx.closedEarly).toBe(3);
+    tx.commit(2);
+    expect(book.openCount).toBe(5);
+    expect(book.state('s1')).toMatchObject({ kind: 'closed', tombstone: { closedAt: 10 } });
+    expect(book.state('s0')?.kind).toBe('open');
+    // The estimate follows the stored joins: s0 now holds a clicked id.
+    expect(book.openBytes).toBe(4 * per + joinHeapBytes(items.length, 1, 0));
+
+    // Due joins close first and count against the excess; none closes early when they are enough.
+    const later = book.begin(1004);
+    expect(later.closeDue(100, 1004, 3 * per + 100).map(([id]) => id)).toEqual(['s0', 's4']);
+    expect(later.closedEarly).toBe(0);
+    later.commit(3);
+
+    // Without a limit nothing closes before its deadline; and every close gives its bytes back.
+    const none = book.begin(1005);
+    expect(none.closeDue(100).map(([id]) => id)).toEqual(['s5']);
+    none.commit(4);
+    const all = book.begin(1006);
+    all.closeDue(100, Number.MAX_SAFE_INTEGER);
+    all.commit(5);
+    expect(book.openCount).toBe(0);
+    expect(book.openBytes).toBe(0);
+  });
+
+  it('counts larger slates as more memory (items, clicks, waiting clicks)', () => {
+    expect(joinHeapBytes(100, 0, 0)).toBeGreaterThan(joinHeapBytes(10, 0, 0));
+    expect(joinHeapBytes(10, 3, 0)).toBeGreaterThan(joinHeapBytes(10, 0, 0));
+    expect(joinHeapBytes(0, 0, 2)).toBeGreaterThan(joinHeapBytes(0, 0, 0));
+    const book = new JoinBook(3_600_000);
+    const tx = book.begin(0);
+    tx.put(
+      'big',
+      entry(100, {
+        items: Array.from({ length: 50 }, (_, k) => ({ itemId: `i${k}`, position: k + 1, propensity: 0.1 })),
+      }),
+    );
+    tx.put('small', entry(101));
+    tx.commit(1);
+    // A limit that holds the small slate but not the big one closes the big (older) one only.
+    const next = book.begin(1);
+    const closed = next.closeDue(10, 1, joinHeapBytes(items.length, 0, 0) + 1);
+    expect(closed.map(([id]) => id)).toEqual(['big']);
   });
 
   it('asks for the tombstones it does not hold, and decides with the ones it is given', () => {
@@ -153,7 +236,7 @@ describe('JoinBook', () => {
     expect(live.openCount).toBeGreaterThan(0);
   });
 
-  it('is rebuilt exactly from the deltas since the batch that last put its oldest open join (incremental checkpoints)', () => {
+  it('is rebuilt exactly, in order, from the deltas since the batch that gave its oldest open join its deadline (incremental checkpoints)', () => {
     // A seeded workload: impressions, clicks on open slates (copies), clicks before their impression, closes;
     // some joins stay open a long time (clicked again and again), so the oldest put moves irregularly.
     let seed = 7;
@@ -191,7 +274,7 @@ describe('JoinBook', () => {
       expect(rebuilt.image().open).toEqual(live.image().open);
       expect(rebuilt.oldestPut()).toBe(from);
       checked++;
-      // One batch less is not enough (the oldest join's last state is in batch `from`).
+      // One batch less is not enough (the oldest join was placed by batch `from`).
       const short = new JoinBook(50_000);
       for (let j = from + 1; j <= b; j++) short.apply(deltas[j - 1], j);
       if (JSON.stringify(short.image().open) !== JSON.stringify(live.image().open)) tooLate++;

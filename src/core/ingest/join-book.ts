@@ -7,8 +7,8 @@
  *
  * It is made durable by the learning log: every batch's changes go into that batch's row (`JoinDelta`, in the
  * batch's transaction). A delta holds the whole new state of every join it touches, so replaying the deltas
- * from the batch that last touched the oldest open join (`oldestPut`) onto an empty book rebuilds the open
- * joins exactly, in order: a checkpoint keeps those journals instead of writing the book again (an image,
+ * from the batch that gave the oldest open join its deadline (`oldestPut`) onto an empty book rebuilds the
+ * open joins exactly, in order: a checkpoint keeps those journals instead of writing the book again (an image,
  * `JoinBookImage`, only when the journals it would need are gone: an upgrade). Changes are staged in a
  * `JoinTx` and reach the book only when the batch has committed (`commit`), so a failed batch leaves it as
  * it was.
@@ -94,6 +94,26 @@ function tombstoneOf(e: JoinEntry, closedAt: number): Tombstone {
 const NONE: never[] = Object.freeze([]) as unknown as never[];
 
 /**
+ * Heap an open join takes in the book, estimated: ≈ 300 bytes a join and 16 an item, measured by bench:joins
+ * (heap after a full collection over 10^5 open slates: 318, 460, 780 and 1,902 bytes a slate of 1, 10, 30 and
+ * 100 items), plus a pointer a clicked id and an object a waiting click. What `JoinTx.closeDue` holds the book
+ * to (`maxOpenBytes`): an estimate, but one that grows with the slates' sizes as the heap does.
+ */
+export function joinHeapBytes(items: number, clicked: number, pending: number): number {
+  return JOIN_BYTES + JOIN_ITEM_BYTES * items + 16 * clicked + 64 * pending;
+}
+const JOIN_BYTES = 300;
+const JOIN_ITEM_BYTES = 16;
+
+function storedBytes(s: Stored): number {
+  return joinHeapBytes(s.ids ? s.ids.length : 0, s.clicked.length, s.pending.length);
+}
+
+function entryBytes(e: JoinEntry): number {
+  return joinHeapBytes(e.items ? e.items.length : 0, e.clicked.length, e.pending.length);
+}
+
+/**
  * A join as the book stores it. A slate of k items takes two arrays (ids, and one array of doubles) instead of
  * k + 1 objects and k boxed propensities: ≈ 3× less heap an open slate, and fewer objects for the collector
  * to trace and to promote, which matters at rate × window of them. Book-internal: readers get `JoinEntry` /
@@ -106,8 +126,8 @@ interface Stored {
   /**
    * [time, batch, propensity₁, …, propensityₖ], or [time, batch, position₁, propensity₁, …] when the positions
    * are not 1…k in slate order (reco's own slates' always are; the length tells which). time is `closesAt`
-   * (open) or `closedAt` (tombstone); batch is the batch that last put an open join (−1: loaded from an image;
-   * unused in a tombstone).
+   * (open) or `closedAt` (tombstone); batch is the batch that gave an open join its deadline, and so its place
+   * in the book (−1: loaded from an image; unused in a tombstone).
    */
   nums: number[];
   /** Items clicked within the window (a tombstone with no items: the items of the clicks that waited). */
@@ -191,14 +211,18 @@ const asIs = (itemId: string): string => itemId;
 
 export class JoinBook {
   /**
-   * Open joins, in the order their windows close: an entry whose deadline changes is moved to the end, and
-   * every deadline is "now + window", so the map's order is the deadline order while the window is fixed
-   * (an image is loaded sorted by deadline, so a changed window after a restart is absorbed there). It is
-   * also the order of the last put, which `oldestPut` relies on.
+   * Open joins, in the order their windows close: an entry whose deadline changes is moved to the end, one
+   * whose deadline stays (a click) is replaced in place, and every deadline is "now + window", so the map's
+   * order is the deadline order while the window is fixed (an image is loaded sorted by deadline, so a changed
+   * window after a restart is absorbed there). It is also the order of the batches that set the deadlines,
+   * which `oldestPut` relies on. (Until 2026-12-07 a click moved its join to the end too: a clicked slate then
+   * closed only when every slate in front of it had, up to a window late.)
    */
   private readonly open = new Map<string, Stored>();
   /** Tombstones, in the order they closed (so the oldest expire from the front). */
   private readonly closed = new Map<string, Stored>();
+  /** Σ `joinHeapBytes` over the open joins. */
+  private openHeap = 0;
 
   /** closedAt of the newest tombstone dropped to respect `maxClosed` (−∞: none). */
   private evictedUpTo = -Infinity;
@@ -227,6 +251,11 @@ export class JoinBook {
 
   get openCount(): number {
     return this.open.size;
+  }
+
+  /** The open joins' heap, estimated (`joinHeapBytes`). */
+  get openBytes(): number {
+    return this.openHeap;
   }
 
   get closedCount(): number {
@@ -261,14 +290,22 @@ export class JoinBook {
    */
   apply(delta: JoinDelta, batchId: number): void {
     for (const [id, e] of delta.open) {
-      this.open.delete(id); // re-inserted at the end: its deadline is the latest
+      const prev = this.open.get(id);
+      if (prev && prev.nums[TIME] === e.closesAt) {
+        // Its deadline unchanged (a click came): it keeps its place, and the batch that put it there.
+        this.openHeap -= storedBytes(prev);
+        const s = store(e.userId, e.items, e.closesAt, prev.nums[BATCH], e.clicked, e.pending, this.intern);
+        this.open.set(id, s); // an existing key keeps its place in a Map
+        this.openHeap += storedBytes(s);
+        continue;
+      }
+      this.dropOpen(id); // a new deadline, the latest: re-inserted at the end
       this.closed.delete(id);
-      this.open.set(id, store(e.userId, e.items, e.closesAt, batchId, e.clicked, e.pending, this.intern));
+      this.putOpen(id, store(e.userId, e.items, e.closesAt, batchId, e.clicked, e.pending, this.intern));
     }
     for (const id of delta.closed) {
-      const s = this.open.get(id);
+      const s = this.dropOpen(id);
       if (!s) continue;
-      this.open.delete(id);
       // Its tombstone reuses the stored form: no reader holds it.
       s.nums[TIME] = delta.now;
       const clicked = clickedOnClose(s.ids !== null, s.clicked as string[], s.pending);
@@ -279,10 +316,25 @@ export class JoinBook {
     this.expire(delta.now);
   }
 
+  private putOpen(id: string, s: Stored): void {
+    this.open.set(id, s);
+    this.openHeap += storedBytes(s);
+  }
+
+  private dropOpen(id: string): Stored | undefined {
+    const s = this.open.get(id);
+    if (s) {
+      this.open.delete(id);
+      this.openHeap -= storedBytes(s);
+    }
+    return s;
+  }
+
   /**
-   * The batch that last put the oldest open join: replaying the deltas of that batch and of every later one
-   * onto an empty book gives exactly the open joins of this book (the map is in the order of the last put, and
-   * a delta holds a join's whole state). undefined: no open join; null: the oldest came from an image, no delta
+   * The batch that gave the oldest open join its deadline: replaying the deltas of that batch and of every later
+   * one onto an empty book gives exactly the open joins of this book, in the same order (the map is in the order
+   * of those batches, every later change of a join is in a later delta, and a delta holds a join's whole
+   * state). undefined: no open join; null: the oldest came from an image, no delta
    * rebuilds it.
    */
   oldestPut(): number | null | undefined {
@@ -344,10 +396,11 @@ export class JoinBook {
   /** Replace the content with an image (recovery). */
   load(image: JoinBookImage): void {
     this.open.clear();
+    this.openHeap = 0;
     this.closed.clear();
     const open = [...image.open].sort((a, b) => a[1].closesAt - b[1].closesAt);
     for (const [id, e] of open)
-      this.open.set(id, store(e.userId, e.items, e.closesAt, FROM_IMAGE, e.clicked, e.pending, this.intern));
+      this.putOpen(id, store(e.userId, e.items, e.closesAt, FROM_IMAGE, e.clicked, e.pending, this.intern));
     const closed = [...image.closed].sort((a, b) => a[1].closedAt - b[1].closedAt);
     for (const [id, t] of closed) this.closed.set(id, this.storeTombstone(t));
     this.cap();
@@ -360,6 +413,11 @@ export class JoinBook {
       yield [id, entryOf(s)];
     }
   }
+
+  /** Every open join in deadline order, as its id and deadline (`state` copies one). */
+  *openInOrder(): Generator<[string, number]> {
+    for (const [id, s] of this.open) yield [id, s.nums[TIME]];
+  }
 }
 
 /** One batch's staged changes: reads see them, the book does not until `commit`. */
@@ -371,6 +429,7 @@ export class JoinTx {
   private readonly closingAsIs = new Map<string, JoinEntry>();
   /** Tombstones read from the durable store for this batch (joins that closed before the book's memory). */
   private readonly known = new Map<string, Tombstone>();
+  private early = 0;
 
   constructor(
     private readonly book: JoinBook,
@@ -423,14 +482,28 @@ export class JoinTx {
   /**
    * Close up to `limit` joins whose deadline is at or before `dueBy` (default: the batch's clock; a backfill
    * closes everything with a later one), with their staged state if this batch touched them, in deadline order.
+   *
+   * With `maxOpenBytes`: then, while the open joins (the book's and this batch's new ones) would take more than
+   * that (`joinHeapBytes`), the oldest of the others close too, before their deadline (`closedEarly` counts
+   * them): the heap stays bounded whatever the rate × window. Joins this batch touched are not among them (a
+   * click or an impression just came). The book holds at most `maxOpenBytes` plus one batch's new joins.
    */
-  closeDue(limit: number, dueBy = this.now): [string, JoinEntry][] {
+  closeDue(limit: number, dueBy = this.now, maxOpenBytes = Infinity): [string, JoinEntry][] {
     const out: [string, JoinEntry][] = [];
-    for (const [id, entry] of this.book.due(dueBy)) {
+    let excess = maxOpenBytes === Infinity ? -Infinity : this.book.openBytes - maxOpenBytes;
+    if (excess > -Infinity)
+      for (const [id, e] of this.staged) if (!this.book.isOpen(id)) excess += entryBytes(e);
+    for (const [id, closesAt] of this.book.openInOrder()) {
       if (out.length >= limit) break;
       const staged = this.staged.get(id);
-      if (staged && staged.closesAt > dueBy) continue; // reopened by this batch (its impression came)
-      out.push([id, staged ?? entry]);
+      if (closesAt <= dueBy) {
+        if (staged && staged.closesAt > dueBy) continue; // reopened by this batch (its impression came)
+      } else if (excess <= 0) break;
+      else if (staged) continue;
+      else this.early++;
+      const entry = staged ?? (this.book.state(id) as { kind: 'open'; entry: JoinEntry }).entry;
+      excess -= entryBytes(entry);
+      out.push([id, entry]);
     }
     // Joins this batch created are due only if `dueBy` is past their deadline already (closing everything).
     for (const [id, entry] of this.staged) {
@@ -443,6 +516,11 @@ export class JoinTx {
       if (!this.staged.has(id)) this.closingAsIs.set(id, entry);
     }
     return out;
+  }
+
+  /** Joins `closeDue` closed before their deadline, to keep the book within `maxOpenBytes`. */
+  get closedEarly(): number {
+    return this.early;
   }
 
   get empty(): boolean {

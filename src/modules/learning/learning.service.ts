@@ -24,6 +24,8 @@ const END_OF_TIME_MS = Date.UTC(9999, 11, 31);
 const CHECKPOINT_SPACING = 9;
 /** Join windows closed per batch at most (a backlog of due windows closes over several batches). */
 const CLOSE_LIMIT = 5000;
+/** Windows closed early (JOIN_MEMORY_MB) are logged at most this often. */
+const EARLY_WARN_MS = 60_000;
 
 export type EventOutcome =
   { status: 'accepted' } | { status: 'duplicate' } | { status: 'rejected'; reason: string; field?: string };
@@ -53,6 +55,10 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly freshness: Histogram;
   private readonly batchSize: Histogram;
   private readonly batchSeconds: Histogram;
+  private readonly closedEarly: Counter;
+  /** When windows closed early were last logged (they are logged at most once every EARLY_WARN_MS). */
+  private earlyWarnedAt = -Infinity;
+  private earlySinceWarned = 0;
   /** The timer's run of closing batches, if one is going on. */
   private closing?: Promise<void>;
   private destroyed = false;
@@ -90,6 +96,11 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       name: 'reco_learning_batch_events',
       help: 'Events per learning batch (one transaction).',
       buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000],
+      registers: [metrics.registry],
+    });
+    this.closedEarly = new Counter({
+      name: 'reco_joins_closed_early_total',
+      help: 'Join windows closed before their deadline because the open ones reached JOIN_MEMORY_MB.',
       registers: [metrics.registry],
     });
     this.batchSeconds = new Histogram({
@@ -368,6 +379,7 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       archive.append(committed.clicks);
       tombstoneArchive.append(committed.tombstones);
       applyLearningUpdates(model, this.models.histories, committed.updates);
+      if (joins.closedEarly) this.noteClosedEarly(joins.closedEarly);
       this.models.lastBatchId = committed.batchId;
       // Only updates change what serving reads (a batch that only opened joins does not).
       if (committed.updates.length) this.models.scheduleRebuild();
@@ -481,12 +493,30 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
       }
     }
 
-    const closed = tx.closeDue(CLOSE_LIMIT, dueBy);
+    const closed = tx.closeDue(CLOSE_LIMIT, dueBy, this.config.learning.joinMemoryBytes);
     for (const [, entry] of closed) {
       if (entry.items) this.negatives(entry, updates);
       else for (const pc of entry.pending) this.positive(pc.userId, pc.itemId, undefined, updates, est);
     }
     return { opened, closedJoins: closed.length };
+  }
+
+  /** Count windows closed early, and say so in the log at most once every EARLY_WARN_MS. */
+  private noteClosedEarly(n: number): void {
+    this.closedEarly.inc(n);
+    this.earlySinceWarned += n;
+    const now = Date.now();
+    if (now - this.earlyWarnedAt < EARLY_WARN_MS) return;
+    this.logger.warn({
+      msg: 'join windows closed before JOIN_WINDOW_MS: the open ones reached JOIN_MEMORY_MB',
+      closedEarly: this.earlySinceWarned,
+      openJoins: this.models.joins.openCount,
+      openJoinsMb: Math.round(this.models.joins.openBytes / 1048576),
+      joinMemoryMb: Math.round(this.config.learning.joinMemoryBytes / 1048576),
+      hint: 'slates per second × JOIN_WINDOW_MS exceed the memory: shorten JOIN_WINDOW_MS, or raise JOIN_MEMORY_MB with the heap (NODE_OPTIONS=--max-old-space-size)',
+    });
+    this.earlyWarnedAt = now;
+    this.earlySinceWarned = 0;
   }
 
   /** A click as a least-squares target: Y/θ with θ the slot's examination probability, or organic. */

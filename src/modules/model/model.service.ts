@@ -130,6 +130,17 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
         this.set({ state: 'closed' }, joins.closedCount);
       },
     });
+    const joinMemory = config.learning.joinMemoryBytes;
+    new Gauge({
+      name: 'reco_learning_joins_bytes',
+      help: 'Heap of the open joins, estimated (used), and what JOIN_MEMORY_MB allows (limit): past it the oldest windows close early.',
+      labelNames: ['of'] as const,
+      registers: [metrics.registry],
+      collect() {
+        this.set({ of: 'used' }, joins.openBytes);
+        this.set({ of: 'limit' }, joinMemory);
+      },
+    });
     const histories = this.histories;
     new Gauge({
       name: 'reco_fold_in_users',
