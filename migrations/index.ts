@@ -4,6 +4,7 @@ import { CreateLearning1764252000000 } from './1764252000000-create-learning';
 import { JoinsInLearningLog1764259200000 } from './1764259200000-joins-in-learning-log';
 import { CheckpointsKeepJournals1764345600000 } from './1764345600000-checkpoints-keep-journals';
 import { ModelPages1764432000000 } from './1764432000000-model-pages';
+import { ClicksLearnedAt1764518400000 } from './1764518400000-clicks-learned-at';
 
 /**
  * Every migration, oldest first. Migrations are never edited once landed: add a new file and list it here.
@@ -16,4 +17,5 @@ export const migrations = [
   JoinsInLearningLog1764259200000,
   CheckpointsKeepJournals1764345600000,
   ModelPages1764432000000,
+  ClicksLearnedAt1764518400000,
 ];

@@ -15,6 +15,7 @@ import { SlatesModule } from './modules/slates/slates.module';
 import { EventsModule } from './modules/events/events.module';
 import { LearningModule } from './modules/learning/learning.module';
 import { KafkaModule } from './modules/kafka/kafka.module';
+import { RetentionModule } from './modules/retention/retention.module';
 
 @Module({})
 export class AppModule {
@@ -40,6 +41,7 @@ export class AppModule {
         LearningModule,
         EventsModule,
         KafkaModule,
+        RetentionModule,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },

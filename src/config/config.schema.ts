@@ -135,6 +135,13 @@ export const envSchema = z.object({
     .describe(
       'How long a closed slate is remembered: its impression redelivered within this horizon is not learned twice, and late clicks still find their positions. (Clicks are remembered as long as they are kept.)',
     ),
+  LOG_RETENTION_DAYS: z.coerce
+    .number({ error: 'must be a number of days' })
+    .min(0, { error: 'must be 0 (keep everything) or more' })
+    .default(0)
+    .describe(
+      'Days of the logs kept in PostgreSQL: served slates (slates, by served_at) and clicks; older rows are deleted in the background, in chunks, every minute. 0 (the default) keeps everything: served slates take ≈ 2.2 KB each with their indexes (10 items), ≈ 19 GB a day at 100 slates/s. A click is also the record that deduplicates its event id, so it is kept at least DEDUPE_HORIZON_HOURS after it was learned. Replays, exports and retraining read only what is kept.',
+    ),
   RECENT_TOMBSTONES_MAX: wholeNumber(1000, 100_000_000, 200_000, 'a whole number of slates').describe(
     'Closed slates the learner keeps in memory at most (those of the last hour, newest first; a few hundred bytes each): a redelivered impression or a late click on an older one is looked up in PostgreSQL. More memory means a larger heap to collect: at 400k the learning latency tail grew from 0.2 s to 1.7 s in bench:ingest.',
   ),

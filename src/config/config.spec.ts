@@ -90,6 +90,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes LOG_RETENTION_DAYS as days (fractions too), 0 keeping everything', () => {
+    expect(loadConfig({}).retention.logDays).toBe(0);
+    expect(loadConfig({ LOG_RETENTION_DAYS: '0.5' }).retention.logDays).toBe(0.5);
+    expect(() => loadConfig({ LOG_RETENTION_DAYS: '-1' })).toThrow(
+      /LOG_RETENTION_DAYS="-1": must be 0 \(keep everything\) or more/,
+    );
+    expect(() => loadConfig({ LOG_RETENTION_DAYS: 'month' })).toThrow(
+      /LOG_RETENTION_DAYS="month": must be a number of days/,
+    );
+  });
+
   it('turns the request log (and its per-request logger) off above info only', () => {
     const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
     expect(levels.filter((l) => requestLogOff(loadConfig({ LOG_LEVEL: l }).log.level))).toEqual([

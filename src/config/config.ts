@@ -40,6 +40,8 @@ export interface AppConfig {
     checkpointIntervalMs: number;
     examination: readonly number[];
   };
+  /** Days of slates and clicks kept (`LOG_RETENTION_DAYS`); 0: everything. */
+  readonly retention: { logDays: number };
 }
 
 export interface KafkaTopics {
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
       examination: Object.freeze(e.POSITION_EXAMINATION),
     },
+    retention: { logDays: e.LOG_RETENTION_DAYS },
   };
 }
 
