@@ -5,6 +5,7 @@ import { ImpressionLogService } from '../../src/modules/slates/impression-log.se
 import { ModelService } from '../../src/modules/model/model.service';
 import { SlatesService } from '../../src/modules/slates/slates.service';
 import { startTestApp, type TestApp } from '../setup/app';
+import { uuid7Time } from '../../src/common/uuid7';
 
 interface SlateBody {
   slateId: string;
@@ -123,6 +124,9 @@ describe.each(['0', '1'])('slates API (real PostgreSQL, SERVING_THREADS=%s)', (t
     });
     expect(Number.isInteger(stored.body.seed)).toBe(true);
     expect(await slatesStored(t)).toBe(before + 1);
+    // A version-7 id (time-ordered keys for the slates table), carrying the time it was served.
+    expect(r.body.slateId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(uuid7Time(r.body.slateId)).toBe(Date.parse(stored.body.servedAt));
   });
 
   it('neither serves nor logs a slate for a client that has already gone', async () => {

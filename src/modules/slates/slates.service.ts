@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { z } from 'zod';
 import { NoCandidatesError, PolicyInputError } from '../../core/policies/policy-errors';
@@ -25,6 +25,7 @@ import {
   type PoolServed,
 } from './slate-pool';
 import type { ServingSnapshot } from '../../core/model/serving-snapshot';
+import { uuid7 } from '../../common/uuid7';
 
 type SlateRequest = z.infer<typeof SlateRequestSchema>;
 
@@ -332,10 +333,11 @@ export class SlatesService implements OnModuleDestroy {
     }
 
     const items = served.items;
+    const servedAt = Date.now();
     const impression: Impression = {
-      slateId: randomUUID(),
+      slateId: uuid7(servedAt), // time-ordered: the slates table's key index grows at its right edge
       userId: req.userId,
-      servedAt: new Date(),
+      servedAt: new Date(servedAt),
       policy: p.request.policy,
       seed: p.request.seed,
       modelVersion: served.modelVersion,
