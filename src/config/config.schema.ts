@@ -126,7 +126,7 @@ export const envSchema = z.object({
     })
     .default('auto')
     .describe(
-      "Heap the learner's open join windows may take (estimated at ≈ 300 bytes a slate and 16 an item, by bench:joins). Past it the oldest windows close early, their unclicked items learned as negatives and a click that comes later learned as a late one; /metrics counts them in reco_joins_closed_early_total and the log warns. Without it, slates per second × JOIN_WINDOW_MS can outgrow V8's heap and crash the service. 'auto': a quarter of V8's heap limit (about 1 GB by default on 64-bit machines with enough memory; raise both with NODE_OPTIONS=--max-old-space-size=MB).",
+      "Heap the learner's open join windows may take (estimated at ≈ 300 bytes a slate and 16 an item, by bench:joins). Past it the oldest windows close early, their unclicked items learned as negatives and a click that comes later learned as a late one; /metrics counts them in reco_joins_closed_early_total and the log warns. Without it, slates per second × JOIN_WINDOW_MS can outgrow V8's heap and crash the service. 'auto': a quarter of V8's heap limit (about 1 GB by default on 64-bit machines with enough memory; raise both with NODE_OPTIONS=--max-old-space-size=MB), or of the container's memory limit (cgroup) when that is lower.",
     ),
   DEDUPE_HORIZON_HOURS: z.coerce
     .number({ error: 'must be a number of hours' })

@@ -1,6 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import { availableParallelism } from 'node:os';
-import { ConfigError, configMarkdownTable, loadConfig, requestLogOff } from './config';
+import { autoJoinMemoryBytes, ConfigError, configMarkdownTable, loadConfig, requestLogOff } from './config';
 
 describe('loadConfig', () => {
   it('defaults to the embedded database and HTTP events', () => {
@@ -82,6 +82,11 @@ describe('loadConfig', () => {
   it("takes JOIN_MEMORY_MB in megabytes or 'auto' (a quarter of V8's heap limit)", () => {
     expect(loadConfig({ JOIN_MEMORY_MB: '64' }).learning.joinMemoryBytes).toBe(64 * 1024 * 1024);
     expect(loadConfig({}).learning.joinMemoryBytes).toBe(Math.floor(getHeapStatistics().heap_size_limit / 4));
+    // Under a cgroup limit below the heap's (a container), a quarter of that limit.
+    expect(autoJoinMemoryBytes(4e9, 1e9)).toBe(2.5e8);
+    expect(autoJoinMemoryBytes(4e9, 2 ** 64)).toBe(1e9); // no limit: cgroup v2 "max"
+    expect(autoJoinMemoryBytes(4e9, undefined)).toBe(1e9);
+    expect(autoJoinMemoryBytes(4e9, 0)).toBe(1e9);
     expect(() => loadConfig({ JOIN_MEMORY_MB: 'lots' })).toThrow(
       /JOIN_MEMORY_MB="lots": must be 'auto' or a whole number of megabytes/,
     );

@@ -117,7 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       joinWindowMs: e.JOIN_WINDOW_MS,
       joinMemoryBytes:
         e.JOIN_MEMORY_MB === 'auto'
-          ? Math.floor(getHeapStatistics().heap_size_limit / 4)
+          ? autoJoinMemoryBytes(getHeapStatistics().heap_size_limit, process.constrainedMemory?.())
           : e.JOIN_MEMORY_MB * 1024 * 1024,
       dedupeHorizonHours: e.DEDUPE_HORIZON_HOURS,
       recentTombstonesMax: e.RECENT_TOMBSTONES_MAX,
@@ -127,6 +127,17 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     },
     retention: { logDays: e.LOG_RETENTION_DAYS },
   };
+}
+
+/**
+ * `JOIN_MEMORY_MB=auto`: a quarter of V8's heap limit, or of the memory the process may use (its cgroup's limit,
+ * `process.constrainedMemory()`) when that is lower: a container's limit kills the process before a heap sized
+ * from the machine's memory fills.
+ */
+export function autoJoinMemoryBytes(heapLimit: number, constrained: number | undefined): number {
+  const memory =
+    constrained !== undefined && constrained > 0 && constrained < heapLimit ? constrained : heapLimit;
+  return Math.floor(memory / 4);
 }
 
 /** Markdown table of every key: name, default, description (the README's configuration section). */
