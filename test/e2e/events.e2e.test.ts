@@ -194,6 +194,10 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
       expect(metrics.text).toMatch(
         new RegExp(`^reco_learning_joins_bytes\\{of="used"\\} ${models.joins.openBytes}$`, 'm'),
       );
+      // The window the learner really has: the oldest open slate came a moment ago, not 10 minutes.
+      const waited = Number(/^reco_learning_join_window_seconds (\S+)$/m.exec(metrics.text)![1]);
+      expect(waited).toBeGreaterThanOrEqual(0);
+      expect(waited).toBeLessThan(60);
       // A click on an early-closed slate: accepted and learned as a late click (at its logged position).
       const first = impressions[0];
       const before = statsById(c).get('it-1')!;

@@ -63,12 +63,15 @@ describe('JoinBook', () => {
     const click = book.begin(20);
     click.put('A', entry(100, { clicked: ['a'] })); // a click: the deadline stays
     click.commit(3);
+    expect(book.firstDeadline()).toBe(100);
     const tx = book.begin(105);
     expect(tx.closeDue(10).map(([id]) => id)).toEqual(['A']);
     tx.commit(4);
     expect(book.state('A')).toMatchObject({ kind: 'closed', tombstone: { clicked: ['a'], closedAt: 105 } });
     // The batch that gave the oldest open join its deadline: B's, not the click's.
     expect(book.oldestPut()).toBe(2);
+    expect(book.firstDeadline()).toBe(110);
+    expect(new JoinBook(1000).firstDeadline()).toBeUndefined();
   });
 
   it('honours the limit and closes everything with a later due-by clock (backfill)', () => {

@@ -414,6 +414,12 @@ export class JoinBook {
     }
   }
 
+  /** The earliest deadline of an open join (undefined: none open). */
+  firstDeadline(): number | undefined {
+    for (const s of this.open.values()) return s.nums[TIME];
+    return undefined;
+  }
+
   /** Every open join in deadline order, as its id and deadline (`state` copies one). */
   *openInOrder(): Generator<[string, number]> {
     for (const [id, s] of this.open) yield [id, s.nums[TIME]];

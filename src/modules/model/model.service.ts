@@ -130,6 +130,16 @@ export class ModelService implements OnModuleInit, OnModuleDestroy {
         this.set({ state: 'closed' }, joins.closedCount);
       },
     });
+    const window = config.learning.joinWindowMs;
+    new Gauge({
+      name: 'reco_learning_join_window_seconds',
+      help: 'How long the oldest open join has waited for clicks: JOIN_WINDOW_MS at most; less while JOIN_MEMORY_MB closes windows early (the window the learner really has), or after a start.',
+      registers: [metrics.registry],
+      collect() {
+        const first = joins.firstDeadline();
+        this.set(first === undefined ? 0 : Math.max(0, (Date.now() - (first - window)) / 1000));
+      },
+    });
     const joinMemory = config.learning.joinMemoryBytes;
     new Gauge({
       name: 'reco_learning_joins_bytes',
