@@ -126,7 +126,7 @@ export const envSchema = z.object({
     })
     .default('auto')
     .describe(
-      "Heap the learner's open join windows may take (estimated at ≈ 300 bytes a slate and 16 an item, by bench:joins). Past it the oldest windows close early, their unclicked items learned as negatives and a click that comes later learned as a late one; /metrics counts them in reco_joins_closed_early_total and the log warns. Without it, slates per second × JOIN_WINDOW_MS can outgrow V8's heap and crash the service. 'auto': a quarter of V8's heap limit (about 1 GB by default on 64-bit machines with enough memory; raise both with NODE_OPTIONS=--max-old-space-size=MB), or of the container's memory limit (cgroup) when that is lower.",
+      "Heap the learner's open join windows may take (estimated at ≈ 300 bytes a slate and 16 an item, by bench:joins). Past it the oldest windows close early, their unclicked items learned as negatives and a click that comes later learned as a late one; /metrics counts them in reco_joins_closed_early_total and the log warns. Without it, slates per second × JOIN_WINDOW_MS can outgrow V8's heap and crash the service. 'auto': a quarter of the memory, which is V8's heap limit (about 4.3 GB by default on 64-bit machines with enough memory; raise it with NODE_OPTIONS=--max-old-space-size=MB), or the container's memory limit (cgroup) when that is lower. With FOLD_IN_USERS and RECENT_TOMBSTONES_MAX at 'auto' too, the three take at most 55% of it.",
     ),
   DEDUPE_HORIZON_HOURS: z.coerce
     .number({ error: 'must be a number of hours' })
@@ -142,12 +142,22 @@ export const envSchema = z.object({
     .describe(
       'Days of the logs kept in PostgreSQL: served slates (slates, by served_at) and clicks; older rows are deleted in the background, in chunks, every minute. 0 (the default) keeps everything: served slates take ≈ 2.2 KB each with their indexes (10 items), ≈ 19 GB a day at 100 slates/s. A click is also the record that deduplicates its event id, so it is kept at least DEDUPE_HORIZON_HOURS after it was learned. Replays, exports and retraining read only what is kept.',
     ),
-  RECENT_TOMBSTONES_MAX: wholeNumber(1000, 100_000_000, 200_000, 'a whole number of slates').describe(
-    'Closed slates the learner keeps in memory at most (those of the last hour, newest first; a few hundred bytes each): a redelivered impression or a late click on an older one is looked up in PostgreSQL. More memory means a larger heap to collect: at 400k the learning latency tail grew from 0.2 s to 1.7 s in bench:ingest.',
-  ),
-  FOLD_IN_USERS: wholeNumber(1000, 100_000_000, 200_000, 'a whole number of users').describe(
-    "Users whose recent learning targets (their newest 100 to 200) are kept in memory to fold them in at serving time, the least recently updated dropped first: ≈ 5.7 KB of heap each at a full history, so 10^6 users (5.7 GB) would not fit V8's default heap. A dropped user is served from their trained vector, or the population prior, until new events come.",
-  ),
+  RECENT_TOMBSTONES_MAX: z
+    .union([z.literal('auto'), wholeNumber(1000, 100_000_000, 1000, "a whole number of slates or 'auto'")], {
+      error: "must be 'auto' or a whole number of slates",
+    })
+    .default('auto')
+    .describe(
+      "Closed slates the learner keeps in memory at most (those of the last hour, newest first; ≈ 460 bytes each for 10 items): a redelivered impression or a late click on an older one is looked up in PostgreSQL. More memory means a larger heap to collect: at 400k the learning latency tail grew from 0.2 s to 1.7 s in bench:ingest. 'auto': 200,000, or fewer where a twentieth of the memory (as for JOIN_MEMORY_MB) would not hold them.",
+    ),
+  FOLD_IN_USERS: z
+    .union([z.literal('auto'), wholeNumber(1000, 100_000_000, 1000, "a whole number of users or 'auto'")], {
+      error: "must be 'auto' or a whole number of users",
+    })
+    .default('auto')
+    .describe(
+      "Users whose recent learning targets (their newest 100 to 200) are kept in memory to fold them in at serving time, the least recently updated dropped first: ≈ 5.7 KB of heap each at a full history, so 10^6 users (5.7 GB) would not fit V8's default heap. A dropped user is served from their trained vector, or the population prior, until new events come. 'auto': as many as a quarter of the memory holds at a full history (as for JOIN_MEMORY_MB: ≈ 190,000 with V8's default heap on a 64-bit machine with enough memory).",
+    ),
   CHECKPOINT_INTERVAL_MS: z.coerce
     .number({ error: 'must be a whole number of milliseconds' })
     .int({ error: 'must be a whole number of milliseconds' })

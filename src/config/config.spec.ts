@@ -1,6 +1,13 @@
 import { getHeapStatistics } from 'node:v8';
 import { availableParallelism } from 'node:os';
-import { autoJoinMemoryBytes, ConfigError, configMarkdownTable, loadConfig, requestLogOff } from './config';
+import {
+  autoMemorySettings,
+  ConfigError,
+  configMarkdownTable,
+  loadConfig,
+  memoryBudget,
+  requestLogOff,
+} from './config';
 
 describe('loadConfig', () => {
   it('defaults to the embedded database and HTTP events', () => {
@@ -82,16 +89,47 @@ describe('loadConfig', () => {
   it("takes JOIN_MEMORY_MB in megabytes or 'auto' (a quarter of V8's heap limit)", () => {
     expect(loadConfig({ JOIN_MEMORY_MB: '64' }).learning.joinMemoryBytes).toBe(64 * 1024 * 1024);
     expect(loadConfig({}).learning.joinMemoryBytes).toBe(Math.floor(getHeapStatistics().heap_size_limit / 4));
-    // Under a cgroup limit below the heap's (a container), a quarter of that limit.
-    expect(autoJoinMemoryBytes(4e9, 1e9)).toBe(2.5e8);
-    expect(autoJoinMemoryBytes(4e9, 2 ** 64)).toBe(1e9); // no limit: cgroup v2 "max"
-    expect(autoJoinMemoryBytes(4e9, undefined)).toBe(1e9);
-    expect(autoJoinMemoryBytes(4e9, 0)).toBe(1e9);
+    // Under a cgroup limit below the heap's (a container), that limit.
+    expect(memoryBudget(4e9, 1e9)).toBe(1e9);
+    expect(memoryBudget(4e9, 2 ** 64)).toBe(4e9); // no limit: cgroup v2 "max"
+    expect(memoryBudget(4e9, undefined)).toBe(4e9);
+    expect(memoryBudget(4e9, 0)).toBe(4e9);
     expect(() => loadConfig({ JOIN_MEMORY_MB: 'lots' })).toThrow(
       /JOIN_MEMORY_MB="lots": must be 'auto' or a whole number of megabytes/,
     );
     expect(() => loadConfig({ JOIN_MEMORY_MB: '0' })).toThrow(
       /JOIN_MEMORY_MB="0": must be between 1 and 1000000/,
+    );
+  });
+
+  it("takes FOLD_IN_USERS and RECENT_TOMBSTONES_MAX as counts or 'auto' (shares of the same memory)", () => {
+    const budget = memoryBudget(getHeapStatistics().heap_size_limit, process.constrainedMemory());
+    const auto = loadConfig({}).learning;
+    expect(auto.foldInUsers).toBe(autoMemorySettings(budget).foldInUsers);
+    expect(auto.recentTombstonesMax).toBe(autoMemorySettings(budget).recentTombstonesMax);
+    expect(loadConfig({ FOLD_IN_USERS: '5000', RECENT_TOMBSTONES_MAX: '7000' }).learning).toMatchObject({
+      foldInUsers: 5000,
+      recentTombstonesMax: 7000,
+    });
+    // V8's default heap on a 64-bit machine with enough memory (4.35 GB here): the old fixed defaults, or close.
+    expect(autoMemorySettings(4_345_298_944)).toEqual({
+      joinMemoryBytes: 1_086_324_736,
+      foldInUsers: 190_583,
+      recentTombstonesMax: 200_000,
+    });
+    // A 512 MB container: all three shrink with it, and take 55% of it at most.
+    const small = autoMemorySettings(512 * 2 ** 20);
+    expect(small.foldInUsers).toBe(23_546);
+    expect(small.recentTombstonesMax).toBe(58_355);
+    expect(
+      small.joinMemoryBytes + small.foldInUsers * 5700 + small.recentTombstonesMax * 460,
+    ).toBeLessThanOrEqual(0.55 * 512 * 2 ** 20);
+    expect(autoMemorySettings(1e6)).toMatchObject({ foldInUsers: 1000, recentTombstonesMax: 1000 });
+    expect(() => loadConfig({ FOLD_IN_USERS: 'many' })).toThrow(
+      /FOLD_IN_USERS="many": must be 'auto' or a whole number of users/,
+    );
+    expect(() => loadConfig({ RECENT_TOMBSTONES_MAX: '10' })).toThrow(
+      /RECENT_TOMBSTONES_MAX="10": must be between 1000 and 100000000/,
     );
   });
 

@@ -80,6 +80,9 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     throw new ConfigError(problems);
   }
   const e = parsed.data;
+  const auto = autoMemorySettings(
+    memoryBudget(getHeapStatistics().heap_size_limit, process.constrainedMemory?.()),
+  );
   return {
     http: { port: e.PORT, host: e.HOST, bodyLimit: e.HTTP_BODY_LIMIT, importBodyLimit: e.IMPORT_BODY_LIMIT },
     database: e.DATABASE_URL
@@ -115,13 +118,11 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     model: { dim: e.MODEL_DIM, refreshMs: e.MODEL_REFRESH_MS, solveThread: e.MODEL_SOLVE_THREAD },
     learning: {
       joinWindowMs: e.JOIN_WINDOW_MS,
-      joinMemoryBytes:
-        e.JOIN_MEMORY_MB === 'auto'
-          ? autoJoinMemoryBytes(getHeapStatistics().heap_size_limit, process.constrainedMemory?.())
-          : e.JOIN_MEMORY_MB * 1024 * 1024,
+      joinMemoryBytes: e.JOIN_MEMORY_MB === 'auto' ? auto.joinMemoryBytes : e.JOIN_MEMORY_MB * 1024 * 1024,
       dedupeHorizonHours: e.DEDUPE_HORIZON_HOURS,
-      recentTombstonesMax: e.RECENT_TOMBSTONES_MAX,
-      foldInUsers: e.FOLD_IN_USERS,
+      recentTombstonesMax:
+        e.RECENT_TOMBSTONES_MAX === 'auto' ? auto.recentTombstonesMax : e.RECENT_TOMBSTONES_MAX,
+      foldInUsers: e.FOLD_IN_USERS === 'auto' ? auto.foldInUsers : e.FOLD_IN_USERS,
       checkpointIntervalMs: e.CHECKPOINT_INTERVAL_MS,
       examination: Object.freeze(e.POSITION_EXAMINATION),
     },
@@ -130,14 +131,34 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
 }
 
 /**
- * `JOIN_MEMORY_MB=auto`: a quarter of V8's heap limit, or of the memory the process may use (its cgroup's limit,
- * `process.constrainedMemory()`) when that is lower: a container's limit kills the process before a heap sized
- * from the machine's memory fills.
+ * The memory the learner's in-memory state may grow into: V8's heap limit, or the memory the process may use (its
+ * cgroup's limit, `process.constrainedMemory()`) when that is lower: a container's limit kills the process before a
+ * heap sized from the machine's memory fills.
  */
-export function autoJoinMemoryBytes(heapLimit: number, constrained: number | undefined): number {
-  const memory =
-    constrained !== undefined && constrained > 0 && constrained < heapLimit ? constrained : heapLimit;
-  return Math.floor(memory / 4);
+export function memoryBudget(heapLimit: number, constrained: number | undefined): number {
+  return constrained !== undefined && constrained > 0 && constrained < heapLimit ? constrained : heapLimit;
+}
+
+/** Bytes of heap a fold-in history takes at its fullest (README, FOLD_IN_USERS). */
+const FOLD_IN_USER_BYTES = 5_700;
+/** Bytes a tombstone of 10 items takes (bench:joins: the same stored form as an open join). */
+const TOMBSTONE_BYTES = 460;
+
+/**
+ * The `auto` values of the settings that bound what grows with traffic, out of `budget` bytes: the open joins a
+ * quarter (`JOIN_MEMORY_MB`), the fold-in histories a quarter at their fullest (`FOLD_IN_USERS`), the recent
+ * tombstones a twentieth and at most 200,000 (`RECENT_TOMBSTONES_MAX`: more made the learning tail slower).
+ */
+export function autoMemorySettings(budget: number): {
+  joinMemoryBytes: number;
+  foldInUsers: number;
+  recentTombstonesMax: number;
+} {
+  return {
+    joinMemoryBytes: Math.floor(budget / 4),
+    foldInUsers: Math.max(1000, Math.floor(budget / 4 / FOLD_IN_USER_BYTES)),
+    recentTombstonesMax: Math.max(1000, Math.min(200_000, Math.floor(budget / 20 / TOMBSTONE_BYTES))),
+  };
 }
 
 /** Markdown table of every key: name, default, description (the README's configuration section). */
