@@ -6,6 +6,7 @@ import {
   LEARNING_ENV,
   makeEvents,
   statsById,
+  waitFor,
   waitForJoinsClosed,
 } from '../setup/learning';
 import { LearningService } from '../../src/modules/learning/learning.service';
@@ -216,6 +217,48 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
       expect(click.body.results[0].status).toBe('accepted');
       expect(statsById(c).get('it-1')).not.toEqual(before);
       expect(models.joins.state(first.slateId)?.kind).toBe('closed'); // not reopened
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('rebuilds the same open joins at a restart, and closes the oldest early when JOIN_MEMORY_MB was lowered', async () => {
+    const env = { ...ENV, JOIN_WINDOW_MS: '600000' };
+    let c = await startTestApp({ ...env, JOIN_MEMORY_MB: '2' }); // 2 MB: 6,000 slates of 3 items fit
+    try {
+      await importItems(c);
+      const ts = Date.now();
+      const impressions = Array.from({ length: 4000 }, (_, s) => ({
+        eventId: `low-i${s}`,
+        type: 'impression',
+        slateId: `00000000-0000-4000-a000-${String(s).padStart(12, '0')}`,
+        userId: `lu${s % 7}`,
+        ts: ts + s,
+        items: [0, 1, 2].map((p) => ({ itemId: `it-${(s + p) % 12}`, position: p + 1, propensity: 0.3 })),
+      }));
+      for (let from = 0; from < impressions.length; from += 1000)
+        await c.http.post('/v1/events').send({ events: impressions.slice(from, from + 1000) });
+      let models = c.reco.app.get(ModelService);
+      expect(models.joins.openCount).toBe(4000);
+      const bytes = models.joins.openBytes;
+      await c.stop();
+      // The same limit: the journals rebuild the same book.
+      c = await startTestApp({ ...env, JOIN_MEMORY_MB: '2' }, c.db);
+      models = c.reco.app.get(ModelService);
+      expect(models.joins.openCount).toBe(4000);
+      expect(models.joins.openBytes).toBe(bytes);
+      await c.stop();
+      // Half the limit: the learner's timer closes the oldest until the book fits.
+      c = await startTestApp({ ...env, JOIN_MEMORY_MB: '1' }, c.db);
+      models = c.reco.app.get(ModelService);
+      const limit = 1024 * 1024;
+      await waitFor('the book to fit the lower limit', () =>
+        Promise.resolve(models.joins.openBytes <= limit),
+      );
+      const open = models.joins.openCount;
+      expect(open).toBe(Math.floor(limit / joinHeapBytes(3, 0, 0)));
+      expect(models.joins.state(impressions[4000 - open - 1].slateId)?.kind).toBe('closed');
+      expect(models.joins.state(impressions[4000 - open].slateId)?.kind).toBe('open');
     } finally {
       await c.close();
     }
