@@ -117,6 +117,14 @@ export const envSchema = z.object({
   IMPRESSION_FLUSH_MS: wholeNumber(1, 10000, 50, 'a whole number of milliseconds').describe(
     'Served slates are written to PostgreSQL in batches at least this often.',
   ),
+  IMPRESSION_BUFFER_MB: z
+    .union([z.literal('auto'), wholeNumber(1, 1_000_000, 1, "a whole number of megabytes or 'auto'")], {
+      error: "must be 'auto' or a whole number of megabytes",
+    })
+    .default('auto')
+    .describe(
+      "Heap the served slates waiting to be written to PostgreSQL may take (estimated at ≈ 950 bytes a slate and 125 an item; the request's context is not counted). It fills only while the database cannot take them: then a slate is still served, but not logged, nor learned from; /metrics counts it in reco_impressions_lost_total and the log warns. 'auto': a tenth of the memory (as for JOIN_MEMORY_MB: ≈ 415 MiB with V8's default heap here, ≈ 200,000 slates of 10 items).",
+    ),
   JOIN_WINDOW_MS: wholeNumber(1000, 604_800_000, 1_800_000, 'a whole number of milliseconds').describe(
     'How long a served slate waits for clicks before its unclicked items are learned as negatives. The learner holds every slate served within the window in memory (≈ 0.5 KB of heap each for 10 items, measured by bench:joins): slates per second × window, e.g. 720k (≈ 350 MB) at 400/s and 30 minutes. Past JOIN_MEMORY_MB the oldest windows close early.',
   ),
@@ -126,7 +134,7 @@ export const envSchema = z.object({
     })
     .default('auto')
     .describe(
-      "Heap the learner's open join windows may take (estimated at ≈ 300 bytes a slate and 16 an item, by bench:joins). Past it the oldest windows close early, their unclicked items learned as negatives and a click that comes later learned as a late one; /metrics counts them in reco_joins_closed_early_total and the log warns. Without it, slates per second × JOIN_WINDOW_MS can outgrow V8's heap and crash the service. 'auto': a quarter of the memory, which is V8's heap limit (about 4.3 GB by default on 64-bit machines with enough memory; raise it with NODE_OPTIONS=--max-old-space-size=MB), or the container's memory limit (cgroup) when that is lower. With FOLD_IN_USERS and RECENT_TOMBSTONES_MAX at 'auto' too, the three take at most 55% of it.",
+      "Heap the learner's open join windows may take (estimated at ≈ 300 bytes a slate and 16 an item, by bench:joins). Past it the oldest windows close early, their unclicked items learned as negatives and a click that comes later learned as a late one; /metrics counts them in reco_joins_closed_early_total and the log warns. Without it, slates per second × JOIN_WINDOW_MS can outgrow V8's heap and crash the service. 'auto': a quarter of the memory, which is V8's heap limit (about 4.3 GB by default on 64-bit machines with enough memory; raise it with NODE_OPTIONS=--max-old-space-size=MB), or the container's memory limit (cgroup) when that is lower. With FOLD_IN_USERS, RECENT_TOMBSTONES_MAX and IMPRESSION_BUFFER_MB at 'auto' too, the four take at most 65% of it.",
     ),
   DEDUPE_HORIZON_HOURS: z.coerce
     .number({ error: 'must be a number of hours' })

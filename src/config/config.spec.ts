@@ -114,16 +114,24 @@ describe('loadConfig', () => {
     // V8's default heap on a 64-bit machine with enough memory (4.35 GB here): the old fixed defaults, or close.
     expect(autoMemorySettings(4_345_298_944)).toEqual({
       joinMemoryBytes: 1_086_324_736,
+      impressionBufferBytes: 434_529_894,
       foldInUsers: 190_583,
       recentTombstonesMax: 200_000,
     });
-    // A 512 MB container: all three shrink with it, and take 55% of it at most.
+    // A 512 MB container: all four shrink with it, and take 65% of it at most.
     const small = autoMemorySettings(512 * 2 ** 20);
     expect(small.foldInUsers).toBe(23_546);
     expect(small.recentTombstonesMax).toBe(58_355);
     expect(
-      small.joinMemoryBytes + small.foldInUsers * 5700 + small.recentTombstonesMax * 460,
-    ).toBeLessThanOrEqual(0.55 * 512 * 2 ** 20);
+      small.joinMemoryBytes +
+        small.foldInUsers * 5700 +
+        small.recentTombstonesMax * 460 +
+        small.impressionBufferBytes,
+    ).toBeLessThanOrEqual(0.65 * 512 * 2 ** 20);
+    expect(loadConfig({ IMPRESSION_BUFFER_MB: '64' }).serving.impressionBufferBytes).toBe(64 * 2 ** 20);
+    expect(() => loadConfig({ IMPRESSION_BUFFER_MB: '0' })).toThrow(
+      /IMPRESSION_BUFFER_MB="0": must be between 1 and 1000000/,
+    );
     expect(autoMemorySettings(1e6)).toMatchObject({ foldInUsers: 1000, recentTombstonesMax: 1000 });
     expect(() => loadConfig({ FOLD_IN_USERS: 'many' })).toThrow(
       /FOLD_IN_USERS="many": must be 'auto' or a whole number of users/,

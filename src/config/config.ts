@@ -23,6 +23,8 @@ export interface AppConfig {
   readonly serving: {
     defaultPolicy: PolicyConfig;
     impressionFlushMs: number;
+    /** Heap the unwritten impressions may take, in bytes (`IMPRESSION_BUFFER_MB`, resolved). */
+    impressionBufferBytes: number;
     threads: number;
     /** A slate worker's longest time to answer before it is stopped (`SLATE_TIMEOUT_MS`). */
     timeoutMs: number;
@@ -111,6 +113,8 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     serving: {
       defaultPolicy: Object.freeze(e.DEFAULT_POLICY),
       impressionFlushMs: e.IMPRESSION_FLUSH_MS,
+      impressionBufferBytes:
+        e.IMPRESSION_BUFFER_MB === 'auto' ? auto.impressionBufferBytes : e.IMPRESSION_BUFFER_MB * 1024 * 1024,
       threads: e.SERVING_THREADS === 'auto' ? (availableParallelism() >= 2 ? 1 : 0) : e.SERVING_THREADS,
       timeoutMs: e.SLATE_TIMEOUT_MS,
       queueMs: e.SLATE_QUEUE_MS,
@@ -147,15 +151,18 @@ const TOMBSTONE_BYTES = 460;
 /**
  * The `auto` values of the settings that bound what grows with traffic, out of `budget` bytes: the open joins a
  * quarter (`JOIN_MEMORY_MB`), the fold-in histories a quarter at their fullest (`FOLD_IN_USERS`), the recent
- * tombstones a twentieth and at most 200,000 (`RECENT_TOMBSTONES_MAX`: more made the learning tail slower).
+ * tombstones a twentieth and at most 200,000 (`RECENT_TOMBSTONES_MAX`: more made the learning tail slower), the
+ * impressions waiting for the database a tenth (`IMPRESSION_BUFFER_MB`): 65% of it in all.
  */
 export function autoMemorySettings(budget: number): {
   joinMemoryBytes: number;
   foldInUsers: number;
   recentTombstonesMax: number;
+  impressionBufferBytes: number;
 } {
   return {
     joinMemoryBytes: Math.floor(budget / 4),
+    impressionBufferBytes: Math.floor(budget / 10),
     foldInUsers: Math.max(1000, Math.floor(budget / 4 / FOLD_IN_USER_BYTES)),
     recentTombstonesMax: Math.max(1000, Math.min(200_000, Math.floor(budget / 20 / TOMBSTONE_BYTES))),
   };

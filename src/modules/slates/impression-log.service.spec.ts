@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import type { AppConfig } from '../../config/config';
 import type { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
-import { ImpressionLogService } from './impression-log.service';
+import { impressionHeapBytes, ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository } from './impressions.repository';
 
 function impression(slateId: string, userId = 'u'): Impression {
@@ -42,10 +42,10 @@ class MemoryRepository extends ImpressionsRepository {
   }
 }
 
-function setup() {
+function setup(impressionBufferBytes = Infinity) {
   const repo = new MemoryRepository();
   const registry = new Registry();
-  const config = { serving: { impressionFlushMs: 60_000 } } as AppConfig;
+  const config = { serving: { impressionFlushMs: 60_000, impressionBufferBytes } } as AppConfig;
   const log = new ImpressionLogService(config, repo, { registry } as MetricsService);
   const sunk: string[] = [];
   log.addSink((batch) => {
@@ -81,6 +81,41 @@ describe('ImpressionLogService', () => {
     await log.flush();
     expect(repo.statements).toBe(before + 1);
     expect(sunk).toEqual(['s1', 's3', 's4']);
+  });
+
+  it('holds at most IMPRESSION_BUFFER_MB while the database is down: later slates are counted as lost, not kept', async () => {
+    const { repo, log, sunk, metric } = setup(3 * impressionHeapBytes(1));
+    repo.down = true;
+    const kept = ['s1', 's2', 's3', 's4', 's5'].map((id) => log.record(impression(id)));
+    expect(kept).toEqual([true, true, true, false, false]);
+    await expect(log.flush()).rejects.toThrow(/connection refused/);
+    expect(await metric('reco_impressions_lost_total')).toBe(2);
+    repo.down = false;
+    await log.flush();
+    expect(sunk).toEqual(['s1', 's2', 's3']);
+    // Written, the buffer has room again.
+    expect(log.record(impression('s6'))).toBe(true);
+    await log.flush();
+    expect(repo.rows.map((r) => r.slateId)).toEqual(['s1', 's2', 's3', 's6']);
+  });
+
+  it('keeps its backoff while writes fail: a full batch does not retry at the request rate', async () => {
+    jest.useFakeTimers();
+    try {
+      const { repo, log } = setup();
+      repo.down = true;
+      for (let k = 0; k < 1000; k++) log.record(impression(`a${k}`)); // a full batch: written at once
+      await jest.advanceTimersByTimeAsync(0);
+      expect(repo.statements).toBe(1); // failed; the next try in 5 s (min(5 s, flush interval × 2))
+      for (let k = 0; k < 2000; k++) log.record(impression(`b${k}`));
+      await jest.advanceTimersByTimeAsync(4000);
+      expect(repo.statements).toBe(1);
+      repo.down = false;
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(repo.rows).toHaveLength(3000); // the backoff's try wrote everything, batch after batch
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('keeps the whole batch when the database is down, and writes it once it is back', async () => {
