@@ -5,6 +5,7 @@ import {
   importTestItems as importItems,
   LEARNING_ENV,
   makeEvents,
+  orderedImpressions,
   statsById,
   waitFor,
   waitForJoinsClosed,
@@ -132,14 +133,7 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     try {
       await importItems(c);
       const ts = Date.now();
-      const impressions = Array.from({ length: 1200 }, (_, s) => ({
-        eventId: `cap-i${s}`,
-        type: 'impression',
-        slateId: `00000000-0000-4000-8000-${String(s).padStart(12, '0')}`,
-        userId: `cu${s % 7}`,
-        ts: ts + s, // in order: the first ones close first and leave memory first
-        items: [0, 1, 2].map((p) => ({ itemId: `it-${(s + p) % 12}`, position: p + 1, propensity: 0.3 })),
-      }));
+      const impressions = orderedImpressions(1200, 'cap', '8000', ts);
       for (const part of [impressions.slice(0, 600), impressions.slice(600)])
         expect((await c.http.post('/v1/events').send({ events: part })).body.accepted).toBe(part.length);
       await waitForJoinsClosed(c);
@@ -165,14 +159,7 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     try {
       await importItems(c);
       const ts = Date.now();
-      const impressions = Array.from({ length: 4000 }, (_, s) => ({
-        eventId: `mem-i${s}`,
-        type: 'impression',
-        slateId: `00000000-0000-4000-9000-${String(s).padStart(12, '0')}`,
-        userId: `mu${s % 7}`,
-        ts: ts + s,
-        items: [0, 1, 2].map((p) => ({ itemId: `it-${(s + p) % 12}`, position: p + 1, propensity: 0.3 })),
-      }));
+      const impressions = orderedImpressions(4000, 'mem', '9000', ts);
       for (let from = 0; from < impressions.length; from += 1000) {
         const part = impressions.slice(from, from + 1000);
         expect((await c.http.post('/v1/events').send({ events: part })).body.accepted).toBe(part.length);
@@ -228,14 +215,7 @@ describe('events over HTTP: exactly-once learning (real PostgreSQL)', () => {
     try {
       await importItems(c);
       const ts = Date.now();
-      const impressions = Array.from({ length: 4000 }, (_, s) => ({
-        eventId: `low-i${s}`,
-        type: 'impression',
-        slateId: `00000000-0000-4000-a000-${String(s).padStart(12, '0')}`,
-        userId: `lu${s % 7}`,
-        ts: ts + s,
-        items: [0, 1, 2].map((p) => ({ itemId: `it-${(s + p) % 12}`, position: p + 1, propensity: 0.3 })),
-      }));
+      const impressions = orderedImpressions(4000, 'low', 'a000', ts);
       for (let from = 0; from < impressions.length; from += 1000)
         await c.http.post('/v1/events').send({ events: impressions.slice(from, from + 1000) });
       let models = c.reco.app.get(ModelService);

@@ -115,3 +115,19 @@ export function makeEvents(ts: number, slates = 8, tag = ''): Record<string, unk
   }
   return events;
 }
+
+/**
+ * `count` impressions of 3 items, one a millisecond from `ts` (in order: the first ones close first), their ids
+ * tagged with `tag` (a letter or two) so that streams of different tests never collide. Slate ids are UUIDs whose
+ * fourth group is `variant` (hex, 8–b first).
+ */
+export function orderedImpressions(count: number, tag: string, variant: string, ts: number) {
+  return Array.from({ length: count }, (_, s) => ({
+    eventId: `${tag}-i${s}`,
+    type: 'impression',
+    slateId: `00000000-0000-4000-${variant}-${String(s).padStart(12, '0')}`,
+    userId: `${tag}u${s % 7}`,
+    ts: ts + s,
+    items: [0, 1, 2].map((p) => ({ itemId: `it-${(s + p) % 12}`, position: p + 1, propensity: 0.3 })),
+  }));
+}
