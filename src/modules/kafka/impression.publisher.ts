@@ -6,8 +6,10 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { Counter } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { impressionEvent } from '../../messaging/impression-event';
+import { MetricsService } from '../metrics/metrics.service';
 import { ImpressionLogService } from '../slates/impression-log.service';
 import { KAFKA } from './kafka.tokens';
 
@@ -20,12 +22,20 @@ export class ImpressionPublisher implements OnModuleInit, BeforeApplicationShutd
   private readonly logger = new Logger(ImpressionPublisher.name);
   private producer?: Producer;
   private connected?: Promise<void>;
+  private readonly unpublished: Counter;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(KAFKA) private readonly kafka: Kafka | null,
     private readonly log: ImpressionLogService,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    this.unpublished = new Counter({
+      name: 'reco_impressions_unpublished_total',
+      help: 'Stored slates whose publication to the impressions topic failed (the learner does not see them; they stay in the slates table).',
+      registers: [metrics.registry],
+    });
+  }
 
   onModuleInit(): void {
     const k = this.config.kafka;
@@ -35,13 +45,22 @@ export class ImpressionPublisher implements OnModuleInit, BeforeApplicationShutd
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     this.log.addSink(async (batch) => {
-      this.connected ??= this.producer!.connect();
-      await this.connected;
-      await this.producer!.send({
-        topic: k.topics.impressions,
-        acks: -1,
-        messages: batch.map((imp) => ({ key: imp.userId, value: JSON.stringify(impressionEvent(imp)) })),
+      // A failed connect is tried again by the next batch (kept, its rejection would fail every later one).
+      this.connected ??= this.producer!.connect().catch((e: unknown) => {
+        this.connected = undefined;
+        throw e;
       });
+      try {
+        await this.connected;
+        await this.producer!.send({
+          topic: k.topics.impressions,
+          acks: -1,
+          messages: batch.map((imp) => ({ key: imp.userId, value: JSON.stringify(impressionEvent(imp)) })),
+        });
+      } catch (e) {
+        this.unpublished.inc(batch.length);
+        throw e; // the impression log logs it
+      }
     });
   }
 
