@@ -123,7 +123,7 @@ export const envSchema = z.object({
     })
     .default('auto')
     .describe(
-      "Heap the served slates waiting to be written to PostgreSQL may take (estimated at ≈ 950 bytes a slate and 125 an item; the request's context is not counted). It fills only while the database cannot take them: then a slate is still served, but not logged, nor learned from; /metrics counts it in reco_impressions_lost_total and the log warns. 'auto': a tenth of the memory (as for JOIN_MEMORY_MB: ≈ 415 MiB with V8's default heap here, ≈ 200,000 slates of 10 items).",
+      "Heap the served slates waiting to be written to PostgreSQL may take (estimated at ≈ 950 bytes a slate and 125 an item; the request's context is not counted). It fills only while the database cannot take them: then a slate is still served, but not logged, nor learned from; /metrics counts it in reco_impressions_lost_total and the log warns. 'auto': a tenth of the memory (as for JOIN_MEMORY_MB: ≈ 414 MiB with V8's default heap here, ≈ 200,000 slates of 10 items).",
     ),
   JOIN_WINDOW_MS: wholeNumber(1000, 604_800_000, 1_800_000, 'a whole number of milliseconds').describe(
     'How long a served slate waits for clicks before its unclicked items are learned as negatives. The learner holds every slate served within the window in memory (≈ 0.5 KB of heap each for 10 items, measured by bench:joins): slates per second × window, e.g. 720k (≈ 350 MB) at 400/s and 30 minutes. Past JOIN_MEMORY_MB the oldest windows close early.',
