@@ -9,6 +9,7 @@ import { Counter, Histogram } from 'prom-client';
 import { estimatorTarget, type EstimatorConfig } from '../../core/estimators';
 import { encodeLearningBatch, type LearningUpdate } from '../../core/ingest/learning-log';
 import { encodeModelPages, PAGE_ITEMS } from '../../core/model';
+import { ThrottledCount } from '../../common/logging/throttled-count';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import type { ClickEvent, ImpressionEvent, RecoEvent } from '../../messaging/event.schema';
 import { MetricsService } from '../metrics/metrics.service';
@@ -56,9 +57,8 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly batchSize: Histogram;
   private readonly batchSeconds: Histogram;
   private readonly closedEarly: Counter;
-  /** When windows closed early were last logged (they are logged at most once every EARLY_WARN_MS). */
-  private earlyWarnedAt = -Infinity;
-  private earlySinceWarned = 0;
+  /** Windows closed early, logged at most once every EARLY_WARN_MS. */
+  private readonly earlyWarning = new ThrottledCount(EARLY_WARN_MS);
   /** The timer's run of closing batches, if one is going on. */
   private closing?: Promise<void>;
   private destroyed = false;
@@ -504,19 +504,16 @@ export class LearningService implements OnApplicationBootstrap, OnModuleDestroy 
   /** Count windows closed early, and say so in the log at most once every EARLY_WARN_MS. */
   private noteClosedEarly(n: number): void {
     this.closedEarly.inc(n);
-    this.earlySinceWarned += n;
-    const now = Date.now();
-    if (now - this.earlyWarnedAt < EARLY_WARN_MS) return;
+    const closedEarly = this.earlyWarning.take(n);
+    if (closedEarly === undefined) return;
     this.logger.warn({
       msg: 'join windows closed before JOIN_WINDOW_MS: the open ones reached JOIN_MEMORY_MB',
-      closedEarly: this.earlySinceWarned,
+      closedEarly,
       openJoins: this.models.joins.openCount,
       openJoinsMb: Math.round(this.models.joins.openBytes / 1048576),
       joinMemoryMb: Math.round(this.config.learning.joinMemoryBytes / 1048576),
       hint: 'slates per second × JOIN_WINDOW_MS exceed the memory: shorten JOIN_WINDOW_MS, or raise JOIN_MEMORY_MB with the heap (NODE_OPTIONS=--max-old-space-size)',
     });
-    this.earlyWarnedAt = now;
-    this.earlySinceWarned = 0;
   }
 
   /** A click as a least-squares target: Y/θ with θ the slot's examination probability, or organic. */

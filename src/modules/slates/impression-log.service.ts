@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
+import { ThrottledCount } from '../../common/logging/throttled-count';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { sqlState } from '../../database/sql-state';
 import { MetricsService } from '../metrics/metrics.service';
@@ -38,8 +39,8 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
   private buffer: Impression[] = [];
   /** Σ `impressionHeapBytes` over the buffer. */
   private bufferBytes = 0;
-  private lostSinceWarned = 0;
-  private lostWarnedAt = -Infinity;
+  /** Lost slates, logged at most once every LOST_WARN_MS. */
+  private readonly lostWarning = new ThrottledCount(LOST_WARN_MS);
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
   private failures = 0;
@@ -99,18 +100,15 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
 
   private noteLost(): void {
     this.lost.inc();
-    this.lostSinceWarned++;
-    const now = Date.now();
-    if (now - this.lostWarnedAt < LOST_WARN_MS) return;
+    const lost = this.lostWarning.take();
+    if (lost === undefined) return;
     this.logger.warn({
       msg: 'served slates not logged: the impression buffer is full while the database cannot take them',
-      lost: this.lostSinceWarned,
+      lost,
       pending: this.buffer.length,
       bufferMb: Math.round(this.bufferBytes / 1048576),
       limitMb: Math.round(this.config.serving.impressionBufferBytes / 1048576),
     });
-    this.lostWarnedAt = now;
-    this.lostSinceWarned = 0;
   }
 
   /** Write everything buffered so far (tests and shutdown call it; the timer calls it otherwise). */

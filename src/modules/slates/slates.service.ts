@@ -25,6 +25,7 @@ import {
   type PoolServed,
 } from './slate-pool';
 import type { ServingSnapshot } from '../../core/model/serving-snapshot';
+import { ThrottledCount } from '../../common/logging/throttled-count';
 import { uuid7 } from '../../common/uuid7';
 
 type SlateRequest = z.infer<typeof SlateRequestSchema>;
@@ -78,9 +79,8 @@ export class SlatesService implements OnModuleDestroy {
   private readonly served: Counter<'thread'>;
   private readonly abandoned: Counter<'stage'>;
   private readonly shed: Counter;
-  /** Requests shed since the last warning about it, and when that was (one warning per `SHED_WARN_MS` at most). */
-  private shedSinceWarn = 0;
-  private lastShedWarn = -Infinity;
+  /** Shed requests, for one warning per `SHED_WARN_MS` at most. */
+  private readonly shedWarning = new ThrottledCount(SHED_WARN_MS);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -295,16 +295,13 @@ export class SlatesService implements OnModuleDestroy {
   /** Count a shed request; warn at most once per `SHED_WARN_MS`, with how many were shed since the last warning. */
   private countShed(e: SlateOverloadedError): void {
     this.shed.inc();
-    this.shedSinceWarn++;
-    const now = performance.now();
-    if (now - this.lastShedWarn < SHED_WARN_MS) return;
+    const shed = this.shedWarning.take();
+    if (shed === undefined) return;
     this.logger.warn({
       msg: 'overloaded: slate requests that waited longer than SLATE_QUEUE_MS for a slate worker were answered 503',
-      shed: this.shedSinceWarn,
+      shed,
       queueMs: e.limitMs,
     });
-    this.shedSinceWarn = 0;
-    this.lastShedWarn = now;
   }
 
   /** Warnings, the impression (logged) and the response. */
