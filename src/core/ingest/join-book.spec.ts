@@ -49,7 +49,7 @@ describe('JoinBook', () => {
     });
     expect(book.openCount).toBe(2);
     // s1 moved behind s3 in deadline order
-    expect([...book.due(10_000)].map(([id]) => id)).toEqual(['s3', 's1']);
+    expect([...book.openInOrder()].map(([id]) => id)).toEqual(['s3', 's1']);
   });
 
   it('keeps a clicked join in its place: it closes at its own deadline, not behind later slates', () => {

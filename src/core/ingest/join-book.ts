@@ -406,14 +406,6 @@ export class JoinBook {
     this.cap();
   }
 
-  /** Open joins whose deadline is at or before `now`, in deadline order. */
-  *due(now: number): Generator<[string, JoinEntry]> {
-    for (const [id, s] of this.open) {
-      if (s.nums[TIME] > now) return;
-      yield [id, entryOf(s)];
-    }
-  }
-
   /** The earliest deadline of an open join (undefined: none open). */
   firstDeadline(): number | undefined {
     for (const s of this.open.values()) return s.nums[TIME];
