@@ -2,24 +2,11 @@ import type { Kafka, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import type { AppConfig } from '../../config/config';
 import type { MetricsService } from '../metrics/metrics.service';
-import type { Impression } from '../slates/impression';
+import { testImpression } from '../slates/impression.fixture';
 import type { ImpressionLogService, ImpressionSink } from '../slates/impression-log.service';
 import { ImpressionPublisher } from './impression.publisher';
 
-const impression: Impression = {
-  slateId: '0190c3a0-0000-7000-8000-000000000001',
-  userId: 'u1',
-  servedAt: new Date(0),
-  policy: { name: 'random' } as Impression['policy'],
-  seed: 1,
-  modelVersion: 'm1',
-  experiment: null,
-  context: null,
-  requestedSize: 1,
-  propensityKind: 'exact',
-  simulatedSlates: 0,
-  items: [{ itemId: 'a', position: 1, score: 0, propensity: 1, inSlateProbability: 1 }],
-};
+const impression = testImpression('0190c3a0-0000-7000-8000-000000000001', 'u1');
 
 describe('ImpressionPublisher', () => {
   it('connects again after a failed connect: one broker outage does not stop publishing for good', async () => {

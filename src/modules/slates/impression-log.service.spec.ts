@@ -2,25 +2,9 @@ import { Registry } from 'prom-client';
 import type { AppConfig } from '../../config/config';
 import type { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
+import { testImpression as impression } from './impression.fixture';
 import { impressionHeapBytes, ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository } from './impressions.repository';
-
-function impression(slateId: string, userId = 'u'): Impression {
-  return {
-    slateId,
-    userId,
-    servedAt: new Date(0),
-    policy: { name: 'random' } as Impression['policy'],
-    seed: 1,
-    modelVersion: 'm1',
-    experiment: null,
-    context: null,
-    requestedSize: 1,
-    propensityKind: 'exact',
-    simulatedSlates: 0,
-    items: [{ itemId: 'a', position: 1, score: 0, propensity: 1, inSlateProbability: 1 }],
-  };
-}
 
 /** Stores rows in memory; refuses (like PostgreSQL) any statement with a row whose user id holds U+0000. */
 class MemoryRepository extends ImpressionsRepository {
