@@ -30,8 +30,21 @@ take_lock() {
 # reaped) has an empty cmdline, so it counts as gone: kill -0 alone would wait on it forever.
 is_broker() {
   local args
-  args=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  # The braces make 2>/dev/null cover the redirection too: a gone pid has no cmdline to open.
+  { args=$(tr '\0' '\n' <"/proc/$1/cmdline"); } 2>/dev/null || return 1
   [[ $(head -n 1 <<<"$args") == *java ]] && grep -qxF -- "$MARKER" <<<"$args"
+}
+
+# True while pid runs, whatever it runs; a zombie counts as gone. start.sh waits on its child with
+# this, not is_broker: the child is bash, then setsid, before it execs java, and on a loaded machine
+# the first check can come before that exec (a broker reported "exited during start" while it was
+# starting, and left running).
+is_alive() {
+  local stat
+  # cat, not $(<file): under set -e a failed $(<file) ends the whole script, || or not.
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) } # the command name, in parentheses, may hold spaces
+  [[ ${stat%% *} != Z ]]
 }
 
 # Prints the pid of this home's broker if it is alive, else nothing.

@@ -48,12 +48,12 @@ if [[ ! -f $lib/.stamp || $(<"$lib/.stamp") != "$stamp" ]]; then
   echo "$stamp" >"$lib/.stamp"
 fi
 
-wait_ready() { # pid host port
+wait_ready() { # pid host port alive-check
   local deadline=$((SECONDS + timeout))
   # "Kafka Server started" is logged once the broker has caught up with the metadata log and
   # opened its listeners, so a client that connects after it finds a controller and topic metadata.
   until port_open "$2" "$3" && grep -q 'Kafka Server started' "$LOG_FILE" 2>/dev/null; do
-    if ! is_broker "$1"; then
+    if ! "$4" "$1"; then
       log "broker exited during start; last lines of $LOG_FILE:"
       tail -n 40 "$LOG_FILE" >&2 || true
       return 1
@@ -70,7 +70,7 @@ pid=$(running_pid)
 if [[ -n $pid ]]; then
   addr=$(<"$ADDR_FILE")
   log "broker already running (pid $pid) at $addr"
-  wait_ready "$pid" "${addr%:*}" "${addr##*:}"
+  wait_ready "$pid" "${addr%:*}" "${addr##*:}" is_broker
   echo "$addr"
   exit 0
 fi
@@ -119,7 +119,10 @@ echo "$addr" >"$ADDR_FILE"
 if [[ -n $lease ]]; then echo lease >"$OWNER_FILE"; else echo manual >"$OWNER_FILE"; fi
 
 # 4. Wait until it accepts connections and has its metadata.
-if ! wait_ready "$pid" "$RECO_KAFKA_HOST" "$port"; then
+# Our own child: alive is enough, since it is not java until setsid has exec'd it.
+if ! wait_ready "$pid" "$RECO_KAFKA_HOST" "$port" is_alive; then
+  # Not yet java (stop.sh would not see it as the broker): stop it here, then let stop.sh clean up.
+  if is_alive "$pid" && ! is_broker "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
   exec 9>&- # stop.sh takes the lock itself
   bash "$KAFKA_DIR/stop.sh" || true
   exit 1

@@ -87,7 +87,7 @@ async function fromScript(): Promise<KafkaHandle> {
   };
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on('error', reject);
