@@ -208,6 +208,9 @@ export const envSchema = z.object({
     .default('reco.dlq')
     .describe('Dead-letter topic for messages that cannot be learned.'),
   KAFKA_GROUP_ID: z.string().min(1).default('reco-learner').describe('Consumer group of the learner.'),
+  KAFKA_PRODUCE_MAX_BYTES: wholeNumber(1024, 100_000_000, 900_000, 'a whole number of bytes').describe(
+    "Most bytes of messages one produce request puts on a partition (impressions, dead letters): a send is cut into requests of at most this. Keep it below the broker's message.max.bytes and the topics' max.message.bytes (1 MB by default), which refuse a larger batch as MESSAGE_TOO_LARGE.",
+  ),
   KAFKA_SESSION_TIMEOUT_MS: wholeNumber(6000, 300_000, 30_000, 'a whole number of milliseconds').describe(
     'Consumer session timeout: how long a dead learner keeps its partitions before the group moves them.',
   ),

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       clientId: 'reco',
       groupId: 'reco-learner',
       sessionTimeoutMs: 30000,
+      produceMaxBytes: 900000,
       topics: { impressions: 'reco.impressions', clicks: 'reco.clicks', dlq: 'reco.dlq' },
     });
     expect(c.http.port).toBe(8080);

@@ -16,6 +16,8 @@ export interface AppConfig {
         clientId: string;
         groupId: string;
         sessionTimeoutMs: number;
+        /** `KAFKA_PRODUCE_MAX_BYTES`: a send is cut into produce requests of at most this (`chunkMessages`). */
+        produceMaxBytes: number;
         topics: KafkaTopics;
       }
     | { mode: 'http' };
@@ -102,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
           clientId: e.KAFKA_CLIENT_ID,
           groupId: e.KAFKA_GROUP_ID,
           sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+          produceMaxBytes: e.KAFKA_PRODUCE_MAX_BYTES,
           topics: {
             impressions: e.KAFKA_TOPIC_IMPRESSIONS,
             clicks: e.KAFKA_TOPIC_CLICKS,

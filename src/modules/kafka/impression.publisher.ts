@@ -11,6 +11,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { impressionEvent } from '../../messaging/impression-event';
 import { MetricsService } from '../metrics/metrics.service';
 import { ImpressionLogService } from '../slates/impression-log.service';
+import { chunkMessages } from './produce-chunks';
 import { KAFKA } from './kafka.tokens';
 
 /**
@@ -50,15 +51,17 @@ export class ImpressionPublisher implements OnModuleInit, BeforeApplicationShutd
         this.connected = undefined;
         throw e;
       });
+      const messages = batch.map((imp) => ({ key: imp.userId, value: JSON.stringify(impressionEvent(imp)) }));
+      let sent = 0;
       try {
         await this.connected;
-        await this.producer!.send({
-          topic: k.topics.impressions,
-          acks: -1,
-          messages: batch.map((imp) => ({ key: imp.userId, value: JSON.stringify(impressionEvent(imp)) })),
-        });
+        // In requests the broker takes: one send of 1,000 impressions (≈ 1.4 MB) was refused whole.
+        for (const chunk of chunkMessages(messages, k.produceMaxBytes)) {
+          await this.producer!.send({ topic: k.topics.impressions, acks: -1, messages: chunk });
+          sent += chunk.length;
+        }
       } catch (e) {
-        this.unpublished.inc(batch.length);
+        this.unpublished.inc(batch.length - sent);
         throw e; // the impression log logs it
       }
     });

@@ -11,6 +11,7 @@ import {
   type EachBatchPayload,
   type IHeaders,
   type Kafka,
+  type Message,
   type Producer,
 } from 'kafkajs';
 import { Counter, Gauge } from 'prom-client';
@@ -20,6 +21,7 @@ import { LearningService } from '../learning/learning.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { ModelStateRepository, type OffsetCommit } from '../model/model-state.repository';
 import { decodeEventMessage } from './decode-message';
+import { chunkMessages, isMessageTooLarge, messageBytes } from './produce-chunks';
 import { KAFKA } from './kafka.tokens';
 
 const MAX_BACKOFF_MS = 10_000;
@@ -179,26 +181,29 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
     const last = batch.messages[batch.messages.length - 1].offset;
     const nextOffset = (BigInt(last) + 1n).toString();
 
-    // Dead letters first (at least once: a crash before the commit below sends them again).
+    // Dead letters first (at least once: a crash before the commit below sends them again), in produce requests
+    // the broker takes: a fetched batch holds up to 4 MB, and one send of more than the topic's
+    // max.message.bytes was refused whole, again at every retry, and stalled the partition.
     if (poison.length) {
-      await this.withRetry('dead-letter', isRunning, heartbeat, () =>
-        this.producer!.send({
-          topic: k.topics.dlq,
-          acks: -1,
-          messages: poison.map(({ message, reason }) => ({
-            key: message.key,
-            value: message.value,
-            headers: {
-              ...copyHeaders(message.headers),
-              'reco-dlq-reason': reason.slice(0, 1000),
-              'reco-dlq-source-topic': batch.topic,
-              'reco-dlq-source-partition': String(batch.partition),
-              'reco-dlq-source-offset': message.offset,
-              'reco-dlq-at': new Date().toISOString(),
-            },
-          })),
-        }),
-      );
+      const at = new Date().toISOString();
+      const letters = poison.map(({ message, reason }) => ({
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...copyHeaders(message.headers),
+          'reco-dlq-reason': reason.slice(0, 1000),
+          'reco-dlq-source-topic': batch.topic,
+          'reco-dlq-source-partition': String(batch.partition),
+          'reco-dlq-source-offset': message.offset,
+          'reco-dlq-at': at,
+        },
+      }));
+      for (const chunk of chunkMessages(letters, k.produceMaxBytes)) {
+        const sent = await this.withRetry('dead-letter', isRunning, heartbeat, () =>
+          this.sendDeadLetters(k.topics.dlq, chunk),
+        );
+        if (!sent) return;
+      }
       this.deadLettered.inc({ topic: batch.topic }, poison.length);
       this.learning.countEvents('kafka', 'dead_lettered', poison.length);
       this.logger.warn({
@@ -262,6 +267,42 @@ export class LearningConsumer implements OnApplicationBootstrap, BeforeApplicati
         this.inFlight = false;
         this.flush();
       });
+  }
+
+  /**
+   * Send dead letters; a run the broker refuses as too large is halved, and a single letter it refuses is sent
+   * without its value (header `reco-dlq-value-omitted`; its source topic, partition and offset say where the
+   * original is), so that no message can hold its partition back.
+   */
+  private async sendDeadLetters(topic: string, letters: Message[]): Promise<void> {
+    try {
+      await this.producer!.send({ topic, acks: -1, messages: letters });
+    } catch (e) {
+      if (!isMessageTooLarge(e)) throw e;
+      if (letters.length > 1) {
+        const half = letters.length >> 1;
+        await this.sendDeadLetters(topic, letters.slice(0, half));
+        await this.sendDeadLetters(topic, letters.slice(half));
+        return;
+      }
+      const [letter] = letters;
+      const bytes = messageBytes(letter);
+      this.logger.warn({ msg: 'dead letter too large for its topic: sent without its value', topic, bytes });
+      await this.producer!.send({
+        topic,
+        acks: -1,
+        messages: [
+          {
+            key: letter.key,
+            value: null,
+            headers: {
+              ...letter.headers,
+              'reco-dlq-value-omitted': `${bytes} bytes, more than ${topic} takes; the original is at the source offset`,
+            },
+          },
+        ],
+      });
+    }
   }
 
   /** Run `work` until it succeeds, backing off, heartbeating; false if the consumer is stopping. */
