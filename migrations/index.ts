@@ -5,6 +5,7 @@ import { JoinsInLearningLog1764259200000 } from './1764259200000-joins-in-learni
 import { CheckpointsKeepJournals1764345600000 } from './1764345600000-checkpoints-keep-journals';
 import { ModelPages1764432000000 } from './1764432000000-model-pages';
 import { ClicksLearnedAt1764518400000 } from './1764518400000-clicks-learned-at';
+import { ImpressionOutbox1764604800000 } from './1764604800000-impression-outbox';
 
 /**
  * Every migration, oldest first. Migrations are never edited once landed: add a new file and list it here.
@@ -18,4 +19,5 @@ export const migrations = [
   CheckpointsKeepJournals1764345600000,
   ModelPages1764432000000,
   ClicksLearnedAt1764518400000,
+  ImpressionOutbox1764604800000,
 ];

@@ -117,6 +117,9 @@ export const envSchema = z.object({
   IMPRESSION_FLUSH_MS: wholeNumber(1, 10000, 50, 'a whole number of milliseconds').describe(
     'Served slates are written to PostgreSQL in batches at least this often.',
   ),
+  IMPRESSION_REDELIVER_MS: wholeNumber(100, 86_400_000, 60_000, 'a whole number of milliseconds').describe(
+    'A stored slate that has not reached the learner this long after it was written (in-process, or the impressions topic with Kafka: a crash between the two, a failed learner or broker) is delivered again from the outbox table impression_outbox, then retried with backoff (doubling, up to 10 minutes). The learner drops a slate it already has, so a delivery that was only slow costs nothing but the work.',
+  ),
   IMPRESSION_BUFFER_MB: z
     .union([z.literal('auto'), wholeNumber(1, 1_000_000, 1, "a whole number of megabytes or 'auto'")], {
       error: "must be 'auto' or a whole number of megabytes",

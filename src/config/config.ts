@@ -25,6 +25,8 @@ export interface AppConfig {
   readonly serving: {
     defaultPolicy: PolicyConfig;
     impressionFlushMs: number;
+    /** `IMPRESSION_REDELIVER_MS`: a stored slate not delivered to the learner this long after is delivered again. */
+    redeliverMs: number;
     /** Heap the unwritten impressions may take, in bytes (`IMPRESSION_BUFFER_MB`, resolved). */
     impressionBufferBytes: number;
     threads: number;
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     serving: {
       defaultPolicy: Object.freeze(e.DEFAULT_POLICY),
       impressionFlushMs: e.IMPRESSION_FLUSH_MS,
+      redeliverMs: e.IMPRESSION_REDELIVER_MS,
       impressionBufferBytes:
         e.IMPRESSION_BUFFER_MB === 'auto' ? auto.impressionBufferBytes : e.IMPRESSION_BUFFER_MB * 1024 * 1024,
       threads: e.SERVING_THREADS === 'auto' ? (availableParallelism() >= 2 ? 1 : 0) : e.SERVING_THREADS,

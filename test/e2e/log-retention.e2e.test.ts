@@ -112,7 +112,7 @@ describe('LOG_RETENTION_DAYS: old served slates and clicks are deleted (real Pos
     try {
       const old = await addSlates(t, [new Date(Date.now() - 4000 * DAY)]);
       await addClicks(t, [{ id: 'ancient', ts: new Date(0), learnedAt: new Date(0) }]);
-      expect(await t.reco.app.get(LogRetentionService).prune()).toEqual({ slates: 0, clicks: 0 });
+      expect(await t.reco.app.get(LogRetentionService).prune()).toEqual({ slates: 0, clicks: 0, outbox: 0 });
       expect(await remaining(t, 'slates', old)).toEqual(old);
       expect(await remaining(t, 'clicks', ['ancient'])).toEqual(['ancient']);
     } finally {

@@ -24,6 +24,8 @@ const CHUNKS_PER_PASS = 200;
 export interface PruneResult {
   slates: number;
   clicks: number;
+  /** Outbox entries of slates already past the retention (undelivered for that long: their slates are gone). */
+  outbox: number;
 }
 
 /**
@@ -49,7 +51,7 @@ export class LogRetentionService implements OnApplicationBootstrap, OnModuleDest
   ) {
     this.deleted = new Counter({
       name: 'reco_log_rows_deleted_total',
-      help: 'Rows deleted for LOG_RETENTION_DAYS, by table (slates, clicks).',
+      help: 'Rows deleted for LOG_RETENTION_DAYS, by table (slates, clicks, impression_outbox).',
       labelNames: ['table'] as const,
       registers: [metrics.registry],
     });
@@ -79,7 +81,7 @@ export class LogRetentionService implements OnApplicationBootstrap, OnModuleDest
   /** One pass (the timer's; tests call it): what is past the retention at `now`, up to CHUNKS_PER_PASS chunks a table. */
   async prune(now = Date.now(), chunkRows = CHUNK_ROWS): Promise<PruneResult> {
     const days = this.config.retention.logDays;
-    if (!(days > 0)) return { slates: 0, clicks: 0 };
+    if (!(days > 0)) return { slates: 0, clicks: 0, outbox: 0 };
     const started = performance.now();
     const logCutoff = new Date(now - days * DAY_MS);
     const learnedCutoff = new Date(
@@ -97,21 +99,28 @@ export class LogRetentionService implements OnApplicationBootstrap, OnModuleDest
       [learnedCutoff],
       chunkRows,
     );
-    if (slates || clicks)
+    const outbox = await this.chunks(
+      'impression_outbox',
+      `SELECT ctid FROM impression_outbox WHERE created_at < $1 LIMIT $2`,
+      [logCutoff],
+      chunkRows,
+    );
+    if (slates || clicks || outbox)
       this.logger.log({
         msg: 'deleted logs past LOG_RETENTION_DAYS',
         slates,
         clicks,
+        outbox,
         servedBefore: logCutoff.toISOString(),
         clicksLearnedBefore: learnedCutoff.toISOString(),
         ms: Math.round(performance.now() - started),
       });
-    return { slates, clicks };
+    return { slates, clicks, outbox };
   }
 
   /** DELETE the rows `select` finds (its last parameter: the chunk's size), chunk after chunk. */
   private async chunks(
-    table: 'slates' | 'clicks',
+    table: 'slates' | 'clicks' | 'impression_outbox',
     select: string,
     params: unknown[],
     chunkRows: number,

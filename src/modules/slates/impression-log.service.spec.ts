@@ -4,39 +4,85 @@ import type { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
 import { testImpression as impression } from './impression.fixture';
 import { impressionHeapBytes, ImpressionLogService } from './impression-log.service';
-import { ImpressionsRepository } from './impressions.repository';
+import { ImpressionDeliveryService } from './impression-delivery.service';
+import { ImpressionsRepository, type OutboxEntry } from './impressions.repository';
 
-/** Stores rows in memory; refuses (like PostgreSQL) any statement with a row whose user id holds U+0000. */
+/**
+ * Stores rows and outbox entries in memory; refuses (like PostgreSQL) any statement with a row whose user id
+ * holds U+0000. Due times run on `now`, which the tests move.
+ */
 class MemoryRepository extends ImpressionsRepository {
   rows: Impression[] = [];
+  outbox = new Map<string, OutboxEntry & { dueAt: number }>();
   statements = 0;
   down = false;
-  insertMany(batch: readonly Impression[]): Promise<void> {
+  now = 0;
+  private nextId = 1;
+  insertMany(batch: readonly Impression[], outbox?: { dueInMs: number }): Promise<string | null> {
     this.statements++;
     if (this.down)
       return Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' }));
     if (batch.some((i) => i.userId.includes('\u0000'))) {
       return Promise.reject(Object.assign(new Error('invalid byte sequence'), { code: '22021' }));
     }
-    for (const i of batch) if (!this.rows.some((r) => r.slateId === i.slateId)) this.rows.push(i);
-    return Promise.resolve();
+    const stored = batch.filter((i) => !this.rows.some((r) => r.slateId === i.slateId));
+    this.rows.push(...stored);
+    if (!outbox || stored.length === 0) return Promise.resolve(null);
+    const id = String(this.nextId++);
+    this.outbox.set(id, {
+      id,
+      slateIds: stored.map((i) => i.slateId),
+      attempts: 0,
+      dueAt: this.now + outbox.dueInMs,
+    });
+    return Promise.resolve(id);
   }
   findById(): Promise<Impression | null> {
     return Promise.resolve(null);
   }
+  findByIds(ids: readonly string[]): Promise<Impression[]> {
+    return Promise.resolve(this.rows.filter((r) => ids.includes(r.slateId)));
+  }
+  delivered(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.outbox.delete(id);
+    return Promise.resolve();
+  }
+  claimDue(limit: number, retryMs: number, maxRetryMs: number): Promise<OutboxEntry[]> {
+    const due = [...this.outbox.values()].filter((e) => e.dueAt <= this.now).slice(0, limit);
+    for (const e of due) {
+      e.dueAt = this.now + Math.min(retryMs * 2 ** e.attempts, maxRetryMs);
+      e.attempts++;
+    }
+    return Promise.resolve(due.map((e) => ({ id: e.id, slateIds: e.slateIds, attempts: e.attempts - 1 })));
+  }
+  outboxBacklog(): Promise<{ batches: number; oldestMs: number | null }> {
+    return Promise.resolve({ batches: this.outbox.size, oldestMs: this.outbox.size ? 0 : null });
+  }
 }
+
+const REDELIVER_MS = 60_000;
 
 function setup(impressionBufferBytes = Infinity) {
   const repo = new MemoryRepository();
   const registry = new Registry();
-  const config = { serving: { impressionFlushMs: 60_000, impressionBufferBytes } } as AppConfig;
-  const log = new ImpressionLogService(config, repo, { registry } as MetricsService);
+  const config = {
+    serving: { impressionFlushMs: 60_000, impressionBufferBytes, redeliverMs: REDELIVER_MS },
+  } as AppConfig;
+  const metrics = { registry } as MetricsService;
+  const delivery = new ImpressionDeliveryService(config, repo, metrics);
+  const log = new ImpressionLogService(config, repo, delivery, metrics);
   const sunk: string[] = [];
   log.addSink((batch) => {
     sunk.push(...batch.map((i) => i.slateId));
   });
-  const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values[0].value;
-  return { repo, log, sunk, metric };
+  const metric = async (name: string, labels?: Record<string, string>) => {
+    const values = (await registry.getSingleMetric(name)!.get()).values;
+    const v = labels
+      ? values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l))
+      : values[0];
+    return v?.value ?? 0;
+  };
+  return { repo, log, delivery, sunk, metric };
 }
 
 describe('ImpressionLogService', () => {
@@ -114,5 +160,75 @@ describe('ImpressionLogService', () => {
     await log.flush();
     expect(repo.rows.map((r) => r.slateId)).toEqual(['s1', 's2']);
     expect(sunk).toEqual(['s1', 's2']);
+  });
+
+  it('writes an outbox entry with each stored batch, and deletes it once the sinks took the batch', async () => {
+    const { repo, log, sunk } = setup();
+    log.record(impression('s1'));
+    log.record(impression('s2'));
+    await log.flush();
+    expect(sunk).toEqual(['s1', 's2']);
+    expect(repo.outbox.size).toBe(0);
+    expect(repo.statements).toBe(1); // the entry goes with the batch's own statement (transaction)
+  });
+
+  it('leaves a batch a sink failed on in the outbox, and delivers it again once due, with backoff', async () => {
+    const { repo, log, delivery, sunk, metric } = setup();
+    let failing = true;
+    log.addSink(() => (failing ? Promise.reject(new Error('learner down')) : undefined));
+    log.record(impression('s1'));
+    log.record(impression('s2'));
+    await log.flush();
+    expect(sunk).toEqual(['s1', 's2']); // the first sink took it, the second refused
+    expect([...repo.outbox.values()].map((e) => e.slateIds)).toEqual([['s1', 's2']]);
+    expect(await metric('reco_impressions_deferred_total', { reason: 'sink_failed' })).toBe(2);
+
+    // Not due yet: nothing happens.
+    repo.now = REDELIVER_MS - 1;
+    expect(await delivery.redeliver()).toBe(0);
+    // Due, but the sink still fails: tried once, then not before its backoff (the redelivery interval, doubled after).
+    repo.now = REDELIVER_MS;
+    expect(await delivery.redeliver()).toBe(0);
+    expect(await delivery.redeliver()).toBe(0);
+    expect(sunk).toEqual(['s1', 's2', 's1', 's2']);
+    repo.now = 2 * REDELIVER_MS;
+    failing = false;
+    expect(await delivery.redeliver()).toBe(2);
+    expect(sunk).toEqual(['s1', 's2', 's1', 's2', 's1', 's2']);
+    expect(repo.outbox.size).toBe(0);
+    expect(await metric('reco_impressions_redelivered_total')).toBe(2);
+    expect(await metric('reco_impression_outbox_batches')).toBe(0);
+  });
+
+  it('delivers what a crash left in the outbox: stored slates that never reached the sinks', async () => {
+    const { repo, delivery, sunk } = setup();
+    // What the transaction of a process killed before its delivery leaves behind.
+    await repo.insertMany([impression('c1'), impression('c2')], { dueInMs: REDELIVER_MS });
+    await repo.insertMany([impression('c3')], { dueInMs: REDELIVER_MS });
+    repo.now = REDELIVER_MS;
+    expect(await delivery.redeliver()).toBe(3);
+    expect(sunk).toEqual(['c1', 'c2', 'c3']);
+    expect(repo.outbox.size).toBe(0);
+  });
+
+  it('does not hold the writes back behind a slow sink: batches past the lane are left to the outbox', async () => {
+    const { repo, log, delivery, sunk, metric } = setup();
+    let release!: () => void;
+    const blocked = new Promise<void>((r) => (release = r));
+    log.addSink(() => blocked);
+    for (let b = 0; b < 12; b++) {
+      log.record(impression(`b${b}`));
+      await (log as unknown as { writeAll(): Promise<void> }).writeAll(); // the timer's write
+    }
+    expect(repo.rows).toHaveLength(12); // every batch stored while the sink hangs
+    // The batch in the sink and 7 behind it wait in the lane (8 in all); 4 more were left to the outbox.
+    expect(await metric('reco_impressions_deferred_total', { reason: 'behind' })).toBe(4);
+    release();
+    await delivery.settled();
+    expect(sunk).toEqual(Array.from({ length: 8 }, (_, b) => `b${b}`));
+    repo.now = REDELIVER_MS;
+    expect(await delivery.redeliver()).toBe(4);
+    expect(sunk.slice(8)).toEqual(['b8', 'b9', 'b10', 'b11']);
+    expect(repo.outbox.size).toBe(0);
   });
 });

@@ -5,10 +5,10 @@ import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { sqlState } from '../../database/sql-state';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
+import { ImpressionDeliveryService, type ImpressionSink } from './impression-delivery.service';
 import { ImpressionsRepository } from './impressions.repository';
 
-/** Called with each impression once it is stored (the learning path, a Kafka publisher, ...). */
-export type ImpressionSink = (batch: readonly Impression[]) => Promise<void> | void;
+export type { ImpressionSink } from './impression-delivery.service';
 
 const MAX_BATCH = 1000;
 const MAX_BACKOFF_MS = 5000;
@@ -31,7 +31,8 @@ export function impressionHeapBytes(items: number): number {
  * down in docs/serving.md: a crash can lose the last flush interval of impressions, never a committed one,
  * and a request never waits for the database. While the database cannot take them, the buffer holds at most
  * `IMPRESSION_BUFFER_MB` (estimated, `impressionHeapBytes`): a slate past it is served but not logged
- * (`reco_impressions_lost_total`), rather than the buffer outgrowing the heap.
+ * (`reco_impressions_lost_total`), rather than the buffer outgrowing the heap. A stored batch goes on to the
+ * sinks through ImpressionDeliveryService, with an outbox entry written in the batch's own transaction.
  */
 @Injectable()
 export class ImpressionLogService implements BeforeApplicationShutdown {
@@ -44,7 +45,6 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
   private failures = 0;
-  private readonly sinks: ImpressionSink[] = [];
   private readonly written: Counter;
   private readonly dropped: Counter;
   private readonly pending: Gauge;
@@ -53,6 +53,7 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repo: ImpressionsRepository,
+    private readonly delivery: ImpressionDeliveryService,
     metrics: MetricsService,
   ) {
     this.written = new Counter({
@@ -78,8 +79,9 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
     });
   }
 
+  /** Where stored slates go (the learner in-process, the Kafka publisher): see ImpressionDeliveryService. */
   addSink(sink: ImpressionSink): void {
-    this.sinks.push(sink);
+    this.delivery.addSink(sink);
   }
 
   /** Buffer a served slate; false (counted, warned) when the buffer is full: the slate is not logged. */
@@ -111,8 +113,14 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
     });
   }
 
-  /** Write everything buffered so far (tests and shutdown call it; the timer calls it otherwise). */
+  /** Write everything buffered so far, and wait until the sinks took it (tests and shutdown call it). */
   async flush(): Promise<void> {
+    await this.writeAll();
+    await this.delivery.settled();
+  }
+
+  /** Write everything buffered so far (the timer's; the deliveries go on behind). */
+  private async writeAll(): Promise<void> {
     while (this.flushing) await this.flushing;
     while (this.buffer.length > 0) {
       const batch = this.buffer.slice(0, MAX_BATCH);
@@ -140,17 +148,11 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
     }
   }
 
+  /** Store a batch with its outbox entries (when the slates go anywhere), then offer it for delivery. */
   private async writeBatch(batch: Impression[]): Promise<void> {
-    const stored = await this.insert(batch);
+    const { stored, outboxIds } = await this.insert(batch);
     this.written.inc(stored.length);
-    if (stored.length === 0) return;
-    for (const sink of this.sinks) {
-      try {
-        await sink(stored);
-      } catch (e) {
-        this.logger.error({ err: e }, 'impression sink failed');
-      }
-    }
+    this.delivery.offer(stored, outboxIds);
   }
 
   /**
@@ -159,17 +161,21 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
    * written would hold back every later slate, and the buffer would grow without bound. Any other failure
    * (connection, server) rejects, and the whole batch is retried.
    */
-  private async insert(batch: Impression[]): Promise<Impression[]> {
+  private async insert(batch: Impression[]): Promise<{ stored: Impression[]; outboxIds: string[] }> {
+    const outbox = this.delivery.active ? { dueInMs: this.config.serving.redeliverMs } : undefined;
+    const outboxIds: string[] = [];
     try {
-      await this.repo.insertMany(batch);
-      return batch;
+      const id = await this.repo.insertMany(batch, outbox);
+      if (id !== null) outboxIds.push(id);
+      return { stored: batch, outboxIds };
     } catch (e) {
       if (!isRowDataError(e)) throw e;
     }
     const stored: Impression[] = [];
     for (const impression of batch) {
       try {
-        await this.repo.insertMany([impression]);
+        const id = await this.repo.insertMany([impression], outbox);
+        if (id !== null) outboxIds.push(id);
         stored.push(impression);
       } catch (e) {
         if (!isRowDataError(e)) throw e;
@@ -180,7 +186,7 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
         );
       }
     }
-    return stored;
+    return { stored, outboxIds };
   }
 
   private schedule(delayMs: number): void {
@@ -190,7 +196,7 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
     }
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.flush().then(
+      this.writeAll().then(
         () => {
           this.failures = 0;
         },

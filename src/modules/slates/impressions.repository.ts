@@ -8,11 +8,38 @@ import { copyIn, hasCopyFromStdin } from '../../database/copy-in';
 import { sqlState } from '../../database/sql-state';
 import type { Impression } from './impression';
 
+/** A batch of stored slates not yet delivered to every sink (a row of `impression_outbox`). */
+export interface OutboxEntry {
+  id: string;
+  slateIds: string[];
+  /** Deliveries tried from the outbox before this one. */
+  attempts: number;
+}
+
 /** Persistence port for served slates. */
 export abstract class ImpressionsRepository {
-  /** Store a batch; a slate already stored (a retried batch whose first write did commit) is skipped. */
-  abstract insertMany(impressions: readonly Impression[]): Promise<void>;
+  /**
+   * Store a batch; a slate already stored (a retried batch whose first write did commit) is skipped. With
+   * `outbox`, the same transaction records the slates it stored as not yet delivered, due for redelivery in
+   * `dueInMs`, and the entry's id is returned (null when it stored none).
+   */
+  abstract insertMany(
+    impressions: readonly Impression[],
+    outbox?: { dueInMs: number },
+  ): Promise<string | null>;
   abstract findById(slateId: string): Promise<Impression | null>;
+  /** The stored slates of these ids (ids not stored, or deleted since, are left out), in serving order. */
+  abstract findByIds(slateIds: readonly string[]): Promise<Impression[]>;
+  /** Outbox entries delivered: deleted. */
+  abstract delivered(outboxIds: readonly string[]): Promise<void>;
+  /**
+   * Up to `limit` outbox entries due now, claimed: each one's next try is pushed back by `retryMs` · 2^attempts
+   * (at most `maxRetryMs`) before it is returned, so that another replica's pass skips it, and a delivery that
+   * fails again is retried later by itself. Rows another transaction holds are skipped.
+   */
+  abstract claimDue(limit: number, retryMs: number, maxRetryMs: number): Promise<OutboxEntry[]>;
+  /** How many entries wait in the outbox, and how long ago the oldest was written (null: none). */
+  abstract outboxBacklog(): Promise<{ batches: number; oldestMs: number | null }>;
 }
 
 interface SlateRow {
@@ -51,18 +78,17 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
     this.copy = hasCopyFromStdin(config.database);
   }
 
-  async insertMany(impressions: readonly Impression[]): Promise<void> {
-    if (impressions.length === 0) return;
+  async insertMany(impressions: readonly Impression[], outbox?: { dueInMs: number }): Promise<string | null> {
+    if (impressions.length === 0) return null;
     if (this.copy && impressions.length > 1) {
       try {
-        await this.copyRows(impressions);
-        return;
+        return await this.copyRows(impressions, outbox);
       } catch (e) {
         // COPY has no ON CONFLICT: a slate already stored refuses the whole batch. The INSERT skips it.
         if (sqlState(e) !== UNIQUE_VIOLATION) throw e;
       }
     }
-    await this.insertRows(impressions);
+    return this.insertRows(impressions, outbox);
   }
 
   /**
@@ -73,15 +99,25 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
    * column takes JSON null as the value null, hence NULLIF for an absent context (SQL NULL). ON CONFLICT makes a
    * retried row harmless.
    */
-  private async insertRows(impressions: readonly Impression[]): Promise<void> {
-    await this.dataSource.query(
-      `INSERT INTO slates (${COLUMNS})
+  private async insertRows(
+    impressions: readonly Impression[],
+    outbox: { dueInMs: number } | undefined,
+  ): Promise<string | null> {
+    const insert = `INSERT INTO slates (${COLUMNS})
        SELECT id, user_id, served_at, policy, seed, model_version, experiment_key, variant,
               NULLIF(context, 'null'::jsonb), requested_size, propensity_kind, simulated_slates, items
        FROM json_to_recordset($1::json) AS x(id uuid, user_id text, served_at timestamptz, policy jsonb,
             seed bigint, model_version text, experiment_key text, variant text, context jsonb,
             requested_size int, propensity_kind text, simulated_slates int, items jsonb)
-       ON CONFLICT (id) DO NOTHING`,
+       ON CONFLICT (id) DO NOTHING`;
+    // With the outbox, one statement (so one transaction) stores the slates and the entry of those it stored.
+    const rows: { id: string }[] = await this.dataSource.query(
+      outbox
+        ? `WITH stored AS (${insert} RETURNING id)
+           INSERT INTO impression_outbox (slate_ids, due_at)
+           SELECT array_agg(id), now() + $2 * interval '1 millisecond' FROM stored HAVING count(*) > 0
+           RETURNING id::text AS id`
+        : insert,
       [
         JSON.stringify(
           impressions.map((i) => ({
@@ -100,8 +136,10 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
             items: i.items,
           })),
         ),
+        ...(outbox ? [outbox.dueInMs] : []),
       ],
     );
+    return outbox ? (rows[0]?.id ?? null) : null;
   }
 
   /**
@@ -110,13 +148,33 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
    * stored (a retried batch whose first try committed) fails the batch with a unique violation, and `insertMany`
    * writes the batch again through the INSERT, which skips it.
    */
-  private async copyRows(impressions: readonly Impression[]): Promise<void> {
+  private async copyRows(
+    impressions: readonly Impression[],
+    outbox: { dueInMs: number } | undefined,
+  ): Promise<string | null> {
     let text = '';
     for (const i of impressions) text += copyLine(i);
     const runner = this.dataSource.createQueryRunner();
     try {
       const client = (await runner.connect()) as PoolClient;
-      await copyIn(client, `COPY slates (${COLUMNS}) FROM STDIN`, [text]);
+      if (!outbox) {
+        await copyIn(client, `COPY slates (${COLUMNS}) FROM STDIN`, [text]);
+        return null;
+      }
+      await client.query('BEGIN');
+      try {
+        await copyIn(client, `COPY slates (${COLUMNS}) FROM STDIN`, [text]);
+        const entry = await client.query<{ id: string }>(
+          `INSERT INTO impression_outbox (slate_ids, due_at)
+           VALUES ($1::uuid[], now() + $2 * interval '1 millisecond') RETURNING id::text AS id`,
+          [impressions.map((i) => i.slateId), outbox.dueInMs],
+        );
+        await client.query('COMMIT');
+        return entry.rows[0].id;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
     } finally {
       await runner.release();
     }
@@ -124,23 +182,65 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
 
   async findById(slateId: string): Promise<Impression | null> {
     const rows: SlateRow[] = await this.dataSource.query(`SELECT * FROM slates WHERE id = $1`, [slateId]);
-    if (rows.length === 0) return null;
-    const r = rows[0];
-    return {
-      slateId: r.id,
-      userId: r.user_id,
-      servedAt: r.served_at,
-      policy: r.policy,
-      seed: Number(r.seed),
-      modelVersion: r.model_version,
-      experiment: r.experiment_key && r.variant ? { key: r.experiment_key, variant: r.variant } : null,
-      context: r.context,
-      requestedSize: r.requested_size,
-      propensityKind: r.propensity_kind,
-      simulatedSlates: r.simulated_slates,
-      items: r.items,
-    };
+    return rows.length === 0 ? null : toImpression(rows[0]);
   }
+
+  async findByIds(slateIds: readonly string[]): Promise<Impression[]> {
+    if (slateIds.length === 0) return [];
+    const rows: SlateRow[] = await this.dataSource.query(
+      `SELECT * FROM slates WHERE id = ANY($1::uuid[]) ORDER BY served_at, id`,
+      [slateIds],
+    );
+    return rows.map(toImpression);
+  }
+
+  async delivered(outboxIds: readonly string[]): Promise<void> {
+    if (outboxIds.length === 0) return;
+    await this.dataSource.query(`DELETE FROM impression_outbox WHERE id = ANY($1::bigint[])`, [outboxIds]);
+  }
+
+  async claimDue(limit: number, retryMs: number, maxRetryMs: number): Promise<OutboxEntry[]> {
+    const rows: { id: string; slate_ids: string[]; attempts: number }[] = await this.dataSource.query(
+      // In a WITH: TypeORM answers a bare UPDATE with [rows, count], a SELECT with its rows.
+      `WITH claimed AS (
+         UPDATE impression_outbox
+         SET attempts = attempts + 1,
+             due_at = now() + least($2 * power(2, least(attempts, 30)), $3) * interval '1 millisecond'
+         WHERE id IN (SELECT id FROM impression_outbox WHERE due_at <= now()
+                      ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING id, slate_ids, attempts)
+       SELECT id::text AS id, slate_ids::text[] AS slate_ids, attempts - 1 AS attempts FROM claimed`,
+      [limit, retryMs, maxRetryMs],
+    );
+    return rows
+      .map((r) => ({ id: r.id, slateIds: r.slate_ids, attempts: r.attempts }))
+      .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  }
+
+  async outboxBacklog(): Promise<{ batches: number; oldestMs: number | null }> {
+    const [r] = (await this.dataSource.query(
+      `SELECT count(*)::int AS n, (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS oldest
+       FROM impression_outbox`,
+    )) as { n: number; oldest: number | null }[];
+    return { batches: r.n, oldestMs: r.oldest };
+  }
+}
+
+function toImpression(r: SlateRow): Impression {
+  return {
+    slateId: r.id,
+    userId: r.user_id,
+    servedAt: r.served_at,
+    policy: r.policy,
+    seed: Number(r.seed),
+    modelVersion: r.model_version,
+    experiment: r.experiment_key && r.variant ? { key: r.experiment_key, variant: r.variant } : null,
+    context: r.context,
+    requestedSize: r.requested_size,
+    propensityKind: r.propensity_kind,
+    simulatedSlates: r.simulated_slates,
+    items: r.items,
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ModelModule } from '../model/model.module';
+import { ImpressionDeliveryService } from './impression-delivery.service';
 import { ImpressionLogService } from './impression-log.service';
 import { ImpressionsRepository, TypeOrmImpressionsRepository } from './impressions.repository';
 import { SlatesController } from './slates.controller';
@@ -11,8 +12,9 @@ import { SlatesService } from './slates.service';
   providers: [
     SlatesService,
     ImpressionLogService,
+    ImpressionDeliveryService,
     { provide: ImpressionsRepository, useClass: TypeOrmImpressionsRepository },
   ],
-  exports: [SlatesService, ImpressionLogService],
+  exports: [SlatesService, ImpressionLogService, ImpressionDeliveryService],
 })
 export class SlatesModule {}

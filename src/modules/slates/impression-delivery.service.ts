@@ -1,0 +1,181 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { Counter, Gauge } from 'prom-client';
+import { APP_CONFIG, type AppConfig } from '../../config/config';
+import { MetricsService } from '../metrics/metrics.service';
+import type { Impression } from './impression';
+import { ImpressionsRepository } from './impressions.repository';
+
+/** Called with stored slates (the learner in-process, the Kafka publisher): may reject, and may be called again. */
+export type ImpressionSink = (batch: readonly Impression[]) => Promise<void> | void;
+
+/** Stored batches that may wait for the delivery lane; past it, a batch is left to the outbox. */
+const MAX_QUEUED_BATCHES = 8;
+/** Outbox entries a redelivery step claims. */
+const CLAIM_BATCHES = 4;
+/** The longest wait between two tries of one outbox entry. */
+const MAX_RETRY_MS = 600_000;
+/** The longest wait between two redelivery passes. */
+const MAX_PASS_MS = 5_000;
+
+/**
+ * Hands stored slates to the sinks, in order, one batch at a time (the lane), without holding back the writes
+ * to PostgreSQL. Every stored batch has an outbox entry (`impression_outbox`, written in its transaction); the
+ * entry goes once every sink took the batch. An entry still there after `IMPRESSION_REDELIVER_MS` (the process
+ * crashed between the write and the delivery, a sink failed, or the lane was full) is delivered again from the
+ * table by the passes here, with backoff. The sinks drop slates they already have (the learner's join book and
+ * tombstones), so a slate is learned once however often it is delivered.
+ */
+@Injectable()
+export class ImpressionDeliveryService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(ImpressionDeliveryService.name);
+  private readonly sinks: ImpressionSink[] = [];
+  /** The lane: each delivery starts once the one before it settled. */
+  private lane: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  private timer?: NodeJS.Timeout;
+  private passing?: Promise<unknown>;
+  private stopped = false;
+  private readonly deferred: Counter;
+  private readonly redelivered: Counter;
+  private readonly backlog: Gauge;
+  private readonly oldest: Gauge;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repo: ImpressionsRepository,
+    metrics: MetricsService,
+  ) {
+    this.deferred = new Counter({
+      name: 'reco_impressions_deferred_total',
+      help: 'Stored slates left to the outbox (impression_outbox) for a later delivery, by reason: a sink failed (sink_failed), or the deliveries were behind the writes (behind).',
+      labelNames: ['reason'] as const,
+      registers: [metrics.registry],
+    });
+    this.redelivered = new Counter({
+      name: 'reco_impressions_redelivered_total',
+      help: 'Stored slates delivered again from the outbox (found in slates; those deleted since are not counted).',
+      registers: [metrics.registry],
+    });
+    this.backlog = new Gauge({
+      name: 'reco_impression_outbox_batches',
+      help: 'Stored batches of slates in the outbox not yet delivered to every sink, as of the last redelivery pass.',
+      registers: [metrics.registry],
+    });
+    this.oldest = new Gauge({
+      name: 'reco_impression_outbox_oldest_seconds',
+      help: 'Age of the oldest undelivered batch in the outbox, as of the last redelivery pass (0: none).',
+      registers: [metrics.registry],
+    });
+  }
+
+  addSink(sink: ImpressionSink): void {
+    this.sinks.push(sink);
+  }
+
+  /** Whether stored slates go anywhere (then the writes keep outbox entries). */
+  get active(): boolean {
+    return this.sinks.length > 0;
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.active) return;
+    const every = Math.min(MAX_PASS_MS, Math.max(50, Math.floor(this.config.serving.redeliverMs / 2)));
+    const pass = () => {
+      if (this.passing || this.stopped) return;
+      this.passing = this.redeliver()
+        .catch((e: unknown) => this.logger.warn({ err: e }, 'redelivering stored slates failed'))
+        .finally(() => (this.passing = undefined));
+    };
+    this.timer = setInterval(pass, every);
+    this.timer.unref();
+    pass(); // what a crash left behind and is already due
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.passing;
+    await this.settled();
+  }
+
+  /**
+   * A batch just stored, and its outbox entries: queued for the lane. When `MAX_QUEUED_BATCHES` wait already, it
+   * is left to the outbox (counted), so that slow sinks never hold memory or the writes back.
+   */
+  offer(batch: readonly Impression[], outboxIds: readonly string[]): void {
+    if (!this.active || batch.length === 0) return;
+    if (this.queued >= MAX_QUEUED_BATCHES) {
+      this.deferred.inc({ reason: 'behind' }, batch.length);
+      return;
+    }
+    this.queued++;
+    this.lane = this.lane.then(() => this.deliver(batch, outboxIds)).finally(() => this.queued--);
+  }
+
+  /** Resolves once every delivery offered so far has settled (tests and shutdown). */
+  async settled(): Promise<void> {
+    let seen: Promise<unknown>;
+    do {
+      seen = this.lane;
+      await seen;
+    } while (seen !== this.lane);
+  }
+
+  /**
+   * One pass (the timer's; tests call it): claim the entries due, a few at a time, and deliver their slates
+   * through the lane, until none is due. Returns the slates delivered again.
+   */
+  async redeliver(): Promise<number> {
+    let slates = 0;
+    const { redeliverMs } = this.config.serving;
+    while (!this.stopped) {
+      const entries = await this.repo.claimDue(CLAIM_BATCHES, redeliverMs, MAX_RETRY_MS);
+      if (entries.length === 0) break;
+      for (const entry of entries) {
+        const batch = await this.repo.findByIds(entry.slateIds);
+        const done = this.lane.then(() => this.deliver(batch, [entry.id]));
+        this.lane = done;
+        if (await done) {
+          slates += batch.length;
+          this.redelivered.inc(batch.length);
+        }
+      }
+    }
+    const backlog = await this.repo.outboxBacklog();
+    this.backlog.set(backlog.batches);
+    this.oldest.set((backlog.oldestMs ?? 0) / 1000);
+    if (slates > 0) this.logger.log({ msg: 'delivered stored slates again from the outbox', slates });
+    return slates;
+  }
+
+  /** True once every sink took the batch and its entries are gone; false (logged, counted) if a sink failed. */
+  private async deliver(batch: readonly Impression[], outboxIds: readonly string[]): Promise<boolean> {
+    if (batch.length > 0) {
+      for (const sink of this.sinks) {
+        try {
+          await sink(batch);
+        } catch (e) {
+          this.deferred.inc({ reason: 'sink_failed' }, batch.length);
+          this.logger.error(
+            { err: e, slates: batch.length, retryInMs: this.config.serving.redeliverMs },
+            'impression sink failed; the outbox delivers the slates again',
+          );
+          return false;
+        }
+      }
+    }
+    try {
+      await this.repo.delivered(outboxIds);
+    } catch (e) {
+      // The entries stay: their slates are delivered again, and dropped as known.
+      this.logger.warn({ err: e }, 'could not delete delivered outbox entries');
+    }
+    return true;
+  }
+}

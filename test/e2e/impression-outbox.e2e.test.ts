@@ -1,0 +1,189 @@
+// The impression outbox on real PostgreSQL (and a real broker for the Kafka case): a stored slate reaches the
+// learner even when the process dies between writing it and handing it on, and is learned once however often it
+// is delivered.
+import { Kafka, logLevel } from 'kafkajs';
+import { Client } from 'pg';
+import { ModelService } from '../../src/modules/model/model.service';
+import { testImpression } from '../../src/modules/slates/impression.fixture';
+import { ImpressionDeliveryService } from '../../src/modules/slates/impression-delivery.service';
+import { ImpressionLogService } from '../../src/modules/slates/impression-log.service';
+import { ImpressionsRepository } from '../../src/modules/slates/impressions.repository';
+import { uuid7 } from '../../src/common/uuid7';
+import { startTestApp, type TestApp } from '../setup/app';
+import { describeKafka, uniqueKafkaName } from '../setup/kafka';
+import { importTestItems, LEARNING_ENV, testItems, waitFor } from '../setup/learning';
+
+/** A long window: the slates learned stay open in the join book, where the test counts them. */
+const ENV = { ...LEARNING_ENV, JOIN_WINDOW_MS: '600000' };
+
+const metric = async (t: TestApp, name: string, labels = ''): Promise<number> => {
+  const text = (await t.http.get('/metrics')).text;
+  const escaped = labels.replace(/[{}"]/g, (c) => `\\${c}`);
+  return Number(new RegExp(`^${name}${escaped} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+};
+
+/** The outbox's rows, read with a client of our own (the service may be stopped). */
+async function outboxRows(t: TestApp): Promise<{ slate_ids: string[]; attempts: number }[]> {
+  const client = new Client({ connectionString: t.db.url });
+  await client.connect();
+  try {
+    const r = await client.query<{ slate_ids: string[]; attempts: number }>(
+      'SELECT slate_ids::text[] AS slate_ids, attempts FROM impression_outbox ORDER BY id',
+    );
+    return r.rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Slates of our catalogue's items, as the service logs them. */
+const slates = (n: number, user: string) =>
+  Array.from({ length: n }, (_, k) => {
+    const i = testImpression(uuid7(), user);
+    i.servedAt = new Date(); // in the window: the learner keeps it open
+    i.items = [0, 1].map((p) => ({
+      itemId: testItems[(k + p) % testItems.length],
+      position: p + 1,
+      score: 0,
+      propensity: 0.5,
+      inSlateProbability: 0.5,
+    }));
+    return i;
+  });
+
+/**
+ * What a process killed after its write and before its delivery leaves: the slates stored, with their outbox
+ * entry, written by the service's own repository (the same transaction as the live path), in a service that is
+ * stopped at once.
+ */
+async function leftByACrash(
+  env: Record<string, string>,
+  batches: number[],
+): Promise<{ a: TestApp; ids: string[] }> {
+  const a = await startTestApp({ ...env, IMPRESSION_REDELIVER_MS: '3600000' });
+  await importTestItems(a);
+  const repo = a.reco.app.get(ImpressionsRepository);
+  const ids: string[] = [];
+  for (const n of batches) {
+    const batch = slates(n, `crash-${ids.length}`);
+    // Due at once for the next process (a live entry is due IMPRESSION_REDELIVER_MS after its write).
+    expect(await repo.insertMany(batch, { dueInMs: 0 })).toMatch(/^\d+$/);
+    ids.push(...batch.map((i) => i.slateId));
+  }
+  await a.stop();
+  return { a, ids };
+}
+
+describe('the impression outbox (real PostgreSQL)', () => {
+  const apps: TestApp[] = [];
+  afterAll(async () => {
+    for (const t of apps) await t.close().catch(() => undefined);
+  });
+
+  it('leaves no entry behind on the live path, by COPY and by INSERT', async () => {
+    const t = await startTestApp(ENV);
+    apps.push(t);
+    await importTestItems(t);
+    t.reco.app.get(ModelService).rebuild();
+    const log = t.reco.app.get(ImpressionLogService);
+    // A batch of one goes by INSERT (with its entry in one statement), a larger one by COPY in a transaction.
+    expect((await t.http.post('/v1/slates').send({ userId: 'u1', size: 3 })).status).toBe(200);
+    await log.flush();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, k) => t.http.post('/v1/slates').send({ userId: `u${k}`, size: 3 })),
+    );
+    await log.flush();
+    expect(await outboxRows(t)).toEqual([]);
+    expect(await metric(t, 'reco_events_total', '{source="serving",outcome="learned"}')).toBe(21);
+    expect(t.reco.app.get(ModelService).joins.openCount).toBe(21);
+  });
+
+  it('delivers the slates a crash left between the write and the learner at the next start, once', async () => {
+    const { a, ids } = await leftByACrash(ENV, [5, 1, 3]);
+    apps.push(a);
+    expect((await outboxRows(a)).map((r) => r.slate_ids.length)).toEqual([5, 1, 3]);
+
+    const b = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '100' }, a.db);
+    apps.push(b);
+    await waitFor('the outbox to be delivered', async () => (await outboxRows(b)).length === 0, 20_000);
+    expect(await metric(b, 'reco_impressions_redelivered_total')).toBe(ids.length);
+    expect(await metric(b, 'reco_events_total', '{source="serving",outcome="learned"}')).toBe(ids.length);
+    const models = b.reco.app.get(ModelService);
+    expect(models.joins.openCount).toBe(ids.length);
+
+    // Delivered again (an entry whose delete was lost leaves it so): the learner drops every one as known.
+    await b.reco.db.dataSource.query(
+      `INSERT INTO impression_outbox (slate_ids, due_at) VALUES ($1::uuid[], now())`,
+      [ids],
+    );
+    expect(await b.reco.app.get(ImpressionDeliveryService).redeliver()).toBe(ids.length);
+    expect(await metric(b, 'reco_events_total', '{source="serving",outcome="duplicate"}')).toBe(ids.length);
+    expect(await metric(b, 'reco_events_total', '{source="serving",outcome="learned"}')).toBe(ids.length);
+    expect(models.joins.openCount).toBe(ids.length);
+    expect(await outboxRows(b)).toEqual([]);
+  });
+
+  it('claims an entry once and pushes its next try back, doubling', async () => {
+    const t = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '3600000' });
+    apps.push(t);
+    const repo = t.reco.app.get(ImpressionsRepository);
+    const batch = slates(2, 'claim');
+    const id = await repo.insertMany(batch, { dueInMs: 0 });
+    const first = await repo.claimDue(10, 60_000, 600_000);
+    expect(first).toEqual([{ id, slateIds: batch.map((i) => i.slateId), attempts: 0 }]);
+    expect(await repo.claimDue(10, 60_000, 600_000)).toEqual([]); // not due for a minute
+    const [due] = (await t.reco.db.dataSource.query(
+      `SELECT extract(epoch FROM due_at - now())::float8 AS s, attempts FROM impression_outbox WHERE id = $1`,
+      [id],
+    )) as { s: number; attempts: number }[];
+    expect(due.attempts).toBe(1);
+    expect(due.s).toBeGreaterThan(55);
+    expect(due.s).toBeLessThanOrEqual(60);
+    // Made due again: the next try is pushed back twice as far.
+    await t.reco.db.dataSource.query(`UPDATE impression_outbox SET due_at = now() WHERE id = $1`, [id]);
+    expect((await repo.claimDue(10, 60_000, 600_000))[0].attempts).toBe(1);
+    const [again] = (await t.reco.db.dataSource.query(
+      `SELECT extract(epoch FROM due_at - now())::float8 AS s FROM impression_outbox WHERE id = $1`,
+      [id],
+    )) as { s: number }[];
+    expect(again.s).toBeGreaterThan(115);
+    expect(again.s).toBeLessThanOrEqual(120);
+    expect(await repo.outboxBacklog()).toEqual({ batches: 1, oldestMs: expect.any(Number) });
+  });
+});
+
+describeKafka('the impression outbox with Kafka (real broker, real PostgreSQL)', (kafka) => {
+  let a: TestApp | undefined;
+  let b: TestApp | undefined;
+  afterAll(async () => {
+    await a?.close().catch(() => undefined);
+    await b?.stop().catch(() => undefined);
+  });
+
+  it('publishes the slates a crash left unpublished at the next start, and the learner learns them', async () => {
+    const topics = {
+      KAFKA_TOPIC_IMPRESSIONS: uniqueKafkaName('obx-imp'),
+      KAFKA_TOPIC_CLICKS: uniqueKafkaName('obx-clk'),
+      KAFKA_TOPIC_DLQ: uniqueKafkaName('obx-dlq'),
+      KAFKA_GROUP_ID: uniqueKafkaName('obx-grp'),
+    };
+    const env = { ...ENV, KAFKA_BROKERS: kafka.brokers.join(','), ...topics };
+    const crashed = await leftByACrash(env, [4, 2]);
+    a = crashed.a;
+    b = await startTestApp({ ...env, IMPRESSION_REDELIVER_MS: '100' }, a.db);
+    await waitFor(
+      'the learner to learn the published slates',
+      async () =>
+        (await metric(b!, 'reco_events_total', '{source="kafka",outcome="learned"}')) >= crashed.ids.length,
+      60_000,
+    );
+    expect(await outboxRows(b)).toEqual([]);
+    const client = new Kafka({ clientId: 'test', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
+    const admin = client.admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(topics.KAFKA_TOPIC_IMPRESSIONS);
+    await admin.disconnect();
+    expect(offsets.reduce((s, p) => s + Number(p.high), 0)).toBe(crashed.ids.length);
+    expect(b.reco.app.get(ModelService).joins.openCount).toBe(crashed.ids.length);
+  });
+});
