@@ -23,12 +23,12 @@ const metric = async (t: TestApp, name: string, labels = ''): Promise<number> =>
 };
 
 /** The outbox's rows, read with a client of our own (the service may be stopped). */
-async function outboxRows(t: TestApp): Promise<{ slate_ids: string[]; attempts: number }[]> {
+async function outboxRows(t: TestApp): Promise<{ slates: number; attempts: number }[]> {
   const client = new Client({ connectionString: t.db.url });
   await client.connect();
   try {
-    const r = await client.query<{ slate_ids: string[]; attempts: number }>(
-      'SELECT slate_ids::text[] AS slate_ids, attempts FROM impression_outbox ORDER BY id',
+    const r = await client.query<{ slates: number; attempts: number }>(
+      'SELECT slates, attempts FROM impression_outbox ORDER BY id',
     );
     return r.rows;
   } finally {
@@ -36,11 +36,15 @@ async function outboxRows(t: TestApp): Promise<{ slate_ids: string[]; attempts: 
   }
 }
 
+let clock = 0;
+
 /** Slates of our catalogue's items, as the service logs them. */
 const slates = (n: number, user: string) =>
   Array.from({ length: n }, (_, k) => {
     const i = testImpression(uuid7(), user);
-    i.servedAt = new Date(); // in the window: the learner keeps it open
+    // Now (in the window: the learner keeps it open), a millisecond of its own: each batch's outbox interval
+    // holds its own slates alone, so the counts below are exact.
+    i.servedAt = new Date((clock = Math.max(clock + 1, Date.now())));
     i.items = [0, 1].map((p) => ({
       itemId: testItems[(k + p) % testItems.length],
       position: p + 1,
@@ -101,7 +105,7 @@ describe('the impression outbox (real PostgreSQL)', () => {
   it('delivers the slates a crash left between the write and the learner at the next start, once', async () => {
     const { a, ids } = await leftByACrash(ENV, [5, 1, 3]);
     apps.push(a);
-    expect((await outboxRows(a)).map((r) => r.slate_ids.length)).toEqual([5, 1, 3]);
+    expect((await outboxRows(a)).map((r) => r.slates)).toEqual([5, 1, 3]);
 
     const b = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '100' }, a.db);
     apps.push(b);
@@ -113,7 +117,8 @@ describe('the impression outbox (real PostgreSQL)', () => {
 
     // Delivered again (an entry whose delete was lost leaves it so): the learner drops every one as known.
     await b.reco.db.dataSource.query(
-      `INSERT INTO impression_outbox (slate_ids, due_at) VALUES ($1::uuid[], now())`,
+      `INSERT INTO impression_outbox (first_served_at, last_served_at, slates, due_at)
+       SELECT min(served_at), max(served_at), count(*), now() FROM slates WHERE id = ANY($1::uuid[])`,
       [ids],
     );
     expect(await b.reco.app.get(ImpressionDeliveryService).redeliver()).toBe(ids.length);
@@ -130,7 +135,16 @@ describe('the impression outbox (real PostgreSQL)', () => {
     const batch = slates(2, 'claim');
     const id = await repo.insertMany(batch, { dueInMs: 0 });
     const first = await repo.claimDue(10, 60_000, 600_000);
-    expect(first).toEqual([{ id, slateIds: batch.map((i) => i.slateId), attempts: 0 }]);
+    const times = batch.map((i) => i.servedAt.getTime());
+    expect(first).toEqual([
+      {
+        id,
+        from: new Date(Math.min(...times)),
+        to: new Date(Math.max(...times)),
+        slates: 2,
+        attempts: 0,
+      },
+    ]);
     expect(await repo.claimDue(10, 60_000, 600_000)).toEqual([]); // not due for a minute
     const [due] = (await t.reco.db.dataSource.query(
       `SELECT extract(epoch FROM due_at - now())::float8 AS s, attempts FROM impression_outbox WHERE id = $1`,

@@ -9,7 +9,7 @@ import { Counter, Gauge } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
-import { ImpressionsRepository } from './impressions.repository';
+import { ImpressionsRepository, type OutboxEntry } from './impressions.repository';
 
 /** Called with stored slates (the learner in-process, the Kafka publisher): may reject, and may be called again. */
 export type ImpressionSink = (batch: readonly Impression[]) => Promise<void> | void;
@@ -22,6 +22,10 @@ const CLAIM_BATCHES = 4;
 const MAX_RETRY_MS = 600_000;
 /** The longest wait between two redelivery passes. */
 const MAX_PASS_MS = 5_000;
+/** Slates a redelivery reads and hands on at a time. */
+const PAGE_SLATES = 1000;
+/** Delivered entries are deleted together, at most this long after (one statement, not one a batch). */
+const DELETE_EVERY_MS = 1_000;
 
 /**
  * Hands stored slates to the sinks, in order, one batch at a time (the lane), without holding back the writes
@@ -40,6 +44,10 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
   private queued = 0;
   private timer?: NodeJS.Timeout;
   private passing?: Promise<unknown>;
+  /** Entries delivered, not yet deleted; and the timer and statement that delete them. */
+  private toDelete: string[] = [];
+  private deleteTimer?: NodeJS.Timeout;
+  private deleting?: Promise<void>;
   private stopped = false;
   private readonly deferred: Counter;
   private readonly redelivered: Counter;
@@ -104,6 +112,33 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
     await this.settled();
   }
 
+  /** Delete the entries delivered so far (the timer's; `settled` and shutdown call it too). */
+  async deleteDelivered(): Promise<void> {
+    clearTimeout(this.deleteTimer);
+    this.deleteTimer = undefined;
+    while (this.deleting) await this.deleting;
+    if (this.toDelete.length === 0) return;
+    const ids = this.toDelete;
+    this.toDelete = [];
+    this.deleting = this.repo.delivered(ids).catch((e: unknown) => {
+      // Kept for the next try; meanwhile a pass may deliver them again, and the learner drops them as known.
+      this.toDelete.push(...ids);
+      this.scheduleDelete();
+      this.logger.warn({ err: e, entries: ids.length }, 'could not delete delivered outbox entries');
+    });
+    try {
+      await this.deleting;
+    } finally {
+      this.deleting = undefined;
+    }
+  }
+
+  private scheduleDelete(): void {
+    if (this.deleteTimer || this.stopped) return;
+    this.deleteTimer = setTimeout(() => void this.deleteDelivered(), DELETE_EVERY_MS);
+    this.deleteTimer.unref();
+  }
+
   /**
    * A batch just stored, and its outbox entries: queued for the lane. When `MAX_QUEUED_BATCHES` wait already, it
    * is left to the outbox (counted), so that slow sinks never hold memory or the writes back.
@@ -118,13 +153,14 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
     this.lane = this.lane.then(() => this.deliver(batch, outboxIds)).finally(() => this.queued--);
   }
 
-  /** Resolves once every delivery offered so far has settled (tests and shutdown). */
+  /** Resolves once every delivery offered so far has settled and its entry is deleted (tests and shutdown). */
   async settled(): Promise<void> {
     let seen: Promise<unknown>;
     do {
       seen = this.lane;
       await seen;
     } while (seen !== this.lane);
+    await this.deleteDelivered();
   }
 
   /**
@@ -137,16 +173,9 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
     while (!this.stopped) {
       const entries = await this.repo.claimDue(CLAIM_BATCHES, redeliverMs, MAX_RETRY_MS);
       if (entries.length === 0) break;
-      for (const entry of entries) {
-        const batch = await this.repo.findByIds(entry.slateIds);
-        const done = this.lane.then(() => this.deliver(batch, [entry.id]));
-        this.lane = done;
-        if (await done) {
-          slates += batch.length;
-          this.redelivered.inc(batch.length);
-        }
-      }
+      for (const entry of entries) slates += await this.redeliverEntry(entry);
     }
+    await this.deleteDelivered();
     const backlog = await this.repo.outboxBacklog();
     this.backlog.set(backlog.batches);
     this.oldest.set((backlog.oldestMs ?? 0) / 1000);
@@ -154,7 +183,28 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
     return slates;
   }
 
-  /** True once every sink took the batch and its entries are gone; false (logged, counted) if a sink failed. */
+  /**
+   * The slates of one entry, a page at a time through the lane; the entry goes once every page was taken. A page
+   * that fails leaves it for its next try (the pages before are then delivered again, and dropped as known).
+   */
+  private async redeliverEntry(entry: OutboxEntry): Promise<number> {
+    let slates = 0;
+    let after: { servedAt: Date; slateId: string } | undefined;
+    for (;;) {
+      const page = await this.repo.findServed(entry.from, entry.to, PAGE_SLATES, after);
+      const last = page.length < PAGE_SLATES;
+      const done = this.lane.then(() => this.deliver(page, last ? [entry.id] : []));
+      this.lane = done;
+      if (!(await done)) return slates;
+      slates += page.length;
+      this.redelivered.inc(page.length);
+      if (last) return slates;
+      const end = page[page.length - 1];
+      after = { servedAt: end.servedAt, slateId: end.slateId };
+    }
+  }
+
+  /** True once every sink took the batch (its entries then go); false (logged, counted) if a sink failed. */
   private async deliver(batch: readonly Impression[], outboxIds: readonly string[]): Promise<boolean> {
     if (batch.length > 0) {
       for (const sink of this.sinks) {
@@ -170,11 +220,9 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
         }
       }
     }
-    try {
-      await this.repo.delivered(outboxIds);
-    } catch (e) {
-      // The entries stay: their slates are delivered again, and dropped as known.
-      this.logger.warn({ err: e }, 'could not delete delivered outbox entries');
+    if (outboxIds.length > 0) {
+      this.toDelete.push(...outboxIds);
+      this.scheduleDelete();
     }
     return true;
   }

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import type { AppConfig } from '../../config/config';
 import type { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
-import { testImpression as impression } from './impression.fixture';
+import { testImpression } from './impression.fixture';
 import { impressionHeapBytes, ImpressionLogService } from './impression-log.service';
 import { ImpressionDeliveryService } from './impression-delivery.service';
 import { ImpressionsRepository, type OutboxEntry } from './impressions.repository';
@@ -29,9 +29,12 @@ class MemoryRepository extends ImpressionsRepository {
     this.rows.push(...stored);
     if (!outbox || stored.length === 0) return Promise.resolve(null);
     const id = String(this.nextId++);
+    const times = stored.map((i) => i.servedAt.getTime());
     this.outbox.set(id, {
       id,
-      slateIds: stored.map((i) => i.slateId),
+      from: new Date(Math.min(...times)),
+      to: new Date(Math.max(...times)),
+      slates: stored.length,
       attempts: 0,
       dueAt: this.now + outbox.dueInMs,
     });
@@ -40,8 +43,20 @@ class MemoryRepository extends ImpressionsRepository {
   findById(): Promise<Impression | null> {
     return Promise.resolve(null);
   }
-  findByIds(ids: readonly string[]): Promise<Impression[]> {
-    return Promise.resolve(this.rows.filter((r) => ids.includes(r.slateId)));
+  findServed(
+    from: Date,
+    to: Date,
+    limit: number,
+    after?: { servedAt: Date; slateId: string },
+  ): Promise<Impression[]> {
+    const key = (i: { servedAt: Date; slateId: string }) =>
+      `${String(i.servedAt.getTime()).padStart(15, '0')}/${i.slateId}`;
+    return Promise.resolve(
+      this.rows
+        .filter((r) => r.servedAt >= from && r.servedAt <= to && (!after || key(r) > key(after)))
+        .sort((a, b) => (key(a) < key(b) ? -1 : 1))
+        .slice(0, limit),
+    );
   }
   delivered(ids: readonly string[]): Promise<void> {
     for (const id of ids) this.outbox.delete(id);
@@ -53,7 +68,9 @@ class MemoryRepository extends ImpressionsRepository {
       e.dueAt = this.now + Math.min(retryMs * 2 ** e.attempts, maxRetryMs);
       e.attempts++;
     }
-    return Promise.resolve(due.map((e) => ({ id: e.id, slateIds: e.slateIds, attempts: e.attempts - 1 })));
+    return Promise.resolve(
+      due.map((e) => ({ id: e.id, from: e.from, to: e.to, slates: e.slates, attempts: e.attempts - 1 })),
+    );
   }
   outboxBacklog(): Promise<{ batches: number; oldestMs: number | null }> {
     return Promise.resolve({ batches: this.outbox.size, oldestMs: this.outbox.size ? 0 : null });
@@ -61,6 +78,13 @@ class MemoryRepository extends ImpressionsRepository {
 }
 
 const REDELIVER_MS = 60_000;
+
+/** A slate served at its own millisecond: each batch's outbox interval holds its slates alone. */
+let servedAt = 0;
+const impression = (slateId: string, userId?: string): Impression => ({
+  ...testImpression(slateId, userId),
+  servedAt: new Date(++servedAt),
+});
 
 function setup(impressionBufferBytes = Infinity) {
   const repo = new MemoryRepository();
@@ -180,7 +204,7 @@ describe('ImpressionLogService', () => {
     log.record(impression('s2'));
     await log.flush();
     expect(sunk).toEqual(['s1', 's2']); // the first sink took it, the second refused
-    expect([...repo.outbox.values()].map((e) => e.slateIds)).toEqual([['s1', 's2']]);
+    expect([...repo.outbox.values()].map((e) => e.slates)).toEqual([2]);
     expect(await metric('reco_impressions_deferred_total', { reason: 'sink_failed' })).toBe(2);
 
     // Not due yet: nothing happens.
@@ -230,5 +254,34 @@ describe('ImpressionLogService', () => {
     expect(await delivery.redeliver()).toBe(4);
     expect(sunk.slice(8)).toEqual(['b8', 'b9', 'b10', 'b11']);
     expect(repo.outbox.size).toBe(0);
+  });
+
+  it('writes what was buffered when the timer fired: slates served during that write wait for the next timer', async () => {
+    jest.useFakeTimers();
+    try {
+      const { repo, log } = setup();
+      const sizes: number[] = [];
+      let release: (() => void) | undefined;
+      const insert = repo.insertMany.bind(repo);
+      repo.insertMany = async (batch, outbox) => {
+        sizes.push(batch.length);
+        await new Promise<void>((r) => (release = r)); // the database takes its time
+        return insert(batch, outbox);
+      };
+      for (let k = 0; k < 5; k++) log.record(impression(`a${k}`));
+      await jest.advanceTimersByTimeAsync(60_000); // the flush interval: the write of 5 starts
+      expect(sizes).toEqual([5]);
+      for (let k = 0; k < 3; k++) log.record(impression(`b${k}`)); // served while it runs
+      release!();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(sizes).toEqual([5]); // not written back to back
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(sizes).toEqual([5, 3]);
+      release!();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(repo.rows).toHaveLength(8);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -8,10 +8,16 @@ import { copyIn, hasCopyFromStdin } from '../../database/copy-in';
 import { sqlState } from '../../database/sql-state';
 import type { Impression } from './impression';
 
-/** A batch of stored slates not yet delivered to every sink (a row of `impression_outbox`). */
+/**
+ * A batch of stored slates not yet delivered to every sink (a row of `impression_outbox`): the slates served from
+ * `from` to `to` (inclusive), `slates` of them in the batch; other slates served in that interval are delivered
+ * with them (the learner drops those it has).
+ */
 export interface OutboxEntry {
   id: string;
-  slateIds: string[];
+  from: Date;
+  to: Date;
+  slates: number;
   /** Deliveries tried from the outbox before this one. */
   attempts: number;
 }
@@ -28,8 +34,16 @@ export abstract class ImpressionsRepository {
     outbox?: { dueInMs: number },
   ): Promise<string | null>;
   abstract findById(slateId: string): Promise<Impression | null>;
-  /** The stored slates of these ids (ids not stored, or deleted since, are left out), in serving order. */
-  abstract findByIds(slateIds: readonly string[]): Promise<Impression[]>;
+  /**
+   * Up to `limit` stored slates served from `from` to `to` (inclusive), in serving order (then id), after
+   * `after` (the last one of the previous page) when given.
+   */
+  abstract findServed(
+    from: Date,
+    to: Date,
+    limit: number,
+    after?: { servedAt: Date; slateId: string },
+  ): Promise<Impression[]>;
   /** Outbox entries delivered: deleted. */
   abstract delivered(outboxIds: readonly string[]): Promise<void>;
   /**
@@ -113,9 +127,10 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
     // With the outbox, one statement (so one transaction) stores the slates and the entry of those it stored.
     const rows: { id: string }[] = await this.dataSource.query(
       outbox
-        ? `WITH stored AS (${insert} RETURNING id)
-           INSERT INTO impression_outbox (slate_ids, due_at)
-           SELECT array_agg(id), now() + $2 * interval '1 millisecond' FROM stored HAVING count(*) > 0
+        ? `WITH stored AS (${insert} RETURNING served_at)
+           INSERT INTO impression_outbox (first_served_at, last_served_at, slates, due_at)
+           SELECT min(served_at), max(served_at), count(*), now() + $2 * interval '1 millisecond'
+           FROM stored HAVING count(*) > 0
            RETURNING id::text AS id`
         : insert,
       [
@@ -161,16 +176,24 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
         await copyIn(client, `COPY slates (${COLUMNS}) FROM STDIN`, [text]);
         return null;
       }
-      await client.query('BEGIN');
+      let first = impressions[0].servedAt.getTime();
+      let last = first;
+      for (const i of impressions) {
+        const t = i.servedAt.getTime();
+        if (t < first) first = t;
+        else if (t > last) last = t;
+      }
       try {
+        // BEGIN and the entry in one round trip (simple protocol: our own values, written as literals).
+        const opened = (await client.query(
+          `BEGIN; INSERT INTO impression_outbox (first_served_at, last_served_at, slates, due_at)
+           VALUES ('${new Date(first).toISOString()}', '${new Date(last).toISOString()}', ${impressions.length},
+                   now() + interval '${Math.round(outbox.dueInMs)} milliseconds')
+           RETURNING id::text AS id`,
+        )) as unknown as { rows: { id: string }[] }[];
         await copyIn(client, `COPY slates (${COLUMNS}) FROM STDIN`, [text]);
-        const entry = await client.query<{ id: string }>(
-          `INSERT INTO impression_outbox (slate_ids, due_at)
-           VALUES ($1::uuid[], now() + $2 * interval '1 millisecond') RETURNING id::text AS id`,
-          [impressions.map((i) => i.slateId), outbox.dueInMs],
-        );
         await client.query('COMMIT');
-        return entry.rows[0].id;
+        return opened[1].rows[0].id;
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw e;
@@ -185,11 +208,18 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
     return rows.length === 0 ? null : toImpression(rows[0]);
   }
 
-  async findByIds(slateIds: readonly string[]): Promise<Impression[]> {
-    if (slateIds.length === 0) return [];
+  async findServed(
+    from: Date,
+    to: Date,
+    limit: number,
+    after?: { servedAt: Date; slateId: string },
+  ): Promise<Impression[]> {
     const rows: SlateRow[] = await this.dataSource.query(
-      `SELECT * FROM slates WHERE id = ANY($1::uuid[]) ORDER BY served_at, id`,
-      [slateIds],
+      after
+        ? `SELECT * FROM slates WHERE served_at BETWEEN $1 AND $2 AND (served_at, id) > ($4, $5::uuid)
+           ORDER BY served_at, id LIMIT $3`
+        : `SELECT * FROM slates WHERE served_at BETWEEN $1 AND $2 ORDER BY served_at, id LIMIT $3`,
+      after ? [from, to, limit, after.servedAt, after.slateId] : [from, to, limit],
     );
     return rows.map(toImpression);
   }
@@ -200,7 +230,13 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
   }
 
   async claimDue(limit: number, retryMs: number, maxRetryMs: number): Promise<OutboxEntry[]> {
-    const rows: { id: string; slate_ids: string[]; attempts: number }[] = await this.dataSource.query(
+    const rows: {
+      id: string;
+      first_served_at: Date;
+      last_served_at: Date;
+      slates: number;
+      attempts: number;
+    }[] = await this.dataSource.query(
       // In a WITH: TypeORM answers a bare UPDATE with [rows, count], a SELECT with its rows.
       `WITH claimed AS (
          UPDATE impression_outbox
@@ -208,12 +244,18 @@ export class TypeOrmImpressionsRepository extends ImpressionsRepository {
              due_at = now() + least($2 * power(2, least(attempts, 30)), $3) * interval '1 millisecond'
          WHERE id IN (SELECT id FROM impression_outbox WHERE due_at <= now()
                       ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, slate_ids, attempts)
-       SELECT id::text AS id, slate_ids::text[] AS slate_ids, attempts - 1 AS attempts FROM claimed`,
+         RETURNING id, first_served_at, last_served_at, slates, attempts)
+       SELECT id::text AS id, first_served_at, last_served_at, slates, attempts - 1 AS attempts FROM claimed`,
       [limit, retryMs, maxRetryMs],
     );
     return rows
-      .map((r) => ({ id: r.id, slateIds: r.slate_ids, attempts: r.attempts }))
+      .map((r) => ({
+        id: r.id,
+        from: r.first_served_at,
+        to: r.last_served_at,
+        slates: r.slates,
+        attempts: r.attempts,
+      }))
       .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
   }
 
