@@ -47,6 +47,14 @@ describe('embedded default (PGlite through the pg driver)', () => {
         });
       }
       expect(first.output()).not.toContain('impression write failed');
+      // Handed to the learner, each batch with its outbox entry (one statement on PGlite), and the outbox's
+      // first pass (claims with FOR UPDATE SKIP LOCKED) ran at start without an error.
+      await waitFor('the served slates learned', async () => {
+        const metrics = await (await fetch(`${first.baseUrl}/metrics`)).text();
+        return /^reco_events_total\{source="serving",outcome="learned"\} 4$/m.test(metrics);
+      });
+      expect(first.output()).not.toContain('impression sink failed');
+      expect(first.output()).not.toContain('redelivering stored slates failed');
       // A click learned, then a checkpoint (the model's head and pages, on PGlite).
       const click = { eventId: 'e1', type: 'click', userId: 'u', itemId: 'kept', ts: Date.now() };
       const learned = await fetch(`${first.baseUrl}/v1/events`, {
