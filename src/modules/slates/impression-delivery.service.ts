@@ -26,6 +26,11 @@ const MAX_PASS_MS = 5_000;
 const PAGE_SLATES = 1000;
 /** Delivered entries are deleted together, at most this long after (one statement, not one a batch). */
 const DELETE_EVERY_MS = 1_000;
+/**
+ * How long shutdown waits for deliveries in flight: a sink that hangs (kafkajs retrying through a broker outage)
+ * must not hold a SIGTERM past an orchestrator's grace period. What is not delivered stays in the outbox.
+ */
+export const SHUTDOWN_DELIVERY_MS = 10_000;
 
 /**
  * Hands stored slates to the sinks, in order, one batch at a time (the lane), without holding back the writes
@@ -108,8 +113,30 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.passing;
-    await this.settled();
+    await this.settledWithin(SHUTDOWN_DELIVERY_MS);
+  }
+
+  /**
+   * `settled` (and the redelivery pass in flight), but waiting at most `ms`: false, with a warning, if deliveries
+   * were still running then. Their slates stay in the outbox, delivered again at the next start.
+   */
+  async settledWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      const done = Promise.all([this.passing, this.settled()]).then(() => true as const);
+      if (await Promise.race([done, timeout])) return true;
+      this.logger.warn({
+        msg: 'deliveries still running at shutdown; their slates stay in the outbox for the next start',
+        queued: this.queued,
+        waitedMs: ms,
+      });
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Delete the entries delivered so far (the timer's; `settled` and shutdown call it too). */

@@ -4,7 +4,7 @@ import type { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
 import { testImpression } from './impression.fixture';
 import { impressionHeapBytes, ImpressionLogService } from './impression-log.service';
-import { ImpressionDeliveryService } from './impression-delivery.service';
+import { ImpressionDeliveryService, SHUTDOWN_DELIVERY_MS } from './impression-delivery.service';
 import { ImpressionsRepository, type OutboxEntry } from './impressions.repository';
 
 /**
@@ -280,6 +280,29 @@ describe('ImpressionLogService', () => {
       release!();
       await jest.advanceTimersByTimeAsync(0);
       expect(repo.rows).toHaveLength(8);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('does not hang at shutdown on a sink that hangs: the slates are stored and stay in the outbox', async () => {
+    jest.useFakeTimers();
+    try {
+      const { repo, log, delivery } = setup();
+      log.addSink(() => new Promise<void>(() => undefined)); // a broker outage: never answers
+      log.record(impression('h1'));
+      log.record(impression('h2'));
+      let closed = false;
+      const shutdown = Promise.all([
+        log.beforeApplicationShutdown(),
+        delivery.beforeApplicationShutdown(),
+      ]).then(() => (closed = true));
+      await jest.advanceTimersByTimeAsync(SHUTDOWN_DELIVERY_MS - 1);
+      expect(closed).toBe(false);
+      await jest.advanceTimersByTimeAsync(1);
+      await shutdown;
+      expect(repo.rows.map((r) => r.slateId)).toEqual(['h1', 'h2']);
+      expect([...repo.outbox.values()].map((e) => e.slates)).toEqual([2]);
     } finally {
       jest.useRealTimers();
     }

@@ -5,7 +5,11 @@ import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { sqlState } from '../../database/sql-state';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
-import { ImpressionDeliveryService, type ImpressionSink } from './impression-delivery.service';
+import {
+  ImpressionDeliveryService,
+  SHUTDOWN_DELIVERY_MS,
+  type ImpressionSink,
+} from './impression-delivery.service';
 import { ImpressionsRepository } from './impressions.repository';
 
 export type { ImpressionSink } from './impression-delivery.service';
@@ -147,13 +151,14 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
     clearTimeout(this.timer);
     this.timer = undefined;
     try {
-      await this.flush();
+      await this.writeAll(true);
     } catch (e) {
       this.logger.error(
         { err: e, lost: this.buffer.length },
         'could not write the last served slates at shutdown',
       );
     }
+    await this.delivery.settledWithin(SHUTDOWN_DELIVERY_MS);
   }
 
   /** Store a batch with its outbox entries (when the slates go anywhere), then offer it for delivery. */
