@@ -7,7 +7,7 @@
 #
 # --lease PID registers a user of the broker (a test run's pid); see stop.sh --release.
 # Environment (all optional):
-#   RECO_KAFKA_PORT             broker port (default 39092)
+#   RECO_KAFKA_PORT             broker port (default 39092; when unset and taken, the next free pair)
 #   RECO_KAFKA_CONTROLLER_PORT  KRaft controller port (default RECO_KAFKA_PORT + 1)
 #   RECO_KAFKA_HOME             pid, log, config and leases (default <repo>/.kafka)
 #   RECO_KAFKA_JVM_OPTS         JVM options (default: 512 MB heap, serial GC, C1 only; see README)
@@ -79,6 +79,17 @@ fi
 if [[ -f $DATA_PTR_FILE ]]; then rm -rf "$(<"$DATA_PTR_FILE")"; fi
 rm -f "$PID_FILE" "$ADDR_FILE" "$DATA_PTR_FILE" "$OWNER_FILE"
 
+# Ports left to their defaults and taken (another checkout's broker, say): the next free pair above them.
+if [[ -z ${RECO_KAFKA_PORT:-} && -z ${RECO_KAFKA_CONTROLLER_PORT:-} ]]; then
+  while port_open "$RECO_KAFKA_HOST" "$port" || port_open "$RECO_KAFKA_HOST" "$controller_port"; do
+    port=$((port + 2))
+    controller_port=$((port + 1))
+    if ((port >= 39192)); then
+      log "no free port pair in 39092-39191 on $RECO_KAFKA_HOST; set RECO_KAFKA_PORT to a free port"
+      exit 3
+    fi
+  done
+fi
 for p in "$port" "$controller_port"; do
   if port_open "$RECO_KAFKA_HOST" "$p"; then
     log "port $p on $RECO_KAFKA_HOST is taken by another process; set RECO_KAFKA_PORT to a free port"

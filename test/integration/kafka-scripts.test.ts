@@ -6,6 +6,7 @@
 // start.sh's child is then not java for that long, which is the window a loaded CI machine hit.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, KAFKA_TEST_ENV } from '../setup/kafka';
@@ -118,5 +119,33 @@ describeScripts('docker/kafka start.sh and stop.sh (real broker)', () => {
     await sleep(5_000); // past the sleep: a surviving child would be java by now
     expect(processesOf(home)).toEqual([]);
     expect(existsSync(join(home, 'data-dir'))).toBe(false);
+  });
+
+  it('takes the next free port pair when the default ports are taken and none is set', async () => {
+    // Hold 39092 and 39093 (the run's own broker may hold them already: taken either way).
+    const held: Server[] = [];
+    for (const port of [39092, 39093]) {
+      const server = createServer();
+      const listening = await new Promise<boolean>((resolve) => {
+        server.once('error', () => resolve(false));
+        server.listen(port, '127.0.0.1', () => resolve(true));
+      });
+      if (listening) held.push(server);
+    }
+    try {
+      const { home, env } = await setup('');
+      delete env.RECO_KAFKA_PORT;
+      delete env.RECO_KAFKA_CONTROLLER_PORT;
+      const started = await script('start.sh', env);
+      expect(started.code).toBe(0);
+      const port = Number(started.stdout.trim().split('\n').pop()?.split(':')[1]);
+      expect(port).toBeGreaterThanOrEqual(39094);
+      expect((port - 39092) % 2).toBe(0);
+      expect((await script('status.sh', env)).stdout.trim()).toBe(`127.0.0.1:${port}`);
+      expect((await script('stop.sh', env)).code).toBe(0);
+      expect(processesOf(home)).toEqual([]);
+    } finally {
+      for (const server of held) await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
