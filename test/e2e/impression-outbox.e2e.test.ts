@@ -10,8 +10,10 @@ import { ImpressionLogService } from '../../src/modules/slates/impression-log.se
 import { ImpressionsRepository } from '../../src/modules/slates/impressions.repository';
 import { uuid7 } from '../../src/common/uuid7';
 import { startTestApp, type TestApp } from '../setup/app';
+import { ensureBuilt, serveCli, type ServedCli } from '../setup/cli';
+import { createTestDatabase, type TestDatabase } from '../setup/db';
 import { describeKafka, uniqueKafkaName } from '../setup/kafka';
-import { importTestItems, LEARNING_ENV, testItems, waitFor } from '../setup/learning';
+import { importTestItems, LEARNING_ENV, openJoinsOf, testItems, waitFor } from '../setup/learning';
 
 /** A long window: the slates learned stay open in the join book, where the test counts them. */
 const ENV = { ...LEARNING_ENV, JOIN_WINDOW_MS: '600000' };
@@ -199,5 +201,78 @@ describeKafka('the impression outbox with Kafka (real broker, real PostgreSQL)',
     await admin.disconnect();
     expect(offsets.reduce((s, p) => s + Number(p.high), 0)).toBe(crashed.ids.length);
     expect(b.reco.app.get(ModelService).joins.openCount).toBe(crashed.ids.length);
+  });
+});
+
+describe('the impression outbox through real crashes (the built service, real PostgreSQL)', () => {
+  let db: TestDatabase;
+  let child: ServedCli | undefined;
+  beforeAll(async () => {
+    ensureBuilt();
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    child?.child.kill('SIGKILL');
+    await child?.stop();
+    await db?.drop();
+  });
+
+  it('learns every stored slate once after SIGKILLs under serving load', async () => {
+    const env = { ...ENV, LOG_LEVEL: 'info', DATABASE_URL: db.url, IMPRESSION_REDELIVER_MS: '500' };
+    child = await serveCli([], env);
+    const body = testItems.map((id, i) => JSON.stringify({ id, group: `g${i % 3}` })).join('\n');
+    const imported = await fetch(`${child.baseUrl}/v1/items:import`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body,
+    });
+    expect(imported.status).toBe(200);
+
+    let served = 0;
+    for (let round = 0; round < 3; round++) {
+      // Eight clients post slates in a loop; the service is killed while they do.
+      const base = child.baseUrl;
+      let stop = false;
+      const clients = Array.from({ length: 8 }, async (_, c) => {
+        for (let k = 0; !stop; k++) {
+          const r = await fetch(`${base}/v1/slates`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ userId: `r${round}-c${c}-${k % 7}`, size: 3 }),
+          }).catch(() => undefined);
+          if (r?.status === 200) served++;
+        }
+      });
+      await new Promise((r) => setTimeout(r, 700 + 300 * round));
+      child.child.kill('SIGKILL');
+      stop = true;
+      await Promise.all(clients);
+      await child.stop();
+      child = await serveCli([], env);
+    }
+    expect(served).toBeGreaterThan(100);
+
+    // Every slate stored is in the learner's book exactly once (the window is long: all are still open), once
+    // the outbox has delivered what the kills left between a write and its hand-over.
+    const pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    try {
+      const count = async (sql: string) => Number((await pg.query<{ n: string }>(sql)).rows[0].n);
+      await waitFor(
+        'the outbox to be empty',
+        async () => (await count('SELECT count(*) AS n FROM impression_outbox')) === 0,
+        30_000,
+      );
+      const stored = await count('SELECT count(*) AS n FROM slates');
+      expect(stored).toBeGreaterThan(0);
+      await waitFor(
+        'every stored slate open in the join book',
+        async () => (await openJoinsOf(child!.baseUrl)) === stored,
+        30_000,
+      );
+      expect(await openJoinsOf(child.baseUrl)).toBe(stored);
+    } finally {
+      await pg.end();
+    }
   });
 });
