@@ -13,16 +13,20 @@ import { startTestApp, type TestApp } from '../setup/app';
 import { ensureBuilt, serveCli, type ServedCli } from '../setup/cli';
 import { createTestDatabase, type TestDatabase } from '../setup/db';
 import { describeKafka, uniqueKafkaName } from '../setup/kafka';
-import { importTestItems, LEARNING_ENV, openJoinsOf, testItems, waitFor } from '../setup/learning';
+import {
+  importTestItems,
+  LEARNING_ENV,
+  metricValue,
+  openJoinsOf,
+  testItems,
+  waitFor,
+} from '../setup/learning';
 
 /** A long window: the slates learned stay open in the join book, where the test counts them. */
 const ENV = { ...LEARNING_ENV, JOIN_WINDOW_MS: '600000' };
 
-const metric = async (t: TestApp, name: string, labels = ''): Promise<number> => {
-  const text = (await t.http.get('/metrics')).text;
-  const escaped = labels.replace(/[{}"]/g, (c) => `\\${c}`);
-  return Number(new RegExp(`^${name}${escaped} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-};
+const metric = async (t: TestApp, name: string, labels = ''): Promise<number> =>
+  metricValue((await t.http.get('/metrics')).text, name, labels);
 
 /** The outbox's rows, read with a client of our own (the service may be stopped). */
 async function outboxRows(t: TestApp): Promise<{ slates: number; attempts: number }[]> {

@@ -6,15 +6,10 @@ import { impressionEvent } from '../../src/messaging/impression-event';
 import { ModelService } from '../../src/modules/model/model.service';
 import { startTestApp, type TestApp } from '../setup/app';
 import { describeKafka, uniqueKafkaName } from '../setup/kafka';
-import { importTestItems, LEARNING_ENV, waitFor } from '../setup/learning';
+import { importTestItems, LEARNING_ENV, metricValue as metric, waitFor } from '../setup/learning';
 
 /** The broker's default message.max.bytes. */
 const BROKER_DEFAULT_MAX_BYTES = 1_048_588;
-
-const metric = (text: string, name: string, labels = ''): number => {
-  const escaped = labels.replace(/[{}"]/g, (c) => `\\${c}`);
-  return Number(new RegExp(`^${name}${escaped} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-};
 
 describeKafka('producing within the broker size limits (real broker)', (kafka) => {
   let client: Kafka;

@@ -57,6 +57,12 @@ export async function waitFor(
   }
 }
 
+/** A sample's value in Prometheus text, by name and labels as written (`{source="kafka"}`); 0 when absent. */
+export function metricValue(text: string, name: string, labels = ''): number {
+  const escaped = labels.replace(/[{}"]/g, (c) => `\\${c}`);
+  return Number(new RegExp(`^${name}${escaped} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
 /** Open joins of a running service, read from its metrics (`reco_learning_joins{state="open"}`). */
 export async function openJoinsOf(baseUrl: string): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import type { AppConfig } from '../../config/config';
 import type { MetricsService } from '../metrics/metrics.service';
 import { testImpression } from '../slates/impression.fixture';
-import type { ImpressionLogService, ImpressionSink } from '../slates/impression-log.service';
+import type { ImpressionDeliveryService, ImpressionSink } from '../slates/impression-delivery.service';
 import { impressionEvent } from '../../messaging/impression-event';
 import { ImpressionPublisher } from './impression.publisher';
 import { messageBytes } from './produce-chunks';
@@ -24,7 +24,7 @@ describe('ImpressionPublisher', () => {
     } as unknown as Producer;
     const kafka = { producer: () => producer } as unknown as Kafka;
     let sink: ImpressionSink | undefined;
-    const log = { addSink: (s: ImpressionSink) => (sink = s) } as unknown as ImpressionLogService;
+    const log = { addSink: (s: ImpressionSink) => (sink = s) } as unknown as ImpressionDeliveryService;
     const config = {
       kafka: { mode: 'kafka', produceMaxBytes: 900_000, topics: { impressions: 'imps' } },
     } as unknown as AppConfig;
@@ -52,7 +52,7 @@ describe('ImpressionPublisher', () => {
       disconnect: () => Promise.resolve(),
     } as unknown as Producer;
     let sink: ImpressionSink | undefined;
-    const log = { addSink: (s: ImpressionSink) => (sink = s) } as unknown as ImpressionLogService;
+    const log = { addSink: (s: ImpressionSink) => (sink = s) } as unknown as ImpressionDeliveryService;
     const limit = 4000;
     const config = {
       kafka: { mode: 'kafka', produceMaxBytes: limit, topics: { impressions: 'imps' } },

@@ -10,7 +10,7 @@ import { Counter } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { impressionEvent } from '../../messaging/impression-event';
 import { MetricsService } from '../metrics/metrics.service';
-import { ImpressionLogService } from '../slates/impression-log.service';
+import { ImpressionDeliveryService } from '../slates/impression-delivery.service';
 import { chunkMessages } from './produce-chunks';
 import { KAFKA } from './kafka.tokens';
 
@@ -28,7 +28,7 @@ export class ImpressionPublisher implements OnModuleInit, BeforeApplicationShutd
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(KAFKA) private readonly kafka: Kafka | null,
-    private readonly log: ImpressionLogService,
+    private readonly delivery: ImpressionDeliveryService,
     metrics: MetricsService,
   ) {
     this.unpublished = new Counter({
@@ -45,7 +45,7 @@ export class ImpressionPublisher implements OnModuleInit, BeforeApplicationShutd
       allowAutoTopicCreation: true,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    this.log.addSink(async (batch) => {
+    this.delivery.addSink(async (batch) => {
       // A failed connect is tried again by the next batch (kept, its rejection would fail every later one).
       this.connected ??= this.producer!.connect().catch((e: unknown) => {
         this.connected = undefined;
@@ -55,7 +55,7 @@ export class ImpressionPublisher implements OnModuleInit, BeforeApplicationShutd
       let sent = 0;
       try {
         await this.connected;
-        // In requests the broker takes: one send of 1,000 impressions (≈ 1.4 MB) was refused whole.
+        // In requests the broker takes: one send of over 1 MB of impressions (1,000 in a full batch) was refused whole.
         for (const chunk of chunkMessages(messages, k.produceMaxBytes)) {
           await this.producer!.send({ topic: k.topics.impressions, acks: -1, messages: chunk });
           sent += chunk.length;

@@ -8,6 +8,7 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { PeriodicPass } from '../../common/periodic-pass';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 
@@ -39,10 +40,10 @@ export interface PruneResult {
 export class LogRetentionService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(LogRetentionService.name);
   private readonly deleted: Counter;
-  private timer?: NodeJS.Timeout;
-  private first?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
-  private stopped = false;
+  private readonly passes = new PeriodicPass(
+    () => this.prune(),
+    (e) => this.logger.warn({ err: e }, 'deleting logs past LOG_RETENTION_DAYS failed'),
+  );
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -59,23 +60,12 @@ export class LogRetentionService implements OnApplicationBootstrap, OnModuleDest
 
   onApplicationBootstrap(): void {
     if (!(this.config.retention.logDays > 0)) return;
-    const pass = () => {
-      if (this.running || this.stopped) return;
-      this.running = this.prune()
-        .catch((e: unknown) => this.logger.warn({ err: e }, 'deleting logs past LOG_RETENTION_DAYS failed'))
-        .finally(() => (this.running = undefined));
-    };
-    this.first = setTimeout(pass, FIRST_PASS_MS);
-    this.first.unref();
-    this.timer = setInterval(pass, PASS_MS);
-    this.timer.unref();
+    this.passes.start(PASS_MS, FIRST_PASS_MS);
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.first);
-    clearInterval(this.timer);
-    await this.running;
+    this.passes.stop();
+    await this.passes.running;
   }
 
   /** One pass (the timer's; tests call it): what is past the retention at `now`, up to CHUNKS_PER_PASS chunks a table. */
@@ -126,7 +116,7 @@ export class LogRetentionService implements OnApplicationBootstrap, OnModuleDest
     chunkRows: number,
   ): Promise<number> {
     let total = 0;
-    for (let c = 0; c < CHUNKS_PER_PASS && !this.stopped; c++) {
+    for (let c = 0; c < CHUNKS_PER_PASS && !this.passes.stopped; c++) {
       const [{ n }] = (await this.dataSource.query(
         `WITH gone AS (DELETE FROM ${table} WHERE ctid = ANY(ARRAY(${select})) RETURNING 1)
          SELECT count(*)::int AS n FROM gone`,

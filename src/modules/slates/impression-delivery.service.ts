@@ -6,6 +6,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
+import { PeriodicPass } from '../../common/periodic-pass';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
@@ -47,13 +48,16 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
   /** The lane: each delivery starts once the one before it settled. */
   private lane: Promise<unknown> = Promise.resolve();
   private queued = 0;
-  private timer?: NodeJS.Timeout;
-  private passing?: Promise<unknown>;
+  private readonly passes = new PeriodicPass(
+    () => this.redeliver(),
+    (e) => this.logger.warn({ err: e }, 'redelivering stored slates failed'),
+  );
   /** Entries delivered, not yet deleted; and the timer and statement that delete them. */
   private toDelete: string[] = [];
   private deleteTimer?: NodeJS.Timeout;
   private deleting?: Promise<void>;
-  private stopped = false;
+  /** When shutdown stops waiting for deliveries (set by the first `drainForShutdown`). */
+  private shutdownBy?: number;
   private readonly deferred: Counter;
   private readonly redelivered: Counter;
   private readonly backlog: Gauge;
@@ -99,21 +103,21 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
   onApplicationBootstrap(): void {
     if (!this.active) return;
     const every = Math.min(MAX_PASS_MS, Math.max(50, Math.floor(this.config.serving.redeliverMs / 2)));
-    const pass = () => {
-      if (this.passing || this.stopped) return;
-      this.passing = this.redeliver()
-        .catch((e: unknown) => this.logger.warn({ err: e }, 'redelivering stored slates failed'))
-        .finally(() => (this.passing = undefined));
-    };
-    this.timer = setInterval(pass, every);
-    this.timer.unref();
-    pass(); // what a crash left behind and is already due
+    this.passes.start(every, 0); // the first at once: what a crash left behind is already due
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.settledWithin(SHUTDOWN_DELIVERY_MS);
+    await this.drainForShutdown();
+  }
+
+  /**
+   * Stop the passes and wait for the deliveries in flight, until `SHUTDOWN_DELIVERY_MS` after the first call: this
+   * hook and the impression log's (which offers its last batches first) share that one deadline, in either order.
+   */
+  async drainForShutdown(): Promise<boolean> {
+    this.passes.stop();
+    this.shutdownBy ??= performance.now() + SHUTDOWN_DELIVERY_MS;
+    return this.settledWithin(Math.max(0, this.shutdownBy - performance.now()));
   }
 
   /**
@@ -126,7 +130,7 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
       timer = setTimeout(() => resolve(false), ms);
     });
     try {
-      const done = Promise.all([this.passing, this.settled()]).then(() => true as const);
+      const done = Promise.all([this.passes.running, this.settled()]).then(() => true as const);
       if (await Promise.race([done, timeout])) return true;
       this.logger.warn({
         msg: 'deliveries still running at shutdown; their slates stay in the outbox for the next start',
@@ -161,7 +165,7 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
   }
 
   private scheduleDelete(): void {
-    if (this.deleteTimer || this.stopped) return;
+    if (this.deleteTimer || this.passes.stopped) return;
     this.deleteTimer = setTimeout(() => void this.deleteDelivered(), DELETE_EVERY_MS);
     this.deleteTimer.unref();
   }
@@ -197,7 +201,7 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
   async redeliver(): Promise<number> {
     let slates = 0;
     const { redeliverMs } = this.config.serving;
-    while (!this.stopped) {
+    while (!this.passes.stopped) {
       const entries = await this.repo.claimDue(CLAIM_BATCHES, redeliverMs, MAX_RETRY_MS);
       if (entries.length === 0) break;
       for (const entry of entries) slates += await this.redeliverEntry(entry);

@@ -96,7 +96,7 @@ function setup(impressionBufferBytes = Infinity) {
   const delivery = new ImpressionDeliveryService(config, repo, metrics);
   const log = new ImpressionLogService(config, repo, delivery, metrics);
   const sunk: string[] = [];
-  log.addSink((batch) => {
+  delivery.addSink((batch) => {
     sunk.push(...batch.map((i) => i.slateId));
   });
   const metric = async (name: string, labels?: Record<string, string>) => {
@@ -199,7 +199,7 @@ describe('ImpressionLogService', () => {
   it('leaves a batch a sink failed on in the outbox, and delivers it again once due, with backoff', async () => {
     const { repo, log, delivery, sunk, metric } = setup();
     let failing = true;
-    log.addSink(() => (failing ? Promise.reject(new Error('learner down')) : undefined));
+    delivery.addSink(() => (failing ? Promise.reject(new Error('learner down')) : undefined));
     log.record(impression('s1'));
     log.record(impression('s2'));
     await log.flush();
@@ -239,7 +239,7 @@ describe('ImpressionLogService', () => {
     const { repo, log, delivery, sunk, metric } = setup();
     let release!: () => void;
     const blocked = new Promise<void>((r) => (release = r));
-    log.addSink(() => blocked);
+    delivery.addSink(() => blocked);
     for (let b = 0; b < 12; b++) {
       log.record(impression(`b${b}`));
       await (log as unknown as { writeAll(): Promise<void> }).writeAll(); // the timer's write
@@ -289,7 +289,7 @@ describe('ImpressionLogService', () => {
     jest.useFakeTimers();
     try {
       const { repo, log, delivery } = setup();
-      log.addSink(() => new Promise<void>(() => undefined)); // a broker outage: never answers
+      delivery.addSink(() => new Promise<void>(() => undefined)); // a broker outage: never answers
       log.record(impression('h1'));
       log.record(impression('h2'));
       let closed = false;
@@ -303,6 +303,29 @@ describe('ImpressionLogService', () => {
       await shutdown;
       expect(repo.rows.map((r) => r.slateId)).toEqual(['h1', 'h2']);
       expect([...repo.outbox.values()].map((e) => e.slates)).toEqual([2]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('waits at shutdown once, not once a hook: the two hooks share one deadline, in either order', async () => {
+    jest.useFakeTimers();
+    try {
+      const { repo, log, delivery } = setup();
+      delivery.addSink(() => new Promise<void>(() => undefined));
+      log.record(impression('o1'));
+      await (log as unknown as { writeAll(): Promise<void> }).writeAll(); // stored; its delivery hangs
+      log.record(impression('o2'));
+      let closed = false;
+      // The delivery's hook first (a delivery in flight), then the log's, which still has a slate to write and offer.
+      void delivery
+        .beforeApplicationShutdown()
+        .then(() => log.beforeApplicationShutdown())
+        .then(() => (closed = true));
+      await jest.advanceTimersByTimeAsync(SHUTDOWN_DELIVERY_MS);
+      await jest.advanceTimersByTimeAsync(1); // the second hook's wait: what is left of the deadline, 0
+      expect(closed).toBe(true); // a wait of its own would end 10 s later
+      expect(repo.rows.map((r) => r.slateId)).toEqual(['o1', 'o2']);
     } finally {
       jest.useRealTimers();
     }

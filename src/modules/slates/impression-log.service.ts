@@ -5,14 +5,8 @@ import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { sqlState } from '../../database/sql-state';
 import { MetricsService } from '../metrics/metrics.service';
 import type { Impression } from './impression';
-import {
-  ImpressionDeliveryService,
-  SHUTDOWN_DELIVERY_MS,
-  type ImpressionSink,
-} from './impression-delivery.service';
+import { ImpressionDeliveryService } from './impression-delivery.service';
 import { ImpressionsRepository } from './impressions.repository';
-
-export type { ImpressionSink } from './impression-delivery.service';
 
 const MAX_BATCH = 1000;
 const MAX_BACKOFF_MS = 5000;
@@ -81,11 +75,6 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
       registers: [metrics.registry],
       collect: () => this.pending.set(this.buffer.length),
     });
-  }
-
-  /** Where stored slates go (the learner in-process, the Kafka publisher): see ImpressionDeliveryService. */
-  addSink(sink: ImpressionSink): void {
-    this.delivery.addSink(sink);
   }
 
   /** Buffer a served slate; false (counted, warned) when the buffer is full: the slate is not logged. */
@@ -158,7 +147,7 @@ export class ImpressionLogService implements BeforeApplicationShutdown {
         'could not write the last served slates at shutdown',
       );
     }
-    await this.delivery.settledWithin(SHUTDOWN_DELIVERY_MS);
+    await this.delivery.drainForShutdown();
   }
 
   /** Store a batch with its outbox entries (when the slates go anywhere), then offer it for delivery. */
