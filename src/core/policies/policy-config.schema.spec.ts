@@ -14,7 +14,9 @@ function errorOf(input: unknown): PolicyInputError {
 describe('policy configs', () => {
   it('fills defaults and freezes the result', () => {
     const c = parsePolicyConfig({ name: 'in_slate_ts' });
-    expect(c).toEqual({ name: 'in_slate_ts', propensitySlates: 256 });
+    // Unset: the estimator's own default (thompson-policies.ts `simulatedSlatesFor`).
+    expect(c).toEqual({ name: 'in_slate_ts' });
+    expect(parsePolicyConfig({ name: 'slate_ts' })).toEqual({ name: 'slate_ts', propensitySlates: 256 });
     expect(Object.isFrozen(c)).toBe(true);
     expect(parsePolicyConfig({ name: 'eps_greedy' })).toEqual({ name: 'eps_greedy', epsilon: 0.1 });
     expect(parsePolicyConfig({ name: 'ucb', beta: 0.5 })).toEqual({ name: 'ucb', beta: 0.5 });

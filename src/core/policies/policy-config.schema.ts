@@ -7,26 +7,33 @@ import { PolicyInputError } from './policy-errors';
  * experiment variants all validate a policy with the same rules.
  */
 
-/** Simulated slates for Monte Carlo propensities: the standard error of a propensity p is √(p(1−p)/n). */
+/** Simulated slates for Monte Carlo propensities (see `thompsonPropensities`). */
 const propensitySlates = z
   .number()
   .int('must be an integer')
   .min(16, 'must be at least 16')
-  .max(100_000, 'must be at most 100000')
-  .default(256)
-  .describe('Simulated slates used to estimate the Thompson propensities (Monte Carlo)');
+  .max(100_000, 'must be at most 100000');
 
 export const inSlateTsConfigSchema = z
   .object({
     name: z.literal('in_slate_ts'),
-    propensitySlates,
+    // Unset: chosen by the estimator (thompson-policies.ts `simulatedSlatesFor`): 64 for the conditional
+    // estimate of a served slate of up to 12 items, else 256 counted.
+    propensitySlates: propensitySlates
+      .optional()
+      .describe(
+        'Simulated slates used to estimate the propensities: default 64 for served slates of 2 to 12 items ' +
+          '(conditional Monte Carlo), else 256 (counts)',
+      ),
   })
   .strict();
 
 export const slateTsConfigSchema = z
   .object({
     name: z.literal('slate_ts'),
-    propensitySlates,
+    propensitySlates: propensitySlates
+      .default(256)
+      .describe('Simulated slates used to estimate the propensities (counts)'),
   })
   .strict();
 
@@ -103,6 +110,6 @@ export function parsePolicyConfig(input: unknown, fieldPrefix = 'policy'): Polic
 /** True when the policy's propensities are Monte Carlo estimates (else exact closed forms). */
 export function isMonteCarloPolicy(
   config: PolicyConfig,
-): config is Extract<PolicyConfig, { propensitySlates: number }> {
+): config is Extract<PolicyConfig, { name: 'in_slate_ts' | 'slate_ts' }> {
   return config.name === 'in_slate_ts' || config.name === 'slate_ts';
 }

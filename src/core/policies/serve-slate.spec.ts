@@ -14,6 +14,7 @@ import {
   toDensePropensities,
   type SlatePropensities,
 } from './slate-propensities';
+import { bruteForceCounts } from './testing/brute-force';
 import { snapshotFromScores, syntheticSnapshot } from './testing/synthetic-snapshot';
 
 const ALL: PolicyConfigInput[] = [
@@ -315,64 +316,17 @@ describe('Thompson propensities (Monte Carlo) agree with brute-force simulation'
     }
   });
 
-  it('the served slate counts as one of the samples, so its propensities are never 0', () => {
-    const p: PolicyConfig = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 16 });
-    for (let seed = 0; seed < 50; seed++) {
-      const s = serveSlate(snap, p, { size: k }, new Rng(seed));
-      expect(s.simulatedSlates).toBe(17);
-      for (const it of s.items) expect(it.propensity).toBeGreaterThanOrEqual(1 / 17 - 1e-12);
+  it('counted: the served slate is one of the samples, so its propensities are never below 1/(S + 1)', () => {
+    for (const name of ['in_slate_ts', 'slate_ts'] as const) {
+      const p: PolicyConfig = parsePolicyConfig({ name, propensitySlates: 16 });
+      for (let seed = 0; seed < 50; seed++) {
+        const s = serveSlate(snap, p, { size: k }, new Rng(seed), { countedPropensities: true });
+        expect(s.simulatedSlates).toBe(17);
+        for (const it of s.items) expect(it.propensity).toBeGreaterThanOrEqual(1 / 17 - 1e-12);
+      }
     }
   });
 });
-
-/** Top k of one full draw (every item sampled), by insertion; writes ranked[0..k). */
-function fullDrawTopK(
-  mean: Float64Array,
-  sd: Float64Array,
-  k: number,
-  z: NormalStream,
-  ranked: Int32Array,
-): void {
-  const val = new Float64Array(k).fill(-Infinity);
-  for (let i = 0; i < mean.length; i++) {
-    const x = mean[i] + sd[i] * z.normal();
-    if (x <= val[k - 1]) continue;
-    let j = k - 1;
-    while (j > 0 && val[j - 1] < x) {
-      val[j] = val[j - 1];
-      ranked[j] = ranked[j - 1];
-      j--;
-    }
-    val[j] = x;
-    ranked[j] = i;
-  }
-}
-
-/** B brute-force slates of the plain policy (k draws, rank-major fall-through): counts[i·k + j]. */
-function bruteForceCounts(
-  mean: Float64Array,
-  sd: Float64Array,
-  k: number,
-  draws: number,
-  B: number,
-  z: NormalStream,
-): Float64Array {
-  const counts = new Float64Array(mean.length * k);
-  const ranked = new Int32Array(draws * k);
-  const taken = new Int32Array(mean.length);
-  for (let b = 1; b <= B; b++) {
-    for (let d = 0; d < draws; d++) fullDrawTopK(mean, sd, k, z, ranked.subarray(d * k, d * k + k));
-    let filled = 0;
-    for (let r = 0; r < k && filled < k; r++)
-      for (let d = 0; d < draws && filled < k; d++) {
-        const c = ranked[d * k + r];
-        if (taken[c] === b) continue;
-        taken[c] = b;
-        counts[c * k + filled++]++;
-      }
-  }
-  return counts;
-}
 
 describe('Thompson propensities pooled over exchangeability classes', () => {
   /** Items: classes of identical (mean, variance), then distinct ones; shuffled so classes interleave. */
@@ -553,7 +507,7 @@ describe('Thompson propensities pooled over exchangeability classes', () => {
     // < 1/200.
     expect(pooledSq).toBeLessThan(rawSq / 200);
   });
-  it("serving's counts for the served items alone give the full matrix's numbers, bit for bit", () => {
+  it("serving's counts (counted) for the served items alone give the full matrix's numbers, bit for bit", () => {
     // Classes (cold items at 20 group priors; served items often share a class), learned items,
     // and a few with sd 0 (their own class even when another has the same mean).
     const synth = syntheticSnapshot({ items: 2000, dim: 8, seed: 9, coldFraction: 0.6 });
@@ -583,7 +537,7 @@ describe('Thompson propensities pooled over exchangeability classes', () => {
           for (let seed = 0; seed < 12; seed++) {
             const policy = parsePolicyConfig({ name, propensitySlates: 64 + seed });
             const req = { size };
-            const served = serveSlate(snap, policy, req, new Rng(seed));
+            const served = serveSlate(snap, policy, req, new Rng(seed), { countedPropensities: true });
             const full = serveSlate(snap, policy, req, new Rng(seed), { withMatrix: true });
             expect(served.items.map((i) => i.index)).toEqual(full.items.map((i) => i.index));
             const m = full.matrix!;
@@ -613,7 +567,7 @@ describe('Thompson propensities pooled over exchangeability classes', () => {
       for (const extra of [0, 1])
         for (let seed = 0; seed < 6; seed++) {
           const policy = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: k + extra });
-          const served = serveSlate(synth, policy, { size: k }, new Rng(seed));
+          const served = serveSlate(synth, policy, { size: k }, new Rng(seed), { countedPropensities: true });
           const full = serveSlate(synth, policy, { size: k }, new Rng(seed), { withMatrix: true });
           for (const it of served.items) {
             compared++;
@@ -671,7 +625,8 @@ describe('Thompson propensities on exchangeable candidates are exactly 1/n', () 
     for (const name of ['in_slate_ts', 'slate_ts'] as const) {
       const served = serveSlate(near, parsePolicyConfig({ name }), { size: k }, new Rng(44));
       expect(served.propensityKind).toBe('monte_carlo');
-      expect(served.simulatedSlates).toBe(257);
+      // in_slate_ts: 64 conditional slates (the served one is not a sample); slate_ts: 256 counted, and the served.
+      expect(served.simulatedSlates).toBe(name === 'in_slate_ts' ? 64 : 257);
     }
   });
 

@@ -10,7 +10,12 @@ import { scoreCandidates, scoreClassLayout } from './score-kernel';
 import { activeRows, resolveSlateRequest, type ResolvedRequest, type SlateRequest } from './slate-request';
 import { prepareSnapshotForWasm } from './score-moments.wasm';
 import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
-import { selectInSlateTs, selectSlateTs, thompsonPropensities } from './thompson-policies';
+import {
+  selectInSlateTs,
+  selectSlateTs,
+  simulatedSlatesFor,
+  thompsonPropensities,
+} from './thompson-policies';
 import { scanSpec, ThompsonTopK } from './thompson-sampler';
 
 /** One served item. */
@@ -38,7 +43,10 @@ export interface ServedSlate {
   readonly requestedSize: number;
   /** Requested candidate indices skipped because the item is inactive (report them as warnings). */
   readonly inactiveCandidates: readonly number[];
-  /** 'exact' closed form, or 'monte_carlo' from `simulatedSlates` slates (served one included). */
+  /**
+   * 'exact' closed form, or 'monte_carlo' from `simulatedSlates` slates (in_slate_ts: conditional Monte Carlo
+   * over slates independent of the served one; slate_ts: counts, the served slate included as one of them).
+   */
   readonly propensityKind: 'exact' | 'monte_carlo';
   readonly simulatedSlates: number;
 }
@@ -46,6 +54,12 @@ export interface ServedSlate {
 export interface ServeOptions {
   /** Also return the full (item × position) propensity matrix of this request. */
   readonly withMatrix?: boolean;
+  /**
+   * in_slate_ts: count where the served items landed in the simulated slates (the served slate one more of them)
+   * instead of the conditional estimate (conditional-propensities.ts): the full matrix's numbers. Tests and
+   * benchmarks compare the two.
+   */
+  readonly countedPropensities?: boolean;
 }
 
 /**
@@ -133,13 +147,21 @@ function propensities(
   sampler: ThompsonTopK | null,
   served: Selection | null,
   servedRowsOnly = false,
+  counted = false,
 ): SlatePropensities {
   switch (policy.name) {
     case 'in_slate_ts':
     case 'slate_ts':
-      return thompsonPropensities(sc, sampler!, k, policy.name, policy.propensitySlates, rng, served?.cand, {
-        servedOnly: servedRowsOnly,
-      });
+      return thompsonPropensities(
+        sc,
+        sampler!,
+        k,
+        policy.name,
+        simulatedSlatesFor(policy, k, servedRowsOnly && served !== null, !counted),
+        rng,
+        served?.cand,
+        { servedOnly: servedRowsOnly, conditional: !counted },
+      );
     case 'greedy':
       return deterministicPropensities(sc, served ?? selectGreedy(sc, k));
     case 'ucb':
@@ -171,7 +193,16 @@ export function serveSlate(
     ? scoreWithSampler(snapshot, req)
     : { sc: scoreRequest(snapshot, req), sampler: null };
   const sel = select(policy, sc, k, rng, sampler);
-  const matrix = propensities(policy, sc, k, rng.fork(), sampler, sel, options.withMatrix !== true);
+  const matrix = propensities(
+    policy,
+    sc,
+    k,
+    rng.fork(),
+    sampler,
+    sel,
+    options.withMatrix !== true,
+    options.countedPropensities === true,
+  );
   const items: ServedItem[] = [];
   for (let j = 0; j < k; j++) {
     const index = sc.rows[sel.cand[j]];
@@ -199,7 +230,7 @@ export function serveSlate(
 /**
  * The full (item × position) propensity matrix of a request, for off-policy evaluation: exact for
  * greedy, UCB, ε-greedy and random; for the Thompson policies a Monte Carlo estimate from
- * `policy.propensitySlates` simulated slates drawn with `rng` (exactly 1/n when every candidate has the
+ * `policy.propensitySlates` simulated slates (default 256) drawn with `rng` (exactly 1/n when every candidate has the
  * same score distribution).
  */
 export function slatePropensities(

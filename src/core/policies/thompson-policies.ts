@@ -4,6 +4,7 @@ import { randomPropensities } from './random-policy';
 import { makePropensities, type PropensityClasses, type SlatePropensities } from './slate-propensities';
 import { candidateItems, type ScoredCandidates, type Selection } from './policy-types';
 import { type ThompsonTopK } from './thompson-sampler';
+import { conditionalServedPropensities } from './conditional-propensities';
 
 /**
  * In-slate Thompson sampling (Eide, Leslie & Frigessi, FINN.no): k independent posterior draws, each
@@ -61,7 +62,7 @@ export interface LazyDraws {
  * since in-slate slates mostly read a draw's first 2–4 ranks). The extensions use the same stream, in the
  * order the slates ask for them: deterministic given the seed.
  */
-function lazyDraws(
+export function lazyDraws(
   sampler: ThompsonTopK,
   stream: NormalStream,
   D: number,
@@ -103,6 +104,36 @@ export function selectSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Selec
 }
 
 /**
+ * Served slates of in_slate_ts with 2 … `CONDITIONAL_MAX_K` items get conditional Monte Carlo propensities
+ * (conditional-propensities.ts). Its cost grows as k² a simulated slate (k walks of ≈ k steps) against the
+ * counts' k, so past about a dozen items counting 4 times as many slates is the cheaper way to the same
+ * precision (bench: `docs/serving.md`).
+ */
+export const CONDITIONAL_MAX_K = 12;
+/** Default simulated slates (a policy's `propensitySlates` unset): for the conditional estimate, and for counts. */
+export const CONDITIONAL_SLATES = 64;
+export const COUNTED_SLATES = 256;
+
+/** True when a served slate of this policy and size gets conditional propensities (`conditional`: not turned off). */
+export function usesConditional(policy: 'in_slate_ts' | 'slate_ts', k: number, conditional = true): boolean {
+  return conditional && policy === 'in_slate_ts' && k >= 2 && k <= CONDITIONAL_MAX_K;
+}
+
+/**
+ * The simulated slates a request uses: the policy's `propensitySlates`, else the default of the estimator that
+ * applies (`servedOnly`: a served slate's own propensities; else the full matrix, always counted).
+ */
+export function simulatedSlatesFor(
+  policy: { name: 'in_slate_ts' | 'slate_ts'; propensitySlates?: number },
+  k: number,
+  servedOnly: boolean,
+  conditional = true,
+): number {
+  if (policy.propensitySlates !== undefined) return policy.propensitySlates;
+  return servedOnly && usesConditional(policy.name, k, conditional) ? CONDITIONAL_SLATES : COUNTED_SLATES;
+}
+
+/**
  * Monte Carlo propensities of a Thompson policy from `slates` simulated slates (plus the served one,
  * when given, as one more sample: all S + 1 are iid draws of the policy, so the estimate stays
  * unbiased over the randomness and a served (item, position) never gets 0).
@@ -135,6 +166,12 @@ export function selectSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Selec
  * the result has explicit rows for the served items only: not a full matrix (no class rows, and every
  * other candidate reads 0).
  *
+ * Serving in_slate_ts with k ≥ 2 (`servedOnly`, unless `options.conditional` is false) estimates the served
+ * items' rows by conditional Monte Carlo instead (`conditionalServedPropensities`): from the same draws, each
+ * simulated slate contributes the exact probability of each position given the other candidates' scores,
+ * and the served slate is not a sample. Far less variance than the counts at the same S; no longer the
+ * full matrix's numbers.
+ *
  * Exact instead when the candidates are exchangeable (`sampler.exchangeable`: every candidate has the
  * same score distribution, sd > 0, e.g. a cold catalogue at one prior): then both policies put every
  * candidate at every position with probability exactly 1/n. Proof: the k draws' joint law is invariant
@@ -151,11 +188,14 @@ export function thompsonPropensities(
   slates: number,
   rng: Rng,
   served?: Int32Array,
-  options: { pool?: boolean; servedOnly?: boolean } = {},
+  options: { pool?: boolean; servedOnly?: boolean; conditional?: boolean } = {},
 ): SlatePropensities {
   const pool = options.pool !== false;
   const n = sc.n;
   if (sampler.exchangeable) return randomPropensities(sc, k); // the uniform policy's: 1/n everywhere
+  if (options.servedOnly && served && usesConditional(policy, k, options.conditional !== false)) {
+    return conditionalServedPropensities(sc, sampler, k, slates, new NormalStream(rng), served);
+  }
   if (options.servedOnly && served && pool) {
     return servedPropensities(sc, sampler, k, policy, slates, new NormalStream(rng), served);
   }

@@ -1,0 +1,239 @@
+import type { NormalStream } from '../random';
+import { normalSf } from './internal/gaussian';
+import { nextStamp, scratchFloat64, scratchInt32 } from './internal/scratch';
+import { candidateItems, type ScoredCandidates } from './policy-types';
+import { makePropensities, type SlatePropensities } from './slate-propensities';
+import { assembleInSlate, lazyDraws } from './thompson-policies';
+import type { ThompsonTopK } from './thompson-sampler';
+
+/**
+ * The served items' propensities under in-slate Thompson sampling by conditional Monte Carlo
+ * (Rao–Blackwellisation): for each simulated slate and each served item i, the probability that i lands
+ * at each position *given every other candidate's sampled scores* X₋ᵢ, computed exactly over i's own
+ * scores, instead of the 0 or 1 of where i happened to land. E[P(i at j | X₋ᵢ)] = P(i at j), so the
+ * average over the simulated slates is unbiased, and (Rao–Blackwell) its variance is never larger than
+ * the count's. docs/serving.md has the measured errors; in short, 64 slates this way err less than 256
+ * counted ones, at about the same cost, and a small propensity gets a smooth estimate instead of 0 or
+ * 1/(S + 1).
+ *
+ * Why it is exact. Scores are independent across candidates and draws, and i's score in draw d is
+ * N(mᵢ, sdᵢ²). Given X₋ᵢ, let o(d, r) be the r-th best score of the *other* candidates in draw d (0-based)
+ * and F(d, r) = P(xᵢ > o(d, r)) = Q((o(d, r) − mᵢ)/sdᵢ): i's rank in draw d is r with probability
+ * F(d, r) − F(d, r − 1) (F(d, −1) = 0), independently across draws. The slate reads the rank-major list
+ * top-1 of draw 1, …, top-1 of draw k, top-2 of draw 1, … and skips repeats. Let (r, d) be the first
+ * entry of that list that is i. Every entry before it is another candidate's, and unshifted by i (i ranks
+ * ≥ r in every draw, > r in the draws before d), so i's position is the number of distinct others in the
+ * others' own rank-major list before (r, d): a function of X₋ᵢ alone, found by walking that list. And
+ *   P(i first at (r, d) | X₋ᵢ) = (F(d, r) − F(d, r − 1)) · Π_{d′ < d} (1 − F(d′, r)) · Π_{d′ > d} (1 − F(d′, r − 1)).
+ * The walk ends when the others alone fill the slate. It reads o(d, r) for r ≤ k − 2 only: the sampler
+ * draws a draw's top k, so the others' (k − 1)-th is unknown when i is among them. A slate whose others
+ * do not fill it within ranks 0 … k − 2 (an event of X₋ᵢ alone, so the mixture stays unbiased; it needs
+ * draws that nearly agree, as with tight posteriors) counts where i actually landed instead.
+ *
+ * The simulated slates are independent of the served one, so the estimate for a served (item, position)
+ * is unbiased given that it was served: the served slate is not one of the samples (the counting
+ * estimator adds it, which lifts every served propensity by up to 1/(S + 1)). Only if it comes out 0 (Q
+ * underflows far in the tail, or every slate counted and none put i there) does it get 1/(S + 1), as if
+ * the served slate were one more sample: a logged propensity is never 0.
+ *
+ * The draws and windows are those of `thompsonPropensities` (D = max(S, k) lazy draws, slate s from
+ * draws s … s + k − 1 mod D); ranks past a draw's known ones are completed when the walk first reads
+ * them. Deterministic given the stream. Cost: k walks a slate, usually of one or two ranks (k steps
+ * each); the tail probabilities of a draw's first ranks are cached (each draw is in k slates).
+ * Requires k ≥ 2 (with k = 1 the others' best is unknown whenever i is a draw's best).
+ */
+export function conditionalServedPropensities(
+  sc: ScoredCandidates,
+  sampler: ThompsonTopK,
+  k: number,
+  slates: number,
+  stream: NormalStream,
+  served: Int32Array,
+): SlatePropensities {
+  if (k < 2) throw new RangeError('conditional propensities need k ≥ 2');
+  const counts = scratchFloat64('conditional.counts', k * k).fill(0, 0, k * k);
+  walkSlates(sc, sampler, k, slates, stream, served, counts);
+  const p = new Float64Array(k * k);
+  const itemOf = new Int32Array(k);
+  const floor = 1 / (slates + 1);
+  for (let j = 0; j < k; j++) {
+    itemOf[j] = sc.rows[served[j]];
+    for (let i = 0; i < k; i++) p[j * k + i] = counts[j * k + i] / slates;
+    if (!(p[j * k + j] > 0)) p[j * k + j] = floor;
+  }
+  return makePropensities({
+    k,
+    kind: 'monte_carlo',
+    simulatedSlates: slates,
+    candidates: candidateItems(sc),
+    items: itemOf,
+    p,
+    otherProbability: new Float64Array(k),
+    otherCount: sc.n - k,
+  });
+}
+
+/** P(X > o) for X ~ N(m, s²) (s = 0: a point mass at m). */
+function above(o: number, m: number, s: number): number {
+  return s > 0 ? normalSf((o - m) / s) : o < m ? 1 : 0;
+}
+
+/** Ranks whose tail probabilities are cached per draw (a walk rarely reads deeper; deeper ones are computed each time). */
+const CACHED_RANKS = 4;
+
+function walkSlates(
+  sc: ScoredCandidates,
+  sampler: ThompsonTopK,
+  k: number,
+  slates: number,
+  stream: NormalStream,
+  served: Int32Array,
+  counts: Float64Array,
+): void {
+  const n = sc.n;
+  const { mean, sd } = sc;
+  const D = Math.max(slates, k);
+  const tops = scratchInt32('propensity.tops', D * k);
+  const vals = scratchFloat64('propensity.vals', D * k);
+  const lazy = lazyDraws(sampler, stream, D, k, tops, vals, 'propensity.known');
+  const known = lazy.known;
+  // F(d, ρ, r) and the others' entry (r, d) for served item ρ, for r < R: NaN until computed.
+  const R = Math.min(CACHED_RANKS, k - 1);
+  const cacheF = scratchFloat64('conditional.F', D * k * R).fill(NaN, 0, D * k * R);
+  const cacheItem = scratchInt32('conditional.item', D * k * R);
+  const suffix = scratchFloat64('conditional.suffix', k + 1);
+  const prevF = scratchFloat64('conditional.prevF', k); // F(d_t, r − 1), from the walk's previous rank
+  const curF = scratchFloat64('conditional.curF', k);
+  const row = scratchFloat64('conditional.row', k);
+  const winDraw = scratchInt32('conditional.window', k);
+  const seen = scratchInt32('conditional.seen', n); // stamps: a walk's distinct others
+  const slate = new Int32Array(k);
+  // The window's own rank-major walk over every candidate, up to where it fills the slate (or rank k − 2): its
+  // steps' draw slot, rank and distinct entries before. For a served item the walk never visits, the others'
+  // walk is exactly this one (the item ranks below every visited entry of every draw), so its pass needs no
+  // dedupe and no search of its own: only its tail probabilities.
+  const stepT = scratchInt32('conditional.stepT', k * k);
+  const stepR = scratchInt32('conditional.stepR', k * k);
+  const stepBefore = scratchInt32('conditional.stepBefore', k * k);
+  const visited = scratchInt32('conditional.visited', n); // stamps: the window walk's entries
+  for (let s = 0; s < slates; s++) {
+    for (let t = 0, d = s % D; t < k; t++, d = d + 1 === D ? 0 : d + 1) winDraw[t] = d;
+    const win = nextStamp();
+    let steps = 0;
+    let winFilled = 0;
+    for (let r = 0; r <= k - 2 && winFilled < k; r++)
+      for (let t = 0; t < k; t++) {
+        const d = winDraw[t];
+        if (known[d] <= r) lazy.extend(d);
+        const e = tops[d * k + r];
+        stepT[steps] = t;
+        stepR[steps] = r;
+        stepBefore[steps++] = winFilled;
+        if (visited[e] !== win) {
+          visited[e] = win;
+          if (++winFilled === k) break;
+        }
+      }
+    let assembled = false;
+    for (let rho = 0; rho < k; rho++) {
+      const c = served[rho];
+      const m = mean[c];
+      const sdc = sd[c];
+      row.fill(0, 0, k);
+      let filled = 0;
+      if (visited[c] !== win) {
+        // The shared walk: P(first at (r, t)) as below, with o(d, r) the draw's own r-th score.
+        let rank = -1;
+        let before = 1;
+        for (let i = 0; i < steps; i++) {
+          const t = stepT[i];
+          const r = stepR[i];
+          if (r !== rank) {
+            if (r > 0) {
+              suffix[k] = 1;
+              for (let u = k - 1; u >= 0; u--) {
+                prevF[u] = curF[u];
+                suffix[u] = suffix[u + 1] * (1 - curF[u]);
+              }
+            }
+            rank = r;
+            before = 1;
+          }
+          const d = winDraw[t];
+          let f: number;
+          if (r < R) {
+            const at = (d * k + rho) * R + r;
+            f = cacheF[at];
+            if (f !== f) {
+              f = above(vals[d * k + r], m, sdc);
+              cacheF[at] = f;
+              cacheItem[at] = tops[d * k + r];
+            }
+          } else f = above(vals[d * k + r], m, sdc);
+          curF[t] = f;
+          row[stepBefore[i]] += r === 0 ? f * before : (f - prevF[t]) * before * suffix[t + 1];
+          before *= 1 - f;
+        }
+        filled = winFilled;
+      } else {
+        const stamp = nextStamp();
+        for (let r = 0; r <= k - 2 && filled < k; r++) {
+          if (r > 0) {
+            // suffix[t] = Π_{t′ ≥ t} (1 − F(d_t′, r − 1)): c ranks ≥ r in the draws from t on.
+            suffix[k] = 1;
+            for (let t = k - 1; t >= 0; t--) {
+              prevF[t] = curF[t];
+              suffix[t] = suffix[t + 1] * (1 - curF[t]);
+            }
+          }
+          let before = 1; // Π_{t′ < t} (1 − F(d_t′, r)): c ranks > r in the draws before t
+          for (let t = 0; t < k; t++) {
+            const d = winDraw[t];
+            // The others' entry (r, d): the draw's r-th, or its (r + 1)-th when c is above it.
+            let f: number;
+            let e: number;
+            const at = (d * k + rho) * R + r;
+            if (r < R && cacheF[at] === cacheF[at]) {
+              f = cacheF[at];
+              e = cacheItem[at];
+            } else {
+              if (known[d] <= r) lazy.extend(d);
+              const o = d * k;
+              let q = r;
+              for (let x = 0; x <= r; x++)
+                if (tops[o + x] === c) {
+                  q = r + 1; // within the draw's k, since r ≤ k − 2
+                  if (known[d] <= q) lazy.extend(d);
+                  break;
+                }
+              e = tops[o + q];
+              f = above(vals[o + q], m, sdc);
+              if (r < R) {
+                cacheF[at] = f;
+                cacheItem[at] = e;
+              }
+            }
+            curF[t] = f;
+            row[filled] += r === 0 ? f * before : (f - prevF[t]) * before * suffix[t + 1];
+            before *= 1 - f;
+            if (seen[e] !== stamp) {
+              seen[e] = stamp;
+              if (++filled === k) break;
+            }
+          }
+        }
+      }
+      const o = rho * k;
+      if (filled === k) {
+        for (let j = 0; j < k; j++) counts[o + j] += row[j];
+        continue;
+      }
+      // The others do not fill the slate within ranks 0 … k − 2: count where c landed in this window's slate.
+      if (!assembled) {
+        assembleInSlate(tops, null, s % D, D, k, n, slate, null, lazy);
+        assembled = true;
+      }
+      for (let j = 0; j < k; j++) if (slate[j] === c) counts[o + j] += 1;
+    }
+  }
+}
