@@ -54,7 +54,7 @@ describeKafka('producing within the broker size limits (real broker)', (kafka) =
     // Item ids as a shop's catalogue may have them (paths of SKUs with variants), not the short ids of other tests.
     const catalogue = Array.from({ length: 50 }, (_, i) =>
       JSON.stringify({
-        id: `shoes:sku-${String(i).padStart(6, '0')}:colour-navy:size-42`,
+        id: `shoes:sku-${String(i).padStart(6, '0')}:colour-navy:size-42:width-regular`,
         group: `g${i % 3}`,
       }),
     );
