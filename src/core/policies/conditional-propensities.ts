@@ -78,6 +78,9 @@ function above(o: number, m: number, s: number): number {
   return s > 0 ? normalSf((o - m) / s) : o < m ? 1 : 0;
 }
 
+/** Draws up to which the tail-probability cache has a slot per draw (≈ 1.5 MB at k = 12). */
+const RING_DRAWS = 4096;
+
 /** Ranks whose tail probabilities are cached per draw (a walk rarely reads deeper; deeper ones are computed each time). */
 const CACHED_RANKS = 4;
 
@@ -97,10 +100,16 @@ function walkSlates(
   const vals = scratchFloat64('propensity.vals', D * k);
   const lazy = lazyDraws(sampler, stream, D, k, tops, vals, 'propensity.known');
   const known = lazy.known;
-  // F(d, ρ, r) and the others' entry (r, d) for served item ρ, for r < R: NaN until computed.
+  // F(d, ρ, r) and the others' entry (r, d) for served item ρ, for r < R, NaN until computed: a slot per draw up
+  // to RING_DRAWS draws; past that a ring of 2k slots (slot d mod 2k: a draw is in the k windows from its own
+  // back), so the cache does not grow with S. A window's draws are k consecutive ones, so their slots differ,
+  // except in the k − 1 windows that wrap around D, which then compute without the cache.
   const R = Math.min(CACHED_RANKS, k - 1);
-  const cacheF = scratchFloat64('conditional.F', D * k * R).fill(NaN, 0, D * k * R);
-  const cacheItem = scratchInt32('conditional.item', D * k * R);
+  const M = D <= RING_DRAWS ? D : 2 * k;
+  const cacheF = scratchFloat64('conditional.F', M * k * R); // a slot is reset when a draw takes it (below)
+  const cacheItem = scratchInt32('conditional.item', M * k * R);
+  const slotDraw = scratchInt32('conditional.slotDraw', M).fill(-1, 0, M);
+  const winSlot = scratchInt32('conditional.winSlot', k);
   const suffix = scratchFloat64('conditional.suffix', k + 1);
   const prevF = scratchFloat64('conditional.prevF', k); // F(d_t, r − 1), from the walk's previous rank
   const curF = scratchFloat64('conditional.curF', k);
@@ -117,7 +126,17 @@ function walkSlates(
   const stepBefore = scratchInt32('conditional.stepBefore', k * k);
   const visited = scratchInt32('conditional.visited', n); // stamps: the window walk's entries
   for (let s = 0; s < slates; s++) {
-    for (let t = 0, d = s % D; t < k; t++, d = d + 1 === D ? 0 : d + 1) winDraw[t] = d;
+    const cached = M === D || s % D <= D - k; // k distinct slots
+    for (let t = 0, d = s % D; t < k; t++, d = d + 1 === D ? 0 : d + 1) {
+      winDraw[t] = d;
+      if (!cached) continue;
+      const slot = d % M;
+      winSlot[t] = slot;
+      if (slotDraw[slot] !== d) {
+        slotDraw[slot] = d;
+        cacheF.fill(NaN, slot * k * R, (slot + 1) * k * R);
+      }
+    }
     const win = nextStamp();
     let steps = 0;
     let winFilled = 0;
@@ -161,8 +180,8 @@ function walkSlates(
           }
           const d = winDraw[t];
           let f: number;
-          if (r < R) {
-            const at = (d * k + rho) * R + r;
+          if (r < R && cached) {
+            const at = (winSlot[t] * k + rho) * R + r;
             f = cacheF[at];
             if (f !== f) {
               f = above(vals[d * k + r], m, sdc);
@@ -192,8 +211,8 @@ function walkSlates(
             // The others' entry (r, d): the draw's r-th, or its (r + 1)-th when c is above it.
             let f: number;
             let e: number;
-            const at = (d * k + rho) * R + r;
-            if (r < R && cacheF[at] === cacheF[at]) {
+            const at = (winSlot[t] * k + rho) * R + r;
+            if (r < R && cached && cacheF[at] === cacheF[at]) {
               f = cacheF[at];
               e = cacheItem[at];
             } else {
@@ -208,7 +227,7 @@ function walkSlates(
                 }
               e = tops[o + q];
               f = above(vals[o + q], m, sdc);
-              if (r < R) {
+              if (r < R && cached) {
                 cacheF[at] = f;
                 cacheItem[at] = e;
               }
