@@ -109,7 +109,6 @@ function walkSlates(
   const cacheF = scratchFloat64('conditional.F', M * k * R); // a slot is reset when a draw takes it (below)
   const cacheItem = scratchInt32('conditional.item', M * k * R);
   const slotDraw = scratchInt32('conditional.slotDraw', M).fill(-1, 0, M);
-  const winSlot = scratchInt32('conditional.winSlot', k);
   const suffix = scratchFloat64('conditional.suffix', k + 1);
   const prevF = scratchFloat64('conditional.prevF', k); // F(d_t, r − 1), from the walk's previous rank
   const curF = scratchFloat64('conditional.curF', k);
@@ -121,9 +120,8 @@ function walkSlates(
   // steps' draw slot, rank and distinct entries before. For a served item the walk never visits, the others'
   // walk is exactly this one (the item ranks below every visited entry of every draw), so its pass needs no
   // dedupe and no search of its own: only its tail probabilities.
-  const stepT = scratchInt32('conditional.stepT', k * k);
-  const stepR = scratchInt32('conditional.stepR', k * k);
-  const stepBefore = scratchInt32('conditional.stepBefore', k * k);
+  const stepBefore = scratchInt32('conditional.stepBefore', k * k); // step i = rank ⌊i/k⌋, slot i mod k
+  const slotBase = scratchInt32('conditional.slotBase', k); // a window draw's first cache entry
   const visited = scratchInt32('conditional.visited', n); // stamps: the window walk's entries
   for (let s = 0; s < slates; s++) {
     const cached = M === D || s % D <= D - k; // k distinct slots
@@ -131,7 +129,7 @@ function walkSlates(
       winDraw[t] = d;
       if (!cached) continue;
       const slot = d % M;
-      winSlot[t] = slot;
+      slotBase[t] = slot * k * R;
       if (slotDraw[slot] !== d) {
         slotDraw[slot] = d;
         cacheF.fill(NaN, slot * k * R, (slot + 1) * k * R);
@@ -145,8 +143,6 @@ function walkSlates(
         const d = winDraw[t];
         if (known[d] <= r) lazy.extend(d);
         const e = tops[d * k + r];
-        stepT[steps] = t;
-        stepR[steps] = r;
         stepBefore[steps++] = winFilled;
         if (visited[e] !== win) {
           visited[e] = win;
@@ -161,37 +157,36 @@ function walkSlates(
       row.fill(0, 0, k);
       let filled = 0;
       if (visited[c] !== win) {
-        // The shared walk: P(first at (r, t)) as below, with o(d, r) the draw's own r-th score.
-        let rank = -1;
-        let before = 1;
-        for (let i = 0; i < steps; i++) {
-          const t = stepT[i];
-          const r = stepR[i];
-          if (r !== rank) {
-            if (r > 0) {
-              suffix[k] = 1;
-              for (let u = k - 1; u >= 0; u--) {
-                prevF[u] = curF[u];
-                suffix[u] = suffix[u + 1] * (1 - curF[u]);
-              }
+        // The shared walk: P(first at (r, t)) as below, with o(d, r) the draw's own r-th score; steps rank by rank
+        // (rank r is steps r·k … r·k + k − 1, the last rank possibly cut short where the slate fills).
+        for (let r = 0, i = 0; i < steps; r++) {
+          const end = Math.min(steps, i + k);
+          if (r > 0) {
+            suffix[k] = 1;
+            for (let u = k - 1; u >= 0; u--) {
+              prevF[u] = curF[u];
+              suffix[u] = suffix[u + 1] * (1 - curF[u]);
             }
-            rank = r;
-            before = 1;
           }
-          const d = winDraw[t];
-          let f: number;
-          if (r < R && cached) {
-            const at = (winSlot[t] * k + rho) * R + r;
-            f = cacheF[at];
-            if (f !== f) {
-              f = above(vals[d * k + r], m, sdc);
-              cacheF[at] = f;
-              cacheItem[at] = tops[d * k + r];
-            }
-          } else f = above(vals[d * k + r], m, sdc);
-          curF[t] = f;
-          row[stepBefore[i]] += r === 0 ? f * before : (f - prevF[t]) * before * suffix[t + 1];
-          before *= 1 - f;
+          const useCache = r < R && cached;
+          const off = rho * R + r;
+          let before = 1;
+          for (let t = 0; i < end; i++, t++) {
+            let f: number;
+            if (useCache) {
+              const at = slotBase[t] + off;
+              f = cacheF[at];
+              if (f !== f) {
+                const d = winDraw[t];
+                f = above(vals[d * k + r], m, sdc);
+                cacheF[at] = f;
+                cacheItem[at] = tops[d * k + r];
+              }
+            } else f = above(vals[winDraw[t] * k + r], m, sdc);
+            curF[t] = f;
+            row[stepBefore[i]] += r === 0 ? f * before : (f - prevF[t]) * before * suffix[t + 1];
+            before *= 1 - f;
+          }
         }
         filled = winFilled;
       } else {
@@ -211,7 +206,7 @@ function walkSlates(
             // The others' entry (r, d): the draw's r-th, or its (r + 1)-th when c is above it.
             let f: number;
             let e: number;
-            const at = (winSlot[t] * k + rho) * R + r;
+            const at = slotBase[t] + rho * R + r;
             if (r < R && cached && cacheF[at] === cacheF[at]) {
               f = cacheF[at];
               e = cacheItem[at];
