@@ -3,7 +3,7 @@ import { NormalStream, Rng } from '../random';
 import { parsePolicyConfig } from './policy-config.schema';
 import { scoreWithSampler, serveSlate } from './serve-slate';
 import { resolveSlateRequest } from './slate-request';
-import { propensityAt, type SlatePropensities } from './slate-propensities';
+import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
 import { thompsonPropensities } from './thompson-policies';
 import { bruteForceCounts } from './testing/brute-force';
 import { snapshotFromScores, syntheticSnapshot } from './testing/synthetic-snapshot';
@@ -65,7 +65,7 @@ describe('in_slate_ts conditional propensities agree with brute force', () => {
       means: [1.0, 0.9, 0.6, 0.2, 0.0, -0.4],
       vars: [0.04, 0.25, 0.5, 1.5, 0.01, 2.0],
       k: 3,
-      S: 40_000,
+      S: 100_000,
       B: 200_000,
     },
     {
@@ -73,7 +73,7 @@ describe('in_slate_ts conditional propensities agree with brute force', () => {
       means: mixedMeans,
       vars: mixedVars,
       k: 5,
-      S: 20_000,
+      S: 4_000,
       B: 40_000,
     },
     {
@@ -81,33 +81,38 @@ describe('in_slate_ts conditional propensities agree with brute force', () => {
       means: [1.0, 0.99, 0.97, 0.9, 0.5, 0.49, 0.2, 0.0],
       vars: [1e-4, 4e-4, 1e-4, 1e-3, 1e-4, 1e-4, 0, 1e-2],
       k: 4,
-      S: 20_000,
+      S: 5_000,
       B: 100_000,
     },
   ];
   for (const { label, means, vars, k, S, B } of cases)
-    it(`${label}: ${S} conditional slates vs ${B} brute-force slates, within 5σ`, () => {
+    it(`${label}: ${S} conditional slates a rotation vs ${B} brute-force slates, within 5σ`, () => {
       const n = means.length;
       const snap = snapshotFromScores(means, vars);
       const truth = bruteForce(means, vars, k, B, 72);
       let worst = 0;
       let checked = 0;
-      // Every item, k at a time (the last group wraps around), as if served.
-      for (let g = 0; g * k < n; g++) {
-        const items = Array.from({ length: k }, (_, t) => (g * k + t) % n);
-        const m = estimateFor(snap, k, items, S, 73 + g);
-        expect(m.kind).toBe('monte_carlo');
-        expect(m.simulatedSlates).toBe(S);
-        for (const i of items)
-          for (let j = 0; j < k; j++) {
-            const est = propensityAt(m, i, j);
-            const p = (truth[i * k + j] + est) / 2;
-            // The counts' σ (overlapping slates as S/k independent ones): conditioning only lowers the variance.
-            const sigma = Math.sqrt(Math.max(p * (1 - p), 1e-9) * (k / S + 1 / B));
-            worst = Math.max(worst, Math.abs(est - truth[i * k + j]) / sigma);
+      // Every item k at a time (the last group wraps around), as if served, in each of k rotations: every item
+      // at every position (serving estimates an item's own position and its in-slate probability only).
+      const z = (est: number, truth: number, slates: number): number => {
+        const p = (truth + est) / 2;
+        // The counts' σ (overlapping slates as S/k independent ones): conditioning only lowers the variance.
+        return Math.abs(est - truth) / Math.sqrt(Math.max(p * (1 - p), 1e-9) * (k / slates + 1 / B));
+      };
+      for (let g = 0; g * k < n; g++)
+        for (let q = 0; q < k; q++) {
+          const items = Array.from({ length: k }, (_, j) => (g * k + ((j + q) % k)) % n);
+          const m = estimateFor(snap, k, items, S, 73 + g * k + q);
+          expect(m.kind).toBe('monte_carlo');
+          expect(m.simulatedSlates).toBe(S);
+          items.forEach((i, j) => {
+            let inSlate = 0;
+            for (let j2 = 0; j2 < k; j2++) inSlate += truth[i * k + j2];
+            worst = Math.max(worst, z(propensityAt(m, i, j), truth[i * k + j], S));
+            worst = Math.max(worst, z(inSlateProbability(m, i), inSlate, S));
             checked++;
-          }
-      }
+          });
+        }
       expect(checked).toBeGreaterThanOrEqual(n * k);
       expect(worst).toBeLessThan(5);
     });
@@ -153,32 +158,33 @@ describe('in_slate_ts served propensities, conditional against counted', () => {
     const snap = syntheticSnapshot({ items: 2000, dim: 8, seed: 75, coldFraction: 0.3 });
     const k = 10;
     const runs = 40;
-    // Across `runs` seeds: the variance summed over the served items' k × k entries, and the relative variance
-    // (variance / mean²) summed over the logged pairs (each served item at its own position): what IPS divides by.
+    // Across `runs` seeds, over the served items: the variance of the logged propensity (each item at its own
+    // position) and of the in-slate probability, summed; and the logged propensity's relative variance
+    // (variance / mean²), summed: what IPS divides by.
     const spread = (
       items: number[],
       slates: number,
       conditional: boolean,
     ): { all: number; logged: number } => {
-      const sum = new Float64Array(k * k);
-      const sq = new Float64Array(k * k);
+      const sum = new Float64Array(2 * k);
+      const sq = new Float64Array(2 * k);
       for (let seed = 0; seed < runs; seed++) {
         const m = estimateFor(snap, k, items, slates, 1000 + seed, conditional);
-        items.forEach((item, r) => {
-          for (let j = 0; j < k; j++) {
-            const v = propensityAt(m, item, j);
-            sum[r * k + j] += v;
-            sq[r * k + j] += v * v;
+        items.forEach((item, j) => {
+          const v = [propensityAt(m, item, j), inSlateProbability(m, item)];
+          for (let e = 0; e < 2; e++) {
+            sum[2 * j + e] += v[e];
+            sq[2 * j + e] += v[e] * v[e];
           }
         });
       }
       let all = 0;
       let logged = 0;
-      for (let e = 0; e < k * k; e++) {
+      for (let e = 0; e < 2 * k; e++) {
         const mean = sum[e] / runs;
         const variance = sq[e] / runs - mean * mean;
         all += variance;
-        if (e % (k + 1) === 0) logged += variance / (mean * mean);
+        if (e % 2 === 0) logged += variance / (mean * mean);
       }
       return { all, logged };
     };
@@ -188,7 +194,7 @@ describe('in_slate_ts served propensities, conditional against counted', () => {
       const served = serveSlate(snap, parsePolicyConfig({ name: 'in_slate_ts' }), { size: k }, new Rng(seed));
       const items = served.items.map((i) => i.index);
       const c64 = spread(items, 64, true);
-      // The same 64 slates counted (measured: 2.3 to 11 times the variance).
+      // The same 64 slates counted.
       expect(c64.all).toBeGreaterThan(0);
       expect(c64.all).toBeLessThan(spread(items, 64, false).all / 2);
       logged64 += c64.logged;
@@ -203,7 +209,7 @@ describe('in_slate_ts served propensities, conditional against counted', () => {
     const snap = snapshotFromScores([1, 0.8, 0.5, 0.3, 0.1, -50], [0.3, 0.3, 0.3, 0.3, 0.3, 0]);
     const m = estimateFor(snap, 3, [5, 0, 1], 32, 77);
     expect(propensityAt(m, 5, 0)).toBe(1 / 33);
-    expect(propensityAt(m, 5, 1)).toBe(0);
+    expect(inSlateProbability(m, 5)).toBe(1 / 33);
     expect(propensityAt(m, 0, 1)).toBeGreaterThan(0);
   });
 });

@@ -36,6 +36,11 @@ import type { ThompsonTopK } from './thompson-sampler';
  * underflows far in the tail, or every slate counted and none put i there) does it get 1/(S + 1), as if
  * the served slate were one more sample: a logged propensity is never 0.
  *
+ * Only what serving reads is computed: each served item's probability at its own position, and in the slate.
+ * The latter needs no walk of i's own: i is in the slate unless it first enters after the others fill it, at
+ * (rank r*, draw d*), so P(in | X₋ᵢ) = 1 − Π_{d ≤ d*} (1 − F(d, r*)) · Π_{d > d*} (1 − F(d, r* − 1)). The
+ * result's rows hold those two numbers (the row's own position, and `marginal`); its other positions read 0.
+ *
  * The draws and windows are those of `thompsonPropensities` (D = max(S, k) lazy draws, slate s from
  * draws s … s + k − 1 mod D); ranks past a draw's known ones are completed when the walk first reads
  * them. Deterministic given the stream. Cost: k walks a slate, usually of one or two ranks (k steps
@@ -51,15 +56,18 @@ export function conditionalServedPropensities(
   served: Int32Array,
 ): SlatePropensities {
   if (k < 2) throw new RangeError('conditional propensities need k ≥ 2');
-  const counts = scratchFloat64('conditional.counts', k * k).fill(0, 0, k * k);
-  walkSlates(sc, sampler, k, slates, stream, served, counts);
+  const at = scratchFloat64('conditional.at', k).fill(0, 0, k); // Σ P(served item ρ at position ρ)
+  const inSlate = scratchFloat64('conditional.inSlate', k).fill(0, 0, k); // Σ P(served item ρ in the slate)
+  walkSlates(sc, sampler, k, slates, stream, served, at, inSlate);
   const p = new Float64Array(k * k);
+  const marginal = new Float64Array(k);
   const itemOf = new Int32Array(k);
   const floor = 1 / (slates + 1);
   for (let j = 0; j < k; j++) {
     itemOf[j] = sc.rows[served[j]];
-    for (let i = 0; i < k; i++) p[j * k + i] = counts[j * k + i] / slates;
-    if (!(p[j * k + j] > 0)) p[j * k + j] = floor;
+    const pj = at[j] / slates;
+    p[j * k + j] = pj > 0 ? pj : floor;
+    marginal[j] = Math.max(inSlate[j] / slates, p[j * k + j]);
   }
   return makePropensities({
     k,
@@ -68,6 +76,7 @@ export function conditionalServedPropensities(
     candidates: candidateItems(sc),
     items: itemOf,
     p,
+    marginal,
     otherProbability: new Float64Array(k),
     otherCount: sc.n - k,
   });
@@ -78,11 +87,8 @@ function above(o: number, m: number, s: number): number {
   return s > 0 ? normalSf((o - m) / s) : o < m ? 1 : 0;
 }
 
-/** Draws up to which the tail-probability cache has a slot per draw (≈ 1.5 MB at k = 12). */
+/** Draws up to which the tail-probability cache has a slot per draw (≈ 6.5 MB at k = 12). */
 const RING_DRAWS = 4096;
-
-/** Ranks whose tail probabilities are cached per draw (a walk rarely reads deeper; deeper ones are computed each time). */
-const CACHED_RANKS = 4;
 
 function walkSlates(
   sc: ScoredCandidates,
@@ -91,7 +97,8 @@ function walkSlates(
   slates: number,
   stream: NormalStream,
   served: Int32Array,
-  counts: Float64Array,
+  at: Float64Array,
+  inSlate: Float64Array,
 ): void {
   const n = sc.n;
   const { mean, sd } = sc;
@@ -100,11 +107,11 @@ function walkSlates(
   const vals = scratchFloat64('propensity.vals', D * k);
   const lazy = lazyDraws(sampler, stream, D, k, tops, vals, 'propensity.known');
   const known = lazy.known;
-  // F(d, ρ, r) and the others' entry (r, d) for served item ρ, for r < R, NaN until computed: a slot per draw up
+  // F(d, ρ, r) and the others' entry (r, d) for served item ρ and every rank r a walk reads, NaN until computed: a slot per draw up
   // to RING_DRAWS draws; past that a ring of 2k slots (slot d mod 2k: a draw is in the k windows from its own
   // back), so the cache does not grow with S. A window's draws are k consecutive ones, so their slots differ,
   // except in the k − 1 windows that wrap around D, which then compute without the cache.
-  const R = Math.min(CACHED_RANKS, k - 1);
+  const R = k - 1; // every rank a walk reads (0 … k − 2)
   const M = D <= RING_DRAWS ? D : 2 * k;
   const cacheF = scratchFloat64('conditional.F', M * k * R); // a slot is reset when a draw takes it (below)
   const cacheItem = scratchInt32('conditional.item', M * k * R);
@@ -121,8 +128,24 @@ function walkSlates(
   // walk is exactly this one (the item ranks below every visited entry of every draw), so its pass needs no
   // dedupe and no search of its own: only its tail probabilities.
   const stepBefore = scratchInt32('conditional.stepBefore', k * k); // step i = rank ⌊i/k⌋, slot i mod k
+  const newAt = scratchInt32('conditional.newAt', k); // the step of the window walk's (j + 1)-th distinct entry
   const slotBase = scratchInt32('conditional.slotBase', k); // a window draw's first cache entry
   const visited = scratchInt32('conditional.visited', n); // stamps: the window walk's entries
+  // F(d_t, r) of the window's own walk (c below every visited entry), cached when the window is.
+  const sharedF = (t: number, r: number, rho: number, m: number, sdc: number, cached: boolean): number => {
+    if (cached) {
+      const a = slotBase[t] + rho * R + r;
+      let f = cacheF[a];
+      if (f !== f) {
+        const d = winDraw[t];
+        f = above(vals[d * k + r], m, sdc);
+        cacheF[a] = f;
+        cacheItem[a] = tops[d * k + r];
+      }
+      return f;
+    }
+    return above(vals[winDraw[t] * k + r], m, sdc);
+  };
   for (let s = 0; s < slates; s++) {
     const cached = M === D || s % D <= D - k; // k distinct slots
     for (let t = 0, d = s % D; t < k; t++, d = d + 1 === D ? 0 : d + 1) {
@@ -143,11 +166,12 @@ function walkSlates(
         const d = winDraw[t];
         if (known[d] <= r) lazy.extend(d);
         const e = tops[d * k + r];
-        stepBefore[steps++] = winFilled;
         if (visited[e] !== win) {
           visited[e] = win;
+          newAt[winFilled] = steps;
+          stepBefore[steps++] = winFilled;
           if (++winFilled === k) break;
-        }
+        } else stepBefore[steps++] = winFilled;
       }
     let assembled = false;
     for (let rho = 0; rho < k; rho++) {
@@ -157,38 +181,39 @@ function walkSlates(
       row.fill(0, 0, k);
       let filled = 0;
       if (visited[c] !== win) {
-        // The shared walk: P(first at (r, t)) as below, with o(d, r) the draw's own r-th score; steps rank by rank
-        // (rank r is steps r·k … r·k + k − 1, the last rank possibly cut short where the slate fills).
-        for (let r = 0, i = 0; i < steps; r++) {
-          const end = Math.min(steps, i + k);
-          if (r > 0) {
-            suffix[k] = 1;
-            for (let u = k - 1; u >= 0; u--) {
-              prevF[u] = curF[u];
-              suffix[u] = suffix[u + 1] * (1 - curF[u]);
-            }
+        // The shared walk (o(d, r) is the draw's own r-th score), needing only two numbers. c is in the slate
+        // unless it first enters after the fill step (rank rLast, slot tFill): P(in) = 1 − Π_t (1 − F(d_t, r*_t)),
+        // r*_t = rLast up to tFill, rLast − 1 after it, summed as Σ_t F(d_t, r*_t) · Π_{u<t} (1 − F(d_u, r*_u)) so
+        // that a small one keeps its precision. And c is at position ρ when it first enters at a step with ρ
+        // distinct others before it (the steps after the ρ-th distinct entry up to the (ρ + 1)-th, usually one):
+        // the formula above.
+        if (winFilled === k) {
+          const rLast = ((steps - 1) / k) | 0;
+          const tFill = steps - 1 - rLast * k;
+          let none = 1;
+          let some = 0;
+          for (let t = 0; t < k; t++) {
+            const r = t <= tFill ? rLast : rLast - 1;
+            if (r < 0) continue;
+            const f = sharedF(t, r, rho, m, sdc, cached);
+            some += f * none;
+            none *= 1 - f;
           }
-          const useCache = r < R && cached;
-          const off = rho * R + r;
-          let before = 1;
-          for (let t = 0; i < end; i++, t++) {
-            let f: number;
-            if (useCache) {
-              const at = slotBase[t] + off;
-              f = cacheF[at];
-              if (f !== f) {
-                const d = winDraw[t];
-                f = above(vals[d * k + r], m, sdc);
-                cacheF[at] = f;
-                cacheItem[at] = tops[d * k + r];
-              }
-            } else f = above(vals[winDraw[t] * k + r], m, sdc);
-            curF[t] = f;
-            row[stepBefore[i]] += r === 0 ? f * before : (f - prevF[t]) * before * suffix[t + 1];
-            before *= 1 - f;
+          let here = 0;
+          for (let i = rho === 0 ? 0 : newAt[rho - 1] + 1; i <= newAt[rho]; i++) {
+            const r = (i / k) | 0;
+            const t = i - r * k;
+            let term =
+              sharedF(t, r, rho, m, sdc, cached) - (r > 0 ? sharedF(t, r - 1, rho, m, sdc, cached) : 0);
+            for (let u = 0; u < t; u++) term *= 1 - sharedF(u, r, rho, m, sdc, cached);
+            if (r > 0) for (let u = t + 1; u < k; u++) term *= 1 - sharedF(u, r - 1, rho, m, sdc, cached);
+            here += term;
           }
+          at[rho] += here;
+          inSlate[rho] += some;
+          continue;
         }
-        filled = winFilled;
+        filled = winFilled; // < k: the fallback below
       } else {
         const stamp = nextStamp();
         for (let r = 0; r <= k - 2 && filled < k; r++) {
@@ -207,7 +232,7 @@ function walkSlates(
             let f: number;
             let e: number;
             const at = slotBase[t] + rho * R + r;
-            if (r < R && cached && cacheF[at] === cacheF[at]) {
+            if (cached && cacheF[at] === cacheF[at]) {
               f = cacheF[at];
               e = cacheItem[at];
             } else {
@@ -222,7 +247,7 @@ function walkSlates(
                 }
               e = tops[o + q];
               f = above(vals[o + q], m, sdc);
-              if (r < R && cached) {
+              if (cached) {
                 cacheF[at] = f;
                 cacheItem[at] = e;
               }
@@ -237,9 +262,11 @@ function walkSlates(
           }
         }
       }
-      const o = rho * k;
       if (filled === k) {
-        for (let j = 0; j < k; j++) counts[o + j] += row[j];
+        let some = 0;
+        for (let j = 0; j < k; j++) some += row[j];
+        at[rho] += row[rho];
+        inSlate[rho] += some;
         continue;
       }
       // The others do not fill the slate within ranks 0 … k − 2: count where c landed in this window's slate.
@@ -247,7 +274,8 @@ function walkSlates(
         assembleInSlate(tops, null, s % D, D, k, n, slate, null, lazy);
         assembled = true;
       }
-      for (let j = 0; j < k; j++) if (slate[j] === c) counts[o + j] += 1;
+      if (slate[rho] === c) at[rho] += 1;
+      for (let j = 0; j < k; j++) if (slate[j] === c) inSlate[rho] += 1;
     }
   }
 }
