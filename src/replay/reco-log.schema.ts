@@ -31,7 +31,7 @@ export const recoImpressionSchema = z
     policy: z.string().min(1),
     seed: z.number().int().optional(),
     modelVersion: z.string().optional(),
-    /** The full serving policy config (`{"name":"in_slate_ts","propensitySlates":256}`), as logged. */
+    /** The full serving policy config (`{"name":"in_slate_ts"}`, `{"name":"eps_greedy","epsilon":0.1}`), as logged. */
     policyConfig: z.record(z.string(), z.unknown()).optional(),
     /** Experiment key and variant when the slate was served inside an experiment. */
     experiment: z.string().min(1).optional(),

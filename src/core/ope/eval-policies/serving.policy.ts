@@ -197,7 +197,10 @@ export class ServingPolicyAdapter implements EvaluationPolicy<string> {
   }
 
   private draw(key: string, rng: Rng, out: Int32Array): void {
-    const served = serveSlate(this.snapshot, this.drawPolicy, this.request(key), rng);
+    // Only the slate is used: the cheapest propensities (16 counted slates; the slate itself does not depend on them).
+    const served = serveSlate(this.snapshot, this.drawPolicy, this.request(key), rng, {
+      countedPropensities: true,
+    });
     for (let j = 0; j < this.slateSize; j++) out[j] = this.toLog[served.items[j].index];
   }
 
