@@ -116,10 +116,6 @@ function walkSlates(
   const cacheF = scratchFloat64('conditional.F', M * k * R); // a slot is reset when a draw takes it (below)
   const cacheItem = scratchInt32('conditional.item', M * k * R);
   const slotDraw = scratchInt32('conditional.slotDraw', M).fill(-1, 0, M);
-  const suffix = scratchFloat64('conditional.suffix', k + 1);
-  const prevF = scratchFloat64('conditional.prevF', k); // F(d_t, r − 1), from the walk's previous rank
-  const curF = scratchFloat64('conditional.curF', k);
-  const row = scratchFloat64('conditional.row', k);
   const winDraw = scratchInt32('conditional.window', k);
   const seen = scratchInt32('conditional.seen', n); // stamps: a walk's distinct others
   const slate = new Int32Array(k);
@@ -129,6 +125,8 @@ function walkSlates(
   // dedupe and no search of its own: only its tail probabilities.
   const stepBefore = scratchInt32('conditional.stepBefore', k * k); // step i = rank ⌊i/k⌋, slot i mod k
   const newAt = scratchInt32('conditional.newAt', k); // the step of the window walk's (j + 1)-th distinct entry
+  const ownF = scratchFloat64('conditional.ownF', k * k); // F of each step of a served item's own walk
+  const ownNewAt = scratchInt32('conditional.ownNewAt', k); // as newAt, for that walk
   const slotBase = scratchInt32('conditional.slotBase', k); // a window draw's first cache entry
   const visited = scratchInt32('conditional.visited', n); // stamps: the window walk's entries
   // F(d_t, r) of the window's own walk (c below every visited entry), cached when the window is.
@@ -178,15 +176,14 @@ function walkSlates(
       const c = served[rho];
       const m = mean[c];
       const sdc = sd[c];
-      row.fill(0, 0, k);
       let filled = 0;
       if (visited[c] !== win) {
-        // The shared walk (o(d, r) is the draw's own r-th score), needing only two numbers. c is in the slate
-        // unless it first enters after the fill step (rank rLast, slot tFill): P(in) = 1 − Π_t (1 − F(d_t, r*_t)),
-        // r*_t = rLast up to tFill, rLast − 1 after it, summed as Σ_t F(d_t, r*_t) · Π_{u<t} (1 − F(d_u, r*_u)) so
-        // that a small one keeps its precision. And c is at position ρ when it first enters at a step with ρ
-        // distinct others before it (the steps after the ρ-th distinct entry up to the (ρ + 1)-th, usually one):
-        // the formula above.
+        // The shared walk: c is below every entry it visits, so the others' walk is the window's (o(d, r) the
+        // draw's own r-th score). Two numbers from it. c is in the slate unless it first enters after the fill
+        // step (rank rLast, slot tFill): P(in) = 1 − Π_t (1 − F(d_t, r*_t)), r*_t = rLast up to tFill and
+        // rLast − 1 after it, summed as Σ_t F(d_t, r*_t) · Π_{u<t} (1 − F(d_u, r*_u)) so that a small one keeps
+        // its precision. And c is at position ρ when it first enters at a step with ρ distinct others before it
+        // (after the ρ-th distinct entry, up to the (ρ + 1)-th; usually one step): the formula above.
         if (winFilled === k) {
           const rLast = ((steps - 1) / k) | 0;
           const tFill = steps - 1 - rLast * k;
@@ -215,26 +212,19 @@ function walkSlates(
         }
         filled = winFilled; // < k: the fallback below
       } else {
+        // c is one of the window walk's entries: the others' walk is its own (the draw's (r + 1)-th where c is
+        // above rank r), walked here through the same cache; then the same two numbers from its steps.
         const stamp = nextStamp();
-        for (let r = 0; r <= k - 2 && filled < k; r++) {
-          if (r > 0) {
-            // suffix[t] = Π_{t′ ≥ t} (1 − F(d_t′, r − 1)): c ranks ≥ r in the draws from t on.
-            suffix[k] = 1;
-            for (let t = k - 1; t >= 0; t--) {
-              prevF[t] = curF[t];
-              suffix[t] = suffix[t + 1] * (1 - curF[t]);
-            }
-          }
-          let before = 1; // Π_{t′ < t} (1 − F(d_t′, r)): c ranks > r in the draws before t
+        let ownSteps = 0;
+        for (let r = 0; r <= k - 2 && filled < k; r++)
           for (let t = 0; t < k; t++) {
             const d = winDraw[t];
-            // The others' entry (r, d): the draw's r-th, or its (r + 1)-th when c is above it.
             let f: number;
             let e: number;
-            const at = slotBase[t] + rho * R + r;
-            if (cached && cacheF[at] === cacheF[at]) {
-              f = cacheF[at];
-              e = cacheItem[at];
+            const a = slotBase[t] + rho * R + r;
+            if (cached && cacheF[a] === cacheF[a]) {
+              f = cacheF[a];
+              e = cacheItem[a];
             } else {
               if (known[d] <= r) lazy.extend(d);
               const o = d * k;
@@ -248,26 +238,43 @@ function walkSlates(
               e = tops[o + q];
               f = above(vals[o + q], m, sdc);
               if (cached) {
-                cacheF[at] = f;
-                cacheItem[at] = e;
+                cacheF[a] = f;
+                cacheItem[a] = e;
               }
             }
-            curF[t] = f;
-            row[filled] += r === 0 ? f * before : (f - prevF[t]) * before * suffix[t + 1];
-            before *= 1 - f;
+            ownF[ownSteps] = f;
             if (seen[e] !== stamp) {
               seen[e] = stamp;
+              ownNewAt[filled] = ownSteps++;
               if (++filled === k) break;
-            }
+            } else ownSteps++;
           }
+        if (filled === k) {
+          // As the shared walk's, with F of step r·k + t in ownF.
+          const rLast = ((ownSteps - 1) / k) | 0;
+          const tFill = ownSteps - 1 - rLast * k;
+          let none = 1;
+          let some = 0;
+          for (let t = 0; t < k; t++) {
+            const r = t <= tFill ? rLast : rLast - 1;
+            if (r < 0) continue;
+            const f = ownF[r * k + t];
+            some += f * none;
+            none *= 1 - f;
+          }
+          let here = 0;
+          for (let i = rho === 0 ? 0 : ownNewAt[rho - 1] + 1; i <= ownNewAt[rho]; i++) {
+            const r = (i / k) | 0;
+            const t = i - r * k;
+            let term = ownF[i] - (r > 0 ? ownF[i - k] : 0);
+            for (let u = 0; u < t; u++) term *= 1 - ownF[r * k + u];
+            if (r > 0) for (let u = t + 1; u < k; u++) term *= 1 - ownF[(r - 1) * k + u];
+            here += term;
+          }
+          at[rho] += here;
+          inSlate[rho] += some;
+          continue;
         }
-      }
-      if (filled === k) {
-        let some = 0;
-        for (let j = 0; j < k; j++) some += row[j];
-        at[rho] += row[rho];
-        inSlate[rho] += some;
-        continue;
       }
       // The others do not fill the slate within ranks 0 … k − 2: count where c landed in this window's slate.
       if (!assembled) {
