@@ -125,7 +125,7 @@ function walkSlates(
   // dedupe and no search of its own: only its tail probabilities.
   const stepBefore = scratchInt32('conditional.stepBefore', k * k); // step i = rank ⌊i/k⌋, slot i mod k
   const newAt = scratchInt32('conditional.newAt', k); // the step of the window walk's (j + 1)-th distinct entry
-  const ownF = scratchFloat64('conditional.ownF', k * k); // F of each step of a served item's own walk
+  const ownF = scratchFloat64('conditional.ownF', k * k); // c's tail probability at each step of its walk
   const ownNewAt = scratchInt32('conditional.ownNewAt', k); // as newAt, for that walk
   const slotBase = scratchInt32('conditional.slotBase', k); // a window draw's first cache entry
   const visited = scratchInt32('conditional.visited', n); // stamps: the window walk's entries
@@ -179,41 +179,22 @@ function walkSlates(
       let filled = 0;
       if (visited[c] !== win) {
         // The shared walk: c is below every entry it visits, so the others' walk is the window's (o(d, r) the
-        // draw's own r-th score). Two numbers from it. c is in the slate unless it first enters after the fill
-        // step (rank rLast, slot tFill): P(in) = 1 − Π_t (1 − F(d_t, r*_t)), r*_t = rLast up to tFill and
-        // rLast − 1 after it, summed as Σ_t F(d_t, r*_t) · Π_{u<t} (1 − F(d_u, r*_u)) so that a small one keeps
-        // its precision. And c is at position ρ when it first enters at a step with ρ distinct others before it
-        // (after the ρ-th distinct entry, up to the (ρ + 1)-th; usually one step): the formula above.
+        // draw's own r-th score): only c's tail probabilities at its steps.
         if (winFilled === k) {
-          const rLast = ((steps - 1) / k) | 0;
-          const tFill = steps - 1 - rLast * k;
-          let none = 1;
-          let some = 0;
-          for (let t = 0; t < k; t++) {
-            const r = t <= tFill ? rLast : rLast - 1;
-            if (r < 0) continue;
-            const f = sharedF(t, r, rho, m, sdc, cached);
-            some += f * none;
-            none *= 1 - f;
+          for (let i = 0, r = 0, t = 0; i < steps; i++, t++) {
+            if (t === k) {
+              t = 0;
+              r++;
+            }
+            ownF[i] = sharedF(t, r, rho, m, sdc, cached);
           }
-          let here = 0;
-          for (let i = rho === 0 ? 0 : newAt[rho - 1] + 1; i <= newAt[rho]; i++) {
-            const r = (i / k) | 0;
-            const t = i - r * k;
-            let term =
-              sharedF(t, r, rho, m, sdc, cached) - (r > 0 ? sharedF(t, r - 1, rho, m, sdc, cached) : 0);
-            for (let u = 0; u < t; u++) term *= 1 - sharedF(u, r, rho, m, sdc, cached);
-            if (r > 0) for (let u = t + 1; u < k; u++) term *= 1 - sharedF(u, r - 1, rho, m, sdc, cached);
-            here += term;
-          }
-          at[rho] += here;
-          inSlate[rho] += some;
+          servedNumbers(ownF, steps, newAt, rho, k, at, inSlate);
           continue;
         }
         filled = winFilled; // < k: the fallback below
       } else {
         // c is one of the window walk's entries: the others' walk is its own (the draw's (r + 1)-th where c is
-        // above rank r), walked here through the same cache; then the same two numbers from its steps.
+        // above rank r), walked here through the same cache.
         const stamp = nextStamp();
         let ownSteps = 0;
         for (let r = 0; r <= k - 2 && filled < k; r++)
@@ -250,29 +231,7 @@ function walkSlates(
             } else ownSteps++;
           }
         if (filled === k) {
-          // As the shared walk's, with F of step r·k + t in ownF.
-          const rLast = ((ownSteps - 1) / k) | 0;
-          const tFill = ownSteps - 1 - rLast * k;
-          let none = 1;
-          let some = 0;
-          for (let t = 0; t < k; t++) {
-            const r = t <= tFill ? rLast : rLast - 1;
-            if (r < 0) continue;
-            const f = ownF[r * k + t];
-            some += f * none;
-            none *= 1 - f;
-          }
-          let here = 0;
-          for (let i = rho === 0 ? 0 : ownNewAt[rho - 1] + 1; i <= ownNewAt[rho]; i++) {
-            const r = (i / k) | 0;
-            const t = i - r * k;
-            let term = ownF[i] - (r > 0 ? ownF[i - k] : 0);
-            for (let u = 0; u < t; u++) term *= 1 - ownF[r * k + u];
-            if (r > 0) for (let u = t + 1; u < k; u++) term *= 1 - ownF[(r - 1) * k + u];
-            here += term;
-          }
-          at[rho] += here;
-          inSlate[rho] += some;
+          servedNumbers(ownF, ownSteps, ownNewAt, rho, k, at, inSlate);
           continue;
         }
       }
@@ -285,4 +244,47 @@ function walkSlates(
       for (let j = 0; j < k; j++) if (slate[j] === c) inSlate[rho] += 1;
     }
   }
+}
+
+/**
+ * The two numbers serving reads, for served item ρ, from a walk of the others' list that filled the slate in
+ * `nSteps` steps (step i = rank ⌊i/k⌋, slot i mod k; F[i] = c's tail probability there; `newAtOf[j]`: the step of
+ * the walk's (j + 1)-th distinct entry), added to at[ρ] and inSlate[ρ].
+ * c is in the slate unless it first enters after the fill step (rank rLast, slot tFill):
+ *   P(in) = 1 − Π_t (1 − F(t, r*_t)), r*_t = rLast up to tFill and rLast − 1 after it,
+ * summed as Σ_t F(t, r*_t) · Π_{t′<t} (1 − F(t′, r*_t′)) so that a small one keeps its precision. And c is at
+ * position ρ when it first enters at a step with ρ distinct others before it (after the ρ-th distinct entry, up
+ * to the (ρ + 1)-th; usually one step), each with P(first at (r, t)) from the formula at the top of the file.
+ */
+function servedNumbers(
+  F: Float64Array,
+  nSteps: number,
+  newAtOf: Int32Array,
+  rho: number,
+  k: number,
+  at: Float64Array,
+  inSlate: Float64Array,
+): void {
+  const rLast = ((nSteps - 1) / k) | 0;
+  const tFill = nSteps - 1 - rLast * k;
+  let none = 1;
+  let some = 0;
+  for (let t = 0; t < k; t++) {
+    const r = t <= tFill ? rLast : rLast - 1;
+    if (r < 0) continue;
+    const f = F[r * k + t];
+    some += f * none;
+    none *= 1 - f;
+  }
+  let here = 0;
+  for (let i = rho === 0 ? 0 : newAtOf[rho - 1] + 1; i <= newAtOf[rho]; i++) {
+    const r = (i / k) | 0;
+    const t = i - r * k;
+    let term = F[i] - (r > 0 ? F[i - k] : 0);
+    for (let u = 0; u < t; u++) term *= 1 - F[r * k + u];
+    if (r > 0) for (let u = t + 1; u < k; u++) term *= 1 - F[(r - 1) * k + u];
+    here += term;
+  }
+  at[rho] += here;
+  inSlate[rho] += some;
 }
