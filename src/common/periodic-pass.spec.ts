@@ -1,26 +1,32 @@
 import { PeriodicPass } from './periodic-pass';
 
+/** A pass whose every run waits for `finish()`; `runs()` counts the runs started. */
+function heldPass(): { pass: PeriodicPass; runs: () => number; finish: () => void } {
+  let runs = 0;
+  let finish!: () => void;
+  const pass = new PeriodicPass(
+    () => {
+      runs++;
+      return new Promise<void>((r) => (finish = r));
+    },
+    () => undefined,
+  );
+  return { pass, runs: () => runs, finish: () => finish() };
+}
+
 describe('PeriodicPass', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
   it('runs one at a time: ticks while a run is in flight do nothing', async () => {
-    let runs = 0;
-    let finish!: () => void;
-    const pass = new PeriodicPass(
-      () => {
-        runs++;
-        return new Promise<void>((r) => (finish = r));
-      },
-      () => undefined,
-    );
+    const { pass, runs, finish } = heldPass();
     pass.start(100, 0);
-    expect(runs).toBe(1); // at once
+    expect(runs()).toBe(1); // at once
     await jest.advanceTimersByTimeAsync(350);
-    expect(runs).toBe(1);
+    expect(runs()).toBe(1);
     finish();
     await jest.advanceTimersByTimeAsync(100);
-    expect(runs).toBe(2);
+    expect(runs()).toBe(2);
     pass.stop();
   });
 
@@ -43,15 +49,7 @@ describe('PeriodicPass', () => {
   });
 
   it('stops ticking, and lets the run in flight finish through running', async () => {
-    let runs = 0;
-    let finish!: () => void;
-    const pass = new PeriodicPass(
-      () => {
-        runs++;
-        return new Promise<void>((r) => (finish = r));
-      },
-      () => undefined,
-    );
+    const { pass, runs, finish } = heldPass();
     pass.start(100, 0);
     pass.stop();
     expect(pass.stopped).toBe(true);
@@ -63,6 +61,6 @@ describe('PeriodicPass', () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(done).toBe(true);
     pass.tick();
-    expect(runs).toBe(1);
+    expect(runs()).toBe(1);
   });
 });
