@@ -14,7 +14,7 @@ function errorOf(input: unknown): PolicyInputError {
 describe('policy configs', () => {
   it('fills defaults and freezes the result', () => {
     const c = parsePolicyConfig({ name: 'in_slate_ts' });
-    // Unset: the estimator's own default (thompson-policies.ts `simulatedSlatesFor`).
+    // Unset: the estimator's own default (`thompsonPropensities`).
     expect(c).toEqual({ name: 'in_slate_ts' });
     expect(parsePolicyConfig({ name: 'slate_ts' })).toEqual({ name: 'slate_ts', propensitySlates: 256 });
     expect(Object.isFrozen(c)).toBe(true);

@@ -17,7 +17,7 @@ const propensitySlates = z
 export const inSlateTsConfigSchema = z
   .object({
     name: z.literal('in_slate_ts'),
-    // Unset: chosen by the estimator (thompson-policies.ts `simulatedSlatesFor`): 64 for the conditional
+    // Unset: chosen by the estimator (`thompsonPropensities`): 64 for the conditional
     // estimate of a served slate of up to 12 items, else 256 counted.
     propensitySlates: propensitySlates
       .optional()

@@ -10,12 +10,7 @@ import { scoreCandidates, scoreClassLayout } from './score-kernel';
 import { activeRows, resolveSlateRequest, type ResolvedRequest, type SlateRequest } from './slate-request';
 import { prepareSnapshotForWasm } from './score-moments.wasm';
 import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
-import {
-  selectInSlateTs,
-  selectSlateTs,
-  simulatedSlatesFor,
-  thompsonPropensities,
-} from './thompson-policies';
+import { selectInSlateTs, selectSlateTs, thompsonPropensities } from './thompson-policies';
 import { scanSpec, ThompsonTopK } from './thompson-sampler';
 
 /** One served item. */
@@ -152,16 +147,10 @@ function propensities(
   switch (policy.name) {
     case 'in_slate_ts':
     case 'slate_ts':
-      return thompsonPropensities(
-        sc,
-        sampler!,
-        k,
-        policy.name,
-        simulatedSlatesFor(policy, k, servedRowsOnly && served !== null, !counted),
-        rng,
-        served?.cand,
-        { servedOnly: servedRowsOnly, conditional: !counted },
-      );
+      return thompsonPropensities(sc, sampler!, k, policy.name, policy.propensitySlates, rng, served?.cand, {
+        servedOnly: servedRowsOnly,
+        conditional: !counted,
+      });
     case 'greedy':
       return deterministicPropensities(sc, served ?? selectGreedy(sc, k));
     case 'ucb':

@@ -115,27 +115,14 @@ export const CONDITIONAL_SLATES = 64;
 export const COUNTED_SLATES = 256;
 
 /** True when a served slate of this policy and size gets conditional propensities (`conditional`: not turned off). */
-export function usesConditional(policy: 'in_slate_ts' | 'slate_ts', k: number, conditional = true): boolean {
+function usesConditional(policy: 'in_slate_ts' | 'slate_ts', k: number, conditional: boolean): boolean {
   return conditional && policy === 'in_slate_ts' && k >= 2 && k <= CONDITIONAL_MAX_K;
 }
 
 /**
- * The simulated slates a request uses: the policy's `propensitySlates`, else the default of the estimator that
- * applies (`servedOnly`: a served slate's own propensities; else the full matrix, always counted).
- */
-export function simulatedSlatesFor(
-  policy: { name: 'in_slate_ts' | 'slate_ts'; propensitySlates?: number },
-  k: number,
-  servedOnly: boolean,
-  conditional = true,
-): number {
-  if (policy.propensitySlates !== undefined) return policy.propensitySlates;
-  return servedOnly && usesConditional(policy.name, k, conditional) ? CONDITIONAL_SLATES : COUNTED_SLATES;
-}
-
-/**
- * Monte Carlo propensities of a Thompson policy from `slates` simulated slates (plus the served one,
- * when given, as one more sample: all S + 1 are iid draws of the policy, so the estimate stays
+ * Monte Carlo propensities of a Thompson policy from `slatesOrDefault` simulated slates (unset: 64 for the
+ * conditional estimate below, 256 for counts), plus the served one, when given, as one more sample (all S + 1
+ * are iid draws of the policy, so the estimate stays
  * unbiased over the randomness and a served (item, position) never gets 0).
  *
  * in_slate_ts: D = max(slates, k) draws; simulated slate t uses draws t, t+1, …, t+k−1 (mod D). Each
@@ -185,7 +172,7 @@ export function thompsonPropensities(
   sampler: ThompsonTopK,
   k: number,
   policy: 'in_slate_ts' | 'slate_ts',
-  slates: number,
+  slatesOrDefault: number | undefined,
   rng: Rng,
   served?: Int32Array,
   options: { pool?: boolean; servedOnly?: boolean; conditional?: boolean } = {},
@@ -193,9 +180,14 @@ export function thompsonPropensities(
   const pool = options.pool !== false;
   const n = sc.n;
   if (sampler.exchangeable) return randomPropensities(sc, k); // the uniform policy's: 1/n everywhere
-  if (options.servedOnly && served && usesConditional(policy, k, options.conditional !== false)) {
-    return conditionalServedPropensities(sc, sampler, k, slates, new NormalStream(rng), served);
-  }
+  const conditional =
+    options.servedOnly === true &&
+    served !== undefined &&
+    usesConditional(policy, k, options.conditional !== false);
+  // Unset (a policy's `propensitySlates` left out): the default of the estimator that applies.
+  const slates = slatesOrDefault ?? (conditional ? CONDITIONAL_SLATES : COUNTED_SLATES);
+  if (conditional)
+    return conditionalServedPropensities(sc, sampler, k, slates, new NormalStream(rng), served!);
   if (options.servedOnly && served && pool) {
     return servedPropensities(sc, sampler, k, policy, slates, new NormalStream(rng), served);
   }
