@@ -1,9 +1,9 @@
 import type { NormalStream } from '../random';
 import { normalSf } from './internal/gaussian';
 import { nextStamp, scratchFloat64, scratchInt32 } from './internal/scratch';
-import { candidateItems, type ScoredCandidates } from './policy-types';
+import { candidateItems, type InSlateDraws, type ScoredCandidates } from './policy-types';
 import { makePropensities, type SlatePropensities } from './slate-propensities';
-import { assembleInSlate, lazyDraws } from './thompson-policies';
+import { assembleInSlate, lazyDraws, type LazyDraws } from './thompson-policies';
 import type { ThompsonTopK } from './thompson-sampler';
 
 /**
@@ -14,7 +14,7 @@ import type { ThompsonTopK } from './thompson-sampler';
  * average over the simulated slates is unbiased, and (Rao–Blackwell) its variance is never larger than
  * the count's. docs/serving.md has the measured errors; in short, 64 slates this way err less than 256
  * counted ones, at about the same cost, and a small propensity gets a smooth estimate instead of 0 or
- * 1/(S + 1).
+ * 1/(S + 1). The served slate's own draws are one more of the slates (below).
  *
  * Why it is exact. Scores are independent across candidates and draws, and i's score in draw d is
  * N(mᵢ, sdᵢ²). Given X₋ᵢ, let o(d, r) be the r-th best score of the *other* candidates in draw d (0-based)
@@ -30,11 +30,20 @@ import type { ThompsonTopK } from './thompson-sampler';
  * do not fill it within ranks 0 … k − 2 (an event of X₋ᵢ alone, so the mixture stays unbiased; it needs
  * draws that nearly agree, as with tight posteriors) counts where i actually landed instead.
  *
- * The simulated slates are independent of the served one, so the estimate for a served (item, position)
- * is unbiased given that it was served: the served slate is not one of the samples (the counting
- * estimator adds it, which lifts every served propensity by up to 1/(S + 1)). Only if it comes out 0 (Q
- * underflows far in the tail, or every slate counted and none put i there) does it get 1/(S + 1), as if
- * the served slate were one more sample: a logged propensity is never 0.
+ * The served slate's own draws are one more window (`servedDraws`; weight `SERVED_WINDOW_WEIGHT` = 1 against a
+ * simulated slate's): p̂ = (Σ_s q_s + q*)/(S + 1), q* = P(i at j | X₋ᵢ of the served draws). Why. The simulated
+ * slates alone are independent of the served one, so their average c̄ is unbiased given that the pair was served;
+ * but its law is skewed where i's own posterior is narrow: given X₋ᵢ, i's position is then nearly decided, q is
+ * ≈ 0 in most slates and large in a few, and S slates can miss the few. On a learned catalogue one served pair in
+ * 600 came out at 1/400,000 of its truth at S = 64 (bench:propensities): an IPS weight as much too large, and the
+ * mean of p/p̂ over served pairs, by which IPS is inflated, at 690. The served draws are exactly a configuration
+ * that put i at j, so there q* is large where it matters: with them that mean is 1.02 and no pair is below 0.6 p
+ * (docs/serving.md). The served slate is a sample of the policy like the simulated ones, so p̂ is unbiased over
+ * the policy's randomness; given the pair was served, E[q* | served] = E[q²]/p, a lift of p·CV²(q)/(S + 1): small
+ * where q is smooth (wide posteriors, cold items: where a fixed mixture weight would swamp their small p) and up
+ * to the counting estimator's (1 − p)/(S + 1) where q is ≈ an indicator (the narrow posteriors above, whose weight
+ * it thereby bounds). Only if p̂ comes out 0 (Q underflowing far in the tail) does it get 1/(S + 1): a logged
+ * propensity is never 0. Without `servedDraws` (measurements) the simulated slates alone.
  *
  * Only what serving reads is computed: each served item's probability at its own position, and in the slate.
  * The latter needs no walk of i's own: i is in the slate unless it first enters after the others fill it, at
@@ -54,20 +63,39 @@ export function conditionalServedPropensities(
   slates: number,
   stream: NormalStream,
   served: Int32Array,
+  servedDraws?: InSlateDraws,
+  servedWeight = servedDraws ? SERVED_WINDOW_WEIGHT : 0,
 ): SlatePropensities {
   if (k < 2) throw new RangeError('conditional propensities need k ≥ 2');
   const at = scratchFloat64('conditional.at', k).fill(0, 0, k); // Σ P(served item ρ at position ρ)
   const inSlate = scratchFloat64('conditional.inSlate', k).fill(0, 0, k); // Σ P(served item ρ in the slate)
-  walkSlates(sc, sampler, k, slates, stream, served, at, inSlate);
+  const D = Math.max(slates, k);
+  const tops = scratchInt32('propensity.tops', D * k);
+  const vals = scratchFloat64('propensity.vals', D * k);
+  const lazy = lazyDraws(sampler, stream, D, k, tops, vals, 'propensity.known');
+  walkSlates(sc, k, slates, D, tops, vals, lazy, served, at, inSlate);
+  let w = 0;
+  if (servedDraws && servedWeight > 0) {
+    // The served slate's own draws as one more (weighted) window: D = k draws, one window.
+    const atServed = scratchFloat64('conditional.atServed', k).fill(0, 0, k);
+    const inServed = scratchFloat64('conditional.inServed', k).fill(0, 0, k);
+    walkSlates(sc, k, 1, k, servedDraws.tops, servedDraws.vals, servedDraws, served, atServed, inServed);
+    w = servedWeight;
+    for (let j = 0; j < k; j++) {
+      at[j] += w * atServed[j];
+      inSlate[j] += w * inServed[j];
+    }
+  }
+  const total = slates + w;
   const p = new Float64Array(k * k);
   const marginal = new Float64Array(k);
   const itemOf = new Int32Array(k);
   const floor = 1 / (slates + 1);
   for (let j = 0; j < k; j++) {
     itemOf[j] = sc.rows[served[j]];
-    const pj = at[j] / slates;
+    const pj = at[j] / total;
     p[j * k + j] = pj > 0 ? pj : floor;
-    marginal[j] = Math.max(inSlate[j] / slates, p[j * k + j]);
+    marginal[j] = Math.max(inSlate[j] / total, p[j * k + j]);
   }
   return makePropensities({
     k,
@@ -82,6 +110,12 @@ export function conditionalServedPropensities(
   });
 }
 
+/**
+ * The served slate's own window's weight against one simulated slate's (see `conditionalServedPropensities`): 1,
+ * one more sample. bench:propensities compares 0, 1/16 and 4.
+ */
+export const SERVED_WINDOW_WEIGHT = 1;
+
 /** P(X > o) for X ~ N(m, s²) (s = 0: a point mass at m). */
 function above(o: number, m: number, s: number): number {
   return s > 0 ? normalSf((o - m) / s) : o < m ? 1 : 0;
@@ -92,20 +126,18 @@ const RING_DRAWS = 4096;
 
 function walkSlates(
   sc: ScoredCandidates,
-  sampler: ThompsonTopK,
   k: number,
   slates: number,
-  stream: NormalStream,
+  D: number,
+  tops: Int32Array,
+  vals: Float64Array,
+  lazy: LazyDraws,
   served: Int32Array,
   at: Float64Array,
   inSlate: Float64Array,
 ): void {
   const n = sc.n;
   const { mean, sd } = sc;
-  const D = Math.max(slates, k);
-  const tops = scratchInt32('propensity.tops', D * k);
-  const vals = scratchFloat64('propensity.vals', D * k);
-  const lazy = lazyDraws(sampler, stream, D, k, tops, vals, 'propensity.known');
   const known = lazy.known;
   // F(d, ρ, r) and the others' entry (r, d) for served item ρ and every rank r a walk reads, NaN until computed: a slot per draw up
   // to RING_DRAWS draws; past that a ring of 2k slots (slot d mod 2k: a draw is in the k windows from its own

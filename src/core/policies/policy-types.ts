@@ -16,12 +16,26 @@ export function candidateItems(sc: ScoredCandidates): Int32Array {
   return sc.candidateSet ?? sc.rows;
 }
 
+/**
+ * The k posterior draws an in_slate_ts slate was built from: draw d's top ranks at `tops[d·k + r]` (sampled scores in
+ * `vals`), known up to rank `known[d]`, and `extend(d)` completing draw d's top k from its conditional law (the same
+ * stream as the slate's). Scratch memory, valid until the next in_slate_ts selection.
+ */
+export interface InSlateDraws {
+  readonly tops: Int32Array;
+  readonly vals: Float64Array;
+  readonly known: Int32Array;
+  extend(d: number): void;
+}
+
 /** What a policy chose: candidate positions (into `ScoredCandidates`) in slot order, and their scores. */
 export interface Selection {
   /** cand[j] = candidate at position j. */
   readonly cand: Int32Array;
   /** The score the policy ranked by (see docs/serving.md): sample, mean or upper bound. */
   readonly score: Float64Array;
+  /** in_slate_ts: the draws the slate came from (its propensities condition on them, conditional-propensities.ts). */
+  readonly draws?: InSlateDraws;
 }
 
 export function withSd(m: ScoreMoments): ScoredCandidates {

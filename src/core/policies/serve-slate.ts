@@ -39,8 +39,9 @@ export interface ServedSlate {
   /** Requested candidate indices skipped because the item is inactive (report them as warnings). */
   readonly inactiveCandidates: readonly number[];
   /**
-   * 'exact' closed form, or 'monte_carlo' from `simulatedSlates` slates (in_slate_ts: conditional Monte Carlo
-   * over slates independent of the served one; slate_ts: counts, the served slate included as one of them).
+   * 'exact' closed form, or 'monte_carlo' from `simulatedSlates` slates (in_slate_ts of 2–12 items: conditional
+   * Monte Carlo over the simulated slates and the served slate's own draws; otherwise counts, the served slate
+   * included as one of them).
    */
   readonly propensityKind: 'exact' | 'monte_carlo';
   readonly simulatedSlates: number;
@@ -150,6 +151,7 @@ function propensities(
       return thompsonPropensities(sc, sampler!, k, policy.name, policy.propensitySlates, rng, served?.cand, {
         servedOnly: servedRowsOnly,
         conditional: !counted,
+        servedDraws: served?.draws,
       });
     case 'greedy':
       return deterministicPropensities(sc, served ?? selectGreedy(sc, k));

@@ -2,7 +2,7 @@ import { NormalStream, type Rng } from '../random';
 import { clearedInt32, scratchFloat64, scratchInt32, zeroedInt32, zeroedUint8 } from './internal/scratch';
 import { randomPropensities } from './random-policy';
 import { makePropensities, type PropensityClasses, type SlatePropensities } from './slate-propensities';
-import { candidateItems, type ScoredCandidates, type Selection } from './policy-types';
+import { candidateItems, type InSlateDraws, type ScoredCandidates, type Selection } from './policy-types';
 import { type ThompsonTopK } from './thompson-sampler';
 import { conditionalServedPropensities } from './conditional-propensities';
 
@@ -92,7 +92,7 @@ export function selectInSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Sel
   const cand = new Int32Array(k);
   const score = new Float64Array(k);
   assembleInSlate(tops, vals, 0, k, k, sampler.n, cand, score, lazy);
-  return { cand, score };
+  return { cand, score, draws: { tops, vals, known: lazy.known, extend: lazy.extend } };
 }
 
 /** Slate TS: one posterior draw, its k best in order; the score is the sampled score. */
@@ -156,8 +156,8 @@ function usesConditional(policy: 'in_slate_ts' | 'slate_ts', k: number, conditio
  * Serving in_slate_ts with k ≥ 2 (`servedOnly`, unless `options.conditional` is false) estimates the served
  * items' rows by conditional Monte Carlo instead (`conditionalServedPropensities`): from the same draws, each
  * simulated slate contributes the exact probability of each position given the other candidates' scores,
- * and the served slate is not a sample. Far less variance than the counts at the same S; no longer the
- * full matrix's numbers.
+ * and so do the served slate's own draws (`options.servedDraws`, the selection's; `options.servedWeight` their
+ * weight, for measurements). Far less variance than the counts at the same S; no longer the full matrix's numbers.
  *
  * Exact instead when the candidates are exchangeable (`sampler.exchangeable`: every candidate has the
  * same score distribution, sd > 0, e.g. a cold catalogue at one prior): then both policies put every
@@ -175,7 +175,13 @@ export function thompsonPropensities(
   slatesOrDefault: number | undefined,
   rng: Rng,
   served?: Int32Array,
-  options: { pool?: boolean; servedOnly?: boolean; conditional?: boolean } = {},
+  options: {
+    pool?: boolean;
+    servedOnly?: boolean;
+    conditional?: boolean;
+    servedDraws?: InSlateDraws;
+    servedWeight?: number;
+  } = {},
 ): SlatePropensities {
   const pool = options.pool !== false;
   const n = sc.n;
@@ -187,7 +193,16 @@ export function thompsonPropensities(
   // Unset (a policy's `propensitySlates` left out): the default of the estimator that applies.
   const slates = slatesOrDefault ?? (conditional ? CONDITIONAL_SLATES : COUNTED_SLATES);
   if (conditional)
-    return conditionalServedPropensities(sc, sampler, k, slates, new NormalStream(rng), served!);
+    return conditionalServedPropensities(
+      sc,
+      sampler,
+      k,
+      slates,
+      new NormalStream(rng),
+      served!,
+      options.servedDraws,
+      options.servedWeight,
+    );
   if (options.servedOnly && served && pool) {
     return servedPropensities(sc, sampler, k, policy, slates, new NormalStream(rng), served);
   }
