@@ -36,8 +36,8 @@ import type { ThompsonTopK } from './thompson-sampler';
  * but its law is skewed where i's own posterior is narrow: given X₋ᵢ, i's position is then nearly decided, q is
  * ≈ 0 in most slates and large in a few, and S slates can miss the few. On a learned catalogue one served pair in
  * 600 came out at 1/400,000 of its truth at S = 64 (bench:propensities): an IPS weight as much too large, and the
- * mean of p/p̂ over served pairs, by which IPS is inflated, at 690. The served draws are exactly a configuration
- * that put i at j, so there q* is large where it matters: with them that mean is 1.02 and no pair is below 0.6 p
+ * mean of p/p̂ over served pairs, by which IPS is inflated, at 693. The served draws are exactly a configuration
+ * that put i at j, so there q* is large where it matters: with them that mean is 1.02 and p̂/p's 1% quantile 0.63
  * (docs/serving.md). The served slate is a sample of the policy like the simulated ones, so p̂ is unbiased over
  * the policy's randomness; given the pair was served, E[q* | served] = E[q²]/p, a lift of p·CV²(q)/(S + 1): small
  * where q is smooth (wide posteriors, cold items: where a fixed mixture weight would swamp their small p) and up
