@@ -1,5 +1,6 @@
 /**
  * npm run bench:propensities [-- --items 10000 --cold 0.01,0.5,0.9 --slates 60 --truth 20000 --json]
+ *   [--ips USERS --ips-slates 5000 --ips-items 1000]
  *
  * How close the logged Monte Carlo propensities of in_slate_ts come to the true ones, and what each estimator
  * costs: the numbers an operator needs to choose a policy's `propensitySlates`, and the ones behind docs/serving.md
@@ -20,10 +21,12 @@
  * these pairs is inflated by about that factor; unbiased p̂ gives > 1 by Jensen's inequality when it is noisy); the
  * in-slate probabilities' 1% and 99% quantiles; the CPU time of the estimate per slate (the slate's scoring and
  * selection, `rest`, for scale), and its ratio to the counts at 256 measured on the same slates in the same run.
+ * With `--ips`, also an off-policy estimate from each estimator's propensities (see `ipsCheck`).
  */
 import { resolveSlateRequest } from '../src/core/policies/slate-request';
 import { prepareSnapshotForServing, scoreWithSampler } from '../src/core/policies/serve-slate';
 import { inSlateProbability, propensityAt } from '../src/core/policies/slate-propensities';
+import { selectGreedy } from '../src/core/policies/greedy';
 import { selectInSlateTs, thompsonPropensities } from '../src/core/policies/thompson-policies';
 import { syntheticSnapshot } from '../src/core/policies/testing/synthetic-snapshot';
 import { Rng } from '../src/core/random';
@@ -67,6 +70,93 @@ interface Row {
   marginal_q99: number;
   cpu_ms: number;
   cpu_ratio: number;
+}
+
+interface IpsRow {
+  user: number;
+  truth: number;
+  estimates: { estimator: string; value: number; se: number; max_weight: number }[];
+}
+
+const IPS_ESTIMATORS = [
+  { name: 'conditional 64 + served window (default)', conditional: true, slates: 64, window: true },
+  { name: 'conditional 64, simulation only', conditional: true, slates: 64, window: false },
+  { name: 'counts 256 + served', conditional: false, slates: 256, window: false },
+];
+
+/**
+ * `--ips USERS`: what the logged propensities do to an off-policy estimate. For each of USERS users of a learned
+ * catalogue (`--ips-items`, 1% cold, d = 8), `--ips-slates` slates of 10 served by in_slate_ts and clicked with
+ * probability θᵢ·κⱼ (θᵢ = 0.5·σ(2·mᵢ), κⱼ = 1/j); the item-position IPS estimate of the greedy slate's expected
+ * clicks Σⱼ θ_gⱼ·κⱼ (known exactly) from each estimator's propensities on the same logged slates and clicks.
+ */
+function ipsCheck(users: number, slates: number, items: number): IpsRow[] {
+  const k = 10;
+  const dim = 8;
+  const snap = syntheticSnapshot({ items, dim, seed: 3, coldFraction: 0.01 });
+  prepareSnapshotForServing(snap);
+  const out: IpsRow[] = [];
+  for (let u = 1; u <= users; u++) {
+    log(`IPS check: user ${u} of ${users}, ${slates} logged slates`);
+    const ur = new Rng(u);
+    const user = Float64Array.from({ length: dim }, () => ur.normal());
+    const req = resolveSlateRequest(snap, { size: k, user });
+    const first = scoreWithSampler(snap, req).sc;
+    const theta = Float64Array.from(first.mean, (m) => 0.5 / (1 + Math.exp(-2 * m)));
+    const greedy = selectGreedy(first, k).cand;
+    const greedyItem = Array.from(greedy, (c) => first.rows[c]);
+    let truth = 0;
+    for (let j = 0; j < k; j++) truth += theta[greedy[j]] / (j + 1);
+    const sum = IPS_ESTIMATORS.map(() => 0);
+    const sq = IPS_ESTIMATORS.map(() => 0);
+    const maxWeight = IPS_ESTIMATORS.map(() => 0);
+    const clickRng = new Rng(1000 + u);
+    for (let n = 0; n < slates; n++) {
+      const { sc, sampler } = scoreWithSampler(snap, req);
+      const sel = selectInSlateTs(sampler, k, new Rng(1_000_000 * u + n));
+      const clicks = Array.from(sel.cand, (c, j) => (clickRng.next() < theta[c] / (j + 1) ? 1 : 0));
+      IPS_ESTIMATORS.forEach((e, i) => {
+        const m = thompsonPropensities(
+          sc,
+          sampler,
+          k,
+          'in_slate_ts',
+          e.slates,
+          new Rng(2_000_000 * u + n),
+          sel.cand,
+          {
+            servedOnly: true,
+            conditional: e.conditional,
+            servedDraws: e.window ? sel.draws : undefined,
+          },
+        );
+        let v = 0;
+        for (let j = 0; j < k; j++) {
+          const item = sc.rows[sel.cand[j]];
+          if (item !== greedyItem[j]) continue;
+          const w = 1 / propensityAt(m, item, j);
+          v += clicks[j] * w;
+          maxWeight[i] = Math.max(maxWeight[i], w);
+        }
+        sum[i] += v;
+        sq[i] += v * v;
+      });
+    }
+    out.push({
+      user: u,
+      truth,
+      estimates: IPS_ESTIMATORS.map((e, i) => {
+        const mean = sum[i] / slates;
+        return {
+          estimator: e.name,
+          value: mean,
+          se: Math.sqrt(Math.max(sq[i] / slates - mean * mean, 0) / slates),
+          max_weight: maxWeight[i],
+        };
+      }),
+    });
+  }
+  return out;
 }
 
 function cpuMs(fn: () => void): number {
@@ -197,6 +287,16 @@ function main(): void {
       });
     });
   }
+  const ipsUsers = Number(flagValue('ips', '0'));
+  const ipsSlates = Number(flagValue('ips-slates', '5000'));
+  const ipsItems = Number(flagValue('ips-items', '1000'));
+  for (const [name, v, min] of [
+    ['ips', ipsUsers, 0],
+    ['ips-slates', ipsSlates, 2],
+    ['ips-items', ipsItems, 20],
+  ] as const)
+    if (!Number.isInteger(v) || v < min) throw new Error(`--${name}: an integer ≥ ${min}, not ${v}`);
+  const ips = ipsUsers > 0 ? ipsCheck(ipsUsers, ipsSlates, ipsItems) : [];
   const data = {
     items,
     dim,
@@ -205,6 +305,7 @@ function main(): void {
     truth_slates: truthSlates,
     rows,
     truth_error: truthError,
+    ...(ips.length > 0 ? { ips: { items: ipsItems, slates: ipsSlates, rows: ips } } : {}),
     machine: machine(),
   };
   emit(json, data, () =>
@@ -251,6 +352,26 @@ function main(): void {
       `a slate's scoring and selection (for scale): ` +
         truthError.map((t) => `${t.cold} cold ${t.rest_cpu_ms.toFixed(3)} ms`).join(', '),
       'p̂/p over the served (item, position) pairs; CPU: process time of the estimate alone, per slate.',
+      ...(ips.length > 0
+        ? [
+            '',
+            `IPS of the greedy slate's expected clicks from ${ipsSlates} logged in_slate_ts slates a user (${ipsItems} items, 1% cold, d 8, size 10):`,
+            formatTable(
+              ['user', 'truth', 'estimator', 'IPS', '± se', 'IPS / truth', 'max weight'],
+              ips.flatMap((r) =>
+                r.estimates.map((e) => [
+                  r.user,
+                  r.truth,
+                  e.estimator,
+                  e.value,
+                  e.se,
+                  e.value / r.truth,
+                  e.max_weight,
+                ]),
+              ),
+            ),
+          ]
+        : []),
     ].join('\n'),
   );
 }
