@@ -182,6 +182,15 @@ function main(): void {
   ] as const)
     if (!Number.isInteger(v) || v < 2) throw new Error(`--${name}: an integer ≥ 2, not ${v}`);
   if (colds.some((c) => !(c >= 0 && c < 1))) throw new Error('--cold: fractions in [0, 1)');
+  const ipsUsers = Number(flagValue('ips', '0'));
+  const ipsSlates = Number(flagValue('ips-slates', '5000'));
+  const ipsItems = Number(flagValue('ips-items', '1000'));
+  for (const [name, v, min] of [
+    ['ips', ipsUsers, 0],
+    ['ips-slates', ipsSlates, 2],
+    ['ips-items', ipsItems, 20],
+  ] as const)
+    if (!Number.isInteger(v) || v < min) throw new Error(`--${name}: an integer ≥ ${min}, not ${v}`);
   const rows: Row[] = [];
   const truthError: { cold: number; median: number; q90: number; rest_cpu_ms: number }[] = [];
   for (const cold of colds) {
@@ -287,15 +296,6 @@ function main(): void {
       });
     });
   }
-  const ipsUsers = Number(flagValue('ips', '0'));
-  const ipsSlates = Number(flagValue('ips-slates', '5000'));
-  const ipsItems = Number(flagValue('ips-items', '1000'));
-  for (const [name, v, min] of [
-    ['ips', ipsUsers, 0],
-    ['ips-slates', ipsSlates, 2],
-    ['ips-items', ipsItems, 20],
-  ] as const)
-    if (!Number.isInteger(v) || v < min) throw new Error(`--${name}: an integer ≥ ${min}, not ${v}`);
   const ips = ipsUsers > 0 ? ipsCheck(ipsUsers, ipsSlates, ipsItems) : [];
   const data = {
     items,
