@@ -270,6 +270,14 @@ describe('in_slate_ts conditional propensities of a narrow posterior', () => {
     // counted sample, by up to (1 − p)/(S + 1): bounded, where the simulation alone is not.
     expect(Math.min(...bare)).toBeLessThan(0.01);
     expect(Math.min(...withServed)).toBeGreaterThan(0.1);
+    // And serving logs the latter: serveSlate hands the slate's draws to the estimate.
+    const policy = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: S });
+    const logged: number[] = [];
+    for (let seed = 0; logged.length < 60; seed++) {
+      const slate = serveSlate(snap, policy, { size: k }, new Rng(5000 + seed));
+      if (slate.items[0].index === 0) logged.push(slate.items[0].propensity / p);
+    }
+    expect(Math.min(...logged)).toBeGreaterThan(0.1);
   });
 });
 
