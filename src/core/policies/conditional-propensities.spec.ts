@@ -11,8 +11,9 @@ import { snapshotFromScores, syntheticSnapshot } from './testing/synthetic-snaps
 
 /**
  * in_slate_ts's served propensities by conditional Monte Carlo (conditional-propensities.ts): unbiased against
- * brute force, also where the walk falls back to counting; unbiased given the slate that was served (the counted
- * estimator is not); less variance than counting four times as many slates.
+ * brute force, also where the walk falls back to counting; given the slate that was served, the simulated slates'
+ * part unbiased and the served slate's own window lifting it less than a counted sample does; less variance than
+ * counting four times as many slates; and the served window keeping a narrow posterior's estimate from collapsing.
  */
 
 /** `items` (item indices, k of them) estimated as if served, from `slates` slates. */
@@ -23,7 +24,6 @@ function estimateFor(
   slates: number,
   seed: number,
   conditional = true,
-  servedWeight?: number,
 ): SlatePropensities {
   const req = resolveSlateRequest(snap, { size: k });
   const { sc, sampler } = scoreWithSampler(snap, req);
@@ -33,7 +33,6 @@ function estimateFor(
   return thompsonPropensities(sc, sampler, k, 'in_slate_ts', slates, new Rng(seed), served, {
     servedOnly: true,
     conditional,
-    servedWeight,
   });
 }
 
