@@ -1,8 +1,9 @@
 /**
- * npm run bench:propensities [-- --items 10000 --cold 0.01,0.5,0.9 --slates 60 --truth 20000 --json]
- *   [--ips USERS --ips-slates 5000 --ips-items 1000]
+ * npm run bench:propensities [-- --policy in_slate_ts|slate_ts --items 10000 --cold 0.01,0.5,0.9 --slates 60
+ *   --truth 20000 --json] [--ips USERS --ips-slates 5000 --ips-items 1000]
  *
- * How close the logged Monte Carlo propensities of in_slate_ts come to the true ones, and what each estimator
+ * How close the logged Monte Carlo propensities of in_slate_ts (or, `--policy slate_ts`, of slate_ts: the one-draw
+ * conditional estimate, `conditionalSlateTsPropensities`) come to the true ones, and what each estimator
  * costs: the numbers an operator needs to choose a policy's `propensitySlates`, and the ones behind docs/serving.md
  * (Propensities).
  *
@@ -27,7 +28,17 @@ import { resolveSlateRequest } from '../src/core/policies/slate-request';
 import { prepareSnapshotForServing, scoreWithSampler } from '../src/core/policies/serve-slate';
 import { inSlateProbability, propensityAt } from '../src/core/policies/slate-propensities';
 import { selectGreedy } from '../src/core/policies/greedy';
-import { selectInSlateTs, thompsonPropensities } from '../src/core/policies/thompson-policies';
+import type { ResolvedRequest } from '../src/core/policies/slate-request';
+import type { ServingSnapshot } from '../src/core/model/serving-snapshot';
+import type { Selection } from '../src/core/policies/policy-types';
+import type { ThompsonTopK } from '../src/core/policies/thompson-sampler';
+import {
+  oneDrawRanks,
+  selectInSlateTs,
+  selectSlateTs,
+  thompsonPropensities,
+  usesOneDrawConditional,
+} from '../src/core/policies/thompson-policies';
 import { syntheticSnapshot } from '../src/core/policies/testing/synthetic-snapshot';
 import { Rng } from '../src/core/random';
 import { emit, flagValue, formatTable, hasFlag, log, machine, median, quantile } from './lib/report';
@@ -78,6 +89,47 @@ interface IpsRow {
   estimates: { estimator: string; value: number; se: number; max_weight: number }[];
 }
 
+type Policy = 'in_slate_ts' | 'slate_ts';
+
+/**
+ * Score a request with the sampler an estimate needs: slate_ts's conditional estimate draws one rank more than the
+ * slate (as serving does), counting draws k. Samplers share scratch memory: one is valid until the next is built.
+ */
+function scored(
+  policy: Policy,
+  snap: ServingSnapshot,
+  req: ResolvedRequest,
+  conditional: boolean,
+): ReturnType<typeof scoreWithSampler> {
+  const oneDraw = conditional && usesOneDrawConditional(policy, req.k);
+  return scoreWithSampler(snap, req, true, oneDraw ? oneDrawRanks(req.k, req.rows.length) : req.k);
+}
+
+/** The served slate, as serving selects it (slate_ts from the sampler of one rank more). */
+function selectServed(policy: Policy, sampler: ThompsonTopK, k: number, rng: Rng): Selection {
+  return policy === 'in_slate_ts' ? selectInSlateTs(sampler, k, rng) : selectSlateTs(sampler, k, rng);
+}
+
+/** The estimate of the served items' propensities (the served slate's draws as its window unless `window` is false). */
+function estimateServed(
+  policy: Policy,
+  sc: ReturnType<typeof scoreWithSampler>['sc'],
+  sampler: ThompsonTopK,
+  sel: Selection,
+  e: { conditional: boolean; servedWeight?: number },
+  slates: number,
+  rng: Rng,
+): ReturnType<typeof thompsonPropensities> {
+  const window = e.servedWeight !== 0;
+  return thompsonPropensities(sc, sampler, sel.cand.length, policy, slates, rng, sel.cand, {
+    servedOnly: true,
+    conditional: e.conditional,
+    servedDraws: window ? sel.draws : undefined,
+    servedDraw: window ? sel.draw : undefined,
+    servedWeight: e.servedWeight,
+  });
+}
+
 const IPS_ESTIMATORS = [
   { name: 'conditional 64 + served window (default)', conditional: true, slates: 64, window: true },
   { name: 'conditional 64, simulation only', conditional: true, slates: 64, window: false },
@@ -90,7 +142,7 @@ const IPS_ESTIMATORS = [
  * probability θᵢ·κⱼ (θᵢ = 0.5·σ(2·mᵢ), κⱼ = 1/j); the item-position IPS estimate of the greedy slate's expected
  * clicks Σⱼ θ_gⱼ·κⱼ (known exactly) from each estimator's propensities on the same logged slates and clicks.
  */
-function ipsCheck(users: number, slates: number, items: number): IpsRow[] {
+function ipsCheck(policy: Policy, users: number, slates: number, items: number): IpsRow[] {
   const k = 10;
   const dim = 8;
   const snap = syntheticSnapshot({ items, dim, seed: 3, coldFraction: 0.01 });
@@ -112,23 +164,20 @@ function ipsCheck(users: number, slates: number, items: number): IpsRow[] {
     const maxWeight = IPS_ESTIMATORS.map(() => 0);
     const clickRng = new Rng(1000 + u);
     for (let n = 0; n < slates; n++) {
-      const { sc, sampler } = scoreWithSampler(snap, req);
-      const sel = selectInSlateTs(sampler, k, new Rng(1_000_000 * u + n));
+      const first = scored(policy, snap, req, true);
+      const sel = selectServed(policy, first.sampler, k, new Rng(1_000_000 * u + n));
       const clicks = Array.from(sel.cand, (c, j) => (clickRng.next() < theta[c] / (j + 1) ? 1 : 0));
       IPS_ESTIMATORS.forEach((e, i) => {
-        const m = thompsonPropensities(
+        // Counting (last) needs slate_ts's sampler of k ranks: scored again.
+        const { sc, sampler } = e.conditional ? first : scored(policy, snap, req, false);
+        const m = estimateServed(
+          policy,
           sc,
           sampler,
-          k,
-          'in_slate_ts',
+          sel,
+          { conditional: e.conditional, servedWeight: e.window ? undefined : 0 },
           e.slates,
           new Rng(2_000_000 * u + n),
-          sel.cand,
-          {
-            servedOnly: true,
-            conditional: e.conditional,
-            servedDraws: e.window ? sel.draws : undefined,
-          },
         );
         let v = 0;
         for (let j = 0; j < k; j++) {
@@ -168,6 +217,9 @@ function cpuMs(fn: () => void): number {
 
 function main(): void {
   const json = hasFlag('json');
+  const policy = flagValue('policy', 'in_slate_ts');
+  if (policy !== 'in_slate_ts' && policy !== 'slate_ts')
+    throw new Error(`--policy: in_slate_ts or slate_ts, not ${policy}`);
   const items = Number(flagValue('items', '10000'));
   const colds = flagValue('cold', '0.01,0.5,0.9').split(',').map(Number);
   const nSlates = Number(flagValue('slates', '60'));
@@ -210,33 +262,36 @@ function main(): void {
     // The first `warmup` slates only warm the JIT: their figures are dropped.
     for (let s = -warmup; s < nSlates; s++) {
       const user = Float64Array.from({ length: dim }, () => r.normal());
-      let sel: ReturnType<typeof selectInSlateTs> | undefined;
-      let scored: ReturnType<typeof scoreWithSampler> | undefined;
+      let sel: Selection | undefined;
+      let current: ReturnType<typeof scoreWithSampler> | undefined;
       const record = s >= 0;
+      const req = resolveSlateRequest(snap, { size, user });
       const rest = cpuMs(() => {
-        const req = resolveSlateRequest(snap, { size, user });
-        scored = scoreWithSampler(snap, req);
-        sel = selectInSlateTs(scored.sampler, req.k, new Rng(seed++));
+        current = scored(policy, snap, req, true);
+        sel = selectServed(policy, current.sampler, req.k, new Rng(seed++));
       });
       if (record) restCpu += rest;
-      const { sc, sampler } = scored!;
+      let currentConditional = true;
       const k = sel!.cand.length;
-      if (k !== size || sampler.exchangeable)
+      if (k !== size || current!.sampler.exchangeable)
         throw new Error('expected a 10-item slate of distinct posteriors');
       const served = sel!.cand;
+      // The estimate alone is timed: a rescore for a sampler of other ranks (slate_ts: counting) is not.
+      let spent = 0;
       const estimate = (e: Estimator, slates: number, rngSeed: number) => {
-        const m = thompsonPropensities(sc, sampler, k, 'in_slate_ts', slates, new Rng(rngSeed), served, {
-          servedOnly: true,
-          conditional: e.conditional,
-          servedDraws: e.servedWeight === 0 ? undefined : sel!.draws,
-          servedWeight: e.servedWeight,
-        });
+        if (policy === 'slate_ts' && e.conditional !== currentConditional) {
+          current = scored(policy, snap, req, e.conditional);
+          currentConditional = e.conditional;
+        }
+        const { sc, sampler } = current!;
+        let m: ReturnType<typeof thompsonPropensities> | undefined;
+        spent = cpuMs(() => (m = estimateServed(policy, sc, sampler, sel!, e, slates, new Rng(rngSeed))));
         const at = new Float64Array(k);
         const inSlate = new Float64Array(k);
         for (let j = 0; j < k; j++) {
           const item = sc.rows[served[j]];
-          at[j] = propensityAt(m, item, j);
-          inSlate[j] = inSlateProbability(m, item);
+          at[j] = propensityAt(m!, item, j);
+          inSlate[j] = inSlateProbability(m!, item);
         }
         return { at, inSlate };
       };
@@ -253,18 +308,17 @@ function main(): void {
       for (let i = 0; i < ESTIMATORS.length; i++) {
         const e = ESTIMATORS[(i + s + warmup) % ESTIMATORS.length];
         const idx = ESTIMATORS.indexOf(e);
-        let got: ReturnType<typeof estimate> | undefined;
-        const spent = cpuMs(() => (got = estimate(e, e.slates, estSeed)));
-        if (idx === DEFAULT && got!.at.some((x, j) => x !== again.at[j]))
+        const got = estimate(e, e.slates, estSeed);
+        if (idx === DEFAULT && got.at.some((x, j) => x !== again.at[j]))
           throw new Error(
             'the same estimate twice from one seed differed: the sampler keeps state between calls',
           );
         if (!record) continue;
         cpu[idx] += spent;
         for (let j = 0; j < k; j++) {
-          ratio[idx].push(got!.at[j] / truthAt[j]);
-          inverse[idx].push(truthAt[j] / got!.at[j]);
-          marginal[idx].push(got!.inSlate[j] / truthIn[j]);
+          ratio[idx].push(got.at[j] / truthAt[j]);
+          inverse[idx].push(truthAt[j] / got.at[j]);
+          marginal[idx].push(got.inSlate[j] / truthIn[j]);
         }
       }
     }
@@ -296,8 +350,9 @@ function main(): void {
       });
     });
   }
-  const ips = ipsUsers > 0 ? ipsCheck(ipsUsers, ipsSlates, ipsItems) : [];
+  const ips = ipsUsers > 0 ? ipsCheck(policy, ipsUsers, ipsSlates, ipsItems) : [];
   const data = {
+    policy,
     items,
     dim,
     size,
@@ -310,7 +365,7 @@ function main(): void {
   };
   emit(json, data, () =>
     [
-      `bench:propensities: in_slate_ts, ${items} items, d ${dim}, size ${size}; ${nSlates} served slates a catalogue; truth from ${truthSlates} simulated slates; ${data.machine}`,
+      `bench:propensities: ${policy}, ${items} items, d ${dim}, size ${size}; ${nSlates} served slates a catalogue; truth from ${truthSlates} simulated slates; ${data.machine}`,
       formatTable(
         [
           'cold',
@@ -355,7 +410,7 @@ function main(): void {
       ...(ips.length > 0
         ? [
             '',
-            `IPS of the greedy slate's expected clicks from ${ipsSlates} logged in_slate_ts slates a user (${ipsItems} items, 1% cold, d 8, size 10):`,
+            `IPS of the greedy slate's expected clicks from ${ipsSlates} logged ${policy} slates a user (${ipsItems} items, 1% cold, d 8, size 10):`,
             formatTable(
               ['user', 'truth', 'estimator', 'IPS', '± se', 'IPS / truth', 'max weight'],
               ips.flatMap((r) =>

@@ -282,12 +282,12 @@ describe('in_slate_ts conditional propensities of a narrow posterior', () => {
 
 describe('which estimator a served slate gets, and its default slates', () => {
   const snap = syntheticSnapshot({ items: 500, dim: 8, seed: 78, coldFraction: 0.3 });
-  it('in_slate_ts: conditional with 64 slates for 2 … 12 items; counted with 256 (and the served) for 1 and 13 or more', () => {
+  it('in_slate_ts: conditional with 64 slates for 1 … 12 items (one item: the one-draw estimate); counted with 256 (and the served) for 13 or more', () => {
     const policy = parsePolicyConfig({ name: 'in_slate_ts' });
     const got = [1, 2, 12, 13, 30].map(
       (size) => serveSlate(snap, policy, { size }, new Rng(79)).simulatedSlates,
     );
-    expect(got).toEqual([257, 64, 64, 257, 257]);
+    expect(got).toEqual([64, 64, 64, 257, 257]);
     // Given explicitly, the count is the policy's own for either estimator.
     const explicit = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 100 });
     expect([10, 13].map((size) => serveSlate(snap, explicit, { size }, new Rng(80)).simulatedSlates)).toEqual(
@@ -299,8 +299,19 @@ describe('which estimator a served slate gets, and its default slates', () => {
     );
   });
 
-  it('slate_ts counts 256 slates and the served one', () => {
+  it('slate_ts: the one-draw conditional estimate with 64 draws at every size; the full matrix counts 256 and the served', () => {
     const policy = parsePolicyConfig({ name: 'slate_ts' });
-    expect(serveSlate(snap, policy, { size: 10 }, new Rng(82)).simulatedSlates).toBe(257);
+    const got = [1, 10, 30, 100].map(
+      (size) => serveSlate(snap, policy, { size }, new Rng(82)).simulatedSlates,
+    );
+    expect(got).toEqual([64, 64, 64, 64]);
+    const explicit = parsePolicyConfig({ name: 'slate_ts', propensitySlates: 100 });
+    expect(serveSlate(snap, explicit, { size: 10 }, new Rng(83)).simulatedSlates).toBe(100);
+    expect(serveSlate(snap, policy, { size: 10 }, new Rng(84), { withMatrix: true }).simulatedSlates).toBe(
+      257,
+    );
+    expect(
+      serveSlate(snap, policy, { size: 10 }, new Rng(85), { countedPropensities: true }).simulatedSlates,
+    ).toBe(257);
   });
 });

@@ -320,3 +320,117 @@ function servedNumbers(
   at[rho] += here;
   inSlate[rho] += some;
 }
+
+/** A slate_ts slate's one posterior draw: its top `sampler.k` candidates, best first, and their sampled scores. */
+export interface SlateDraw {
+  readonly tops: Int32Array;
+  readonly vals: Float64Array;
+}
+
+/**
+ * The served items' propensities under slate Thompson sampling (one posterior draw, its top k in order), and so
+ * under in-slate TS of one item (the same policy), by conditional Monte Carlo as above. One draw decides the
+ * slate, so no walk: given X₋ᵢ, i is at position j exactly when j others score above it, and in the slate when
+ * fewer than k do:
+ *   P(i at j | X₋ᵢ) = P(o(j) < xᵢ < o(j − 1)),   P(i in | X₋ᵢ) = P(xᵢ > o(k − 1)),
+ * o(r) the others' r-th best score (0-based, o(−1) = +∞, o(r) = −∞ past the n − 1 others). When i is among a
+ * draw's best, o(k − 1) is the draw's (k + 1)-th, so each draw needs its top min(k + 1, n): `sampler` must draw that
+ * many (`sampler.k`; `selectSlateTs` with such a sampler serves its top k). Then nothing is unknown and nothing falls
+ * back to counting: three normal tails a served item a draw (two when it is first).
+ *
+ * The served slate's own draw (`servedDraw`) is one more sample at weight `servedWeight`, for the reason given for
+ * in_slate_ts above: unbiased over the policy's randomness, and a narrow posterior's estimate cannot collapse far
+ * below the truth (the simulated draws alone would put it at ≈ 0 in most of them). Only a p̂ of 0 (a tail underflowing)
+ * becomes 1/(S + 1). Deterministic given the stream.
+ */
+export function conditionalSlateTsPropensities(
+  sc: ScoredCandidates,
+  sampler: ThompsonTopK,
+  k: number,
+  slates: number,
+  stream: NormalStream,
+  served: Int32Array,
+  servedDraw?: SlateDraw,
+  servedWeight = servedDraw ? SERVED_WINDOW_WEIGHT : 0,
+): SlatePropensities {
+  const n = sc.n;
+  const kd = sampler.k;
+  if (kd < Math.min(k + 1, n) || kd > n)
+    throw new RangeError(
+      `slate_ts conditional propensities need a sampler of min(k + 1, n) = ${Math.min(k + 1, n)} ranks, got ${kd}`,
+    );
+  const at = new Float64Array(k); // Σ P(served item ρ at position ρ)
+  const inSlate = new Float64Array(k); // Σ P(served item ρ in the slate)
+  const { mean, sd } = sc;
+  // Add weight w times the two numbers of each served item, given the others' scores in one draw.
+  const add = (tops: Int32Array, vals: Float64Array, w: number): void => {
+    for (let rho = 0; rho < k; rho++) {
+      const c = served[rho];
+      let q = -1; // c's rank in the draw, −1 below its known ranks
+      for (let r = 0; r < kd; r++)
+        if (tops[r] === c) {
+          q = r;
+          break;
+        }
+      // The others' r-th best is the draw's r-th, or its (r + 1)-th from c's rank on; −∞ past the n − 1 others.
+      // Every r ≤ k − 1 read here is known: kd ≥ k + 1, or kd = n.
+      const m = mean[c];
+      const s = sd[c];
+      const xLo = q >= 0 && rho >= q ? rho + 1 : rho;
+      const xHi = q >= 0 && rho - 1 >= q ? rho : rho - 1;
+      const xIn = q >= 0 && k - 1 >= q ? k : k - 1;
+      const lo = xLo < kd ? vals[xLo] : -Infinity;
+      const hi = rho === 0 ? Infinity : xHi < kd ? vals[xHi] : -Infinity;
+      at[rho] += w * between(lo, hi, m, s);
+      inSlate[rho] += w * above(xIn < kd ? vals[xIn] : -Infinity, m, s);
+    }
+  };
+  const tops = scratchInt32('slatets.tops', kd);
+  const vals = scratchFloat64('slatets.vals', kd);
+  for (let s = 0; s < slates; s++) {
+    sampler.draw(stream, tops, vals, 0);
+    add(tops, vals, 1);
+  }
+  let w = 0;
+  if (servedDraw && servedWeight > 0) {
+    w = servedWeight;
+    add(servedDraw.tops, servedDraw.vals, w);
+  }
+  const total = slates + w;
+  const p = new Float64Array(k * k);
+  const marginal = new Float64Array(k);
+  const itemOf = new Int32Array(k);
+  const floor = 1 / (slates + 1);
+  for (let j = 0; j < k; j++) {
+    itemOf[j] = sc.rows[served[j]];
+    const pj = at[j] / total;
+    p[j * k + j] = pj > 0 ? pj : floor;
+    marginal[j] = Math.max(inSlate[j] / total, p[j * k + j]);
+  }
+  return makePropensities({
+    k,
+    kind: 'monte_carlo',
+    simulatedSlates: slates,
+    candidates: candidateItems(sc),
+    items: itemOf,
+    p,
+    marginal,
+    otherProbability: new Float64Array(k),
+    otherCount: n - k,
+  });
+}
+
+/**
+ * P(lo < X < hi) for X ~ N(m, s²) (s = 0: a point mass at m), as a difference of the two tails on the side where
+ * both are small, so that a small probability keeps its relative precision.
+ */
+function between(lo: number, hi: number, m: number, s: number): number {
+  if (!(s > 0)) return lo < m && m < hi ? 1 : 0;
+  const a = (lo - m) / s;
+  const b = (hi - m) / s;
+  let v: number;
+  if (a >= 0) v = normalSf(a) - normalSf(b);
+  else if (b <= 0) v = normalSf(-b) - normalSf(-a);
+  else v = 1 - normalSf(-a) - normalSf(b);
+  return v > 0 ? v : 0;
+}

@@ -16,7 +16,7 @@ describe('policy configs', () => {
     const c = parsePolicyConfig({ name: 'in_slate_ts' });
     // Unset: the estimator's own default (`thompsonPropensities`).
     expect(c).toEqual({ name: 'in_slate_ts' });
-    expect(parsePolicyConfig({ name: 'slate_ts' })).toEqual({ name: 'slate_ts', propensitySlates: 256 });
+    expect(parsePolicyConfig({ name: 'slate_ts' })).toEqual({ name: 'slate_ts' });
     expect(Object.isFrozen(c)).toBe(true);
     expect(parsePolicyConfig({ name: 'eps_greedy' })).toEqual({ name: 'eps_greedy', epsilon: 0.1 });
     expect(parsePolicyConfig({ name: 'ucb', beta: 0.5 })).toEqual({ name: 'ucb', beta: 0.5 });

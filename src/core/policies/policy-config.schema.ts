@@ -22,7 +22,7 @@ export const inSlateTsConfigSchema = z
     propensitySlates: propensitySlates
       .optional()
       .describe(
-        'Simulated slates used to estimate the propensities: default 64 for served slates of 2 to 12 items ' +
+        'Simulated slates used to estimate the propensities: default 64 for served slates of 1 to 12 items ' +
           '(conditional Monte Carlo), else 256 (counts)',
       ),
   })
@@ -31,9 +31,13 @@ export const inSlateTsConfigSchema = z
 export const slateTsConfigSchema = z
   .object({
     name: z.literal('slate_ts'),
+    // Unset: 64 for a served slate's conditional estimate, 256 counted for a full matrix (`thompsonPropensities`).
     propensitySlates: propensitySlates
-      .default(256)
-      .describe('Simulated slates used to estimate the propensities (counts)'),
+      .optional()
+      .describe(
+        'Simulated draws used to estimate the propensities: default 64 for served slates (conditional Monte ' +
+          'Carlo), 256 for the full matrix of off-policy evaluation (counts)',
+      ),
   })
   .strict();
 

@@ -36,6 +36,8 @@ export interface Selection {
   readonly score: Float64Array;
   /** in_slate_ts: the draws the slate came from (its propensities condition on them, conditional-propensities.ts). */
   readonly draws?: InSlateDraws;
+  /** slate_ts: the draw the slate came from, all the ranks the sampler drew (its first k are the slate). */
+  readonly draw?: { readonly tops: Int32Array; readonly vals: Float64Array };
 }
 
 export function withSd(m: ScoreMoments): ScoredCandidates {

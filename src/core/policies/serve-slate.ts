@@ -10,7 +10,13 @@ import { scoreCandidates, scoreClassLayout } from './score-kernel';
 import { activeRows, resolveSlateRequest, type ResolvedRequest, type SlateRequest } from './slate-request';
 import { prepareSnapshotForWasm } from './score-moments.wasm';
 import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
-import { selectInSlateTs, selectSlateTs, thompsonPropensities } from './thompson-policies';
+import {
+  oneDrawRanks,
+  selectInSlateTs,
+  selectSlateTs,
+  thompsonPropensities,
+  usesOneDrawConditional,
+} from './thompson-policies';
 import { scanSpec, ThompsonTopK } from './thompson-sampler';
 
 /** One served item. */
@@ -39,9 +45,9 @@ export interface ServedSlate {
   /** Requested candidate indices skipped because the item is inactive (report them as warnings). */
   readonly inactiveCandidates: readonly number[];
   /**
-   * 'exact' closed form, or 'monte_carlo' from `simulatedSlates` slates (in_slate_ts of 2–12 items: conditional
-   * Monte Carlo over the simulated slates and the served slate's own draws; otherwise counts, the served slate
-   * included as one of them).
+   * 'exact' closed form, or 'monte_carlo' from `simulatedSlates` slates (slate_ts, and in_slate_ts of 1–12 items:
+   * conditional Monte Carlo over the simulated slates and the served slate's own draws; otherwise counts, the served
+   * slate included as one of them).
    */
   readonly propensityKind: 'exact' | 'monte_carlo';
   readonly simulatedSlates: number;
@@ -51,9 +57,9 @@ export interface ServeOptions {
   /** Also return the full (item × position) propensity matrix of this request. */
   readonly withMatrix?: boolean;
   /**
-   * in_slate_ts: count where the served items landed in the simulated slates (the served slate one more of them)
-   * instead of the conditional estimate (conditional-propensities.ts): the full matrix's numbers. Tests and
-   * benchmarks compare the two.
+   * in_slate_ts and slate_ts: count where the served items landed in the simulated slates (the served slate one
+   * more of them) instead of the conditional estimate (conditional-propensities.ts): the full matrix's numbers.
+   * Tests and benchmarks compare the two.
    */
   readonly countedPropensities?: boolean;
 }
@@ -82,19 +88,21 @@ export function prepareSnapshotForServing(snapshot: ServingSnapshot, replaces?: 
  * Score a request and build its Thompson sampler; the sampler's first pass over the candidates is
  * fused into the SIMD scoring pass (one pass over n instead of two). Candidates with bit-identical
  * posterior rows (items at their group's prior) are scored once per class and planned as one entry
- * (score-classes.ts) unless `classes` is false (tests compare both ways).
+ * (score-classes.ts) unless `classes` is false (tests compare both ways). The sampler draws `ranks`
+ * (default the slate's k; one more for slate_ts's conditional propensities, see `oneDrawRanks`).
  */
 export function scoreWithSampler(
   snapshot: ServingSnapshot,
   req: ResolvedRequest,
   classes = true,
+  ranks = req.k,
 ): { sc: ScoredCandidates; sampler: ThompsonTopK } {
-  const spec = scanSpec(req.rows.length, req.k);
-  const fused = spec.collect ? { ...spec, k: req.k } : undefined;
+  const spec = scanSpec(req.rows.length, ranks);
+  const fused = spec.collect ? { ...spec, k: ranks } : undefined;
   const layout = classes ? classLayout(snapshot, req.rows, req.rowsShared) : null;
   if (layout) {
     const sc = scoreClassLayout(snapshot, req.user, layout, req.rows, fused);
-    const sampler = new ThompsonTopK(sc.mean, sc.sd, req.k, {
+    const sampler = new ThompsonTopK(sc.mean, sc.sd, ranks, {
       shared: true,
       scan: sc.scan,
       classes: { start: layout.start },
@@ -102,7 +110,7 @@ export function scoreWithSampler(
     return { sc, sampler };
   }
   const sc = scoreCandidates(snapshot, req.user, req.rows, true, fused);
-  return { sc, sampler: new ThompsonTopK(sc.mean, sc.sd, req.k, { shared: true, scan: sc.scan }) };
+  return { sc, sampler: new ThompsonTopK(sc.mean, sc.sd, ranks, { shared: true, scan: sc.scan }) };
 }
 
 function needsSampler(
@@ -152,6 +160,7 @@ function propensities(
         servedOnly: servedRowsOnly,
         conditional: !counted,
         servedDraws: served?.draws,
+        servedDraw: served?.draw,
       });
     case 'greedy':
       return deterministicPropensities(sc, served ?? selectGreedy(sc, k));
@@ -180,20 +189,16 @@ export function serveSlate(
 ): ServedSlate & { matrix?: SlatePropensities } {
   const req = resolveSlateRequest(snapshot, request);
   const k = req.k;
+  const servedOnly = options.withMatrix !== true;
+  const counted = options.countedPropensities === true;
+  // slate_ts (and in_slate_ts of one item, the same policy) with the one-draw conditional propensities: each draw,
+  // the served one included, needs one rank more than the slate.
+  const oneDraw = needsSampler(policy) && servedOnly && !counted && usesOneDrawConditional(policy.name, k);
   const { sc, sampler } = needsSampler(policy)
-    ? scoreWithSampler(snapshot, req)
+    ? scoreWithSampler(snapshot, req, true, oneDraw ? oneDrawRanks(k, req.rows.length) : k)
     : { sc: scoreRequest(snapshot, req), sampler: null };
-  const sel = select(policy, sc, k, rng, sampler);
-  const matrix = propensities(
-    policy,
-    sc,
-    k,
-    rng.fork(),
-    sampler,
-    sel,
-    options.withMatrix !== true,
-    options.countedPropensities === true,
-  );
+  const sel = oneDraw ? selectSlateTs(sampler!, k, rng) : select(policy, sc, k, rng, sampler);
+  const matrix = propensities(policy, sc, k, rng.fork(), sampler, sel, servedOnly, counted);
   const items: ServedItem[] = [];
   for (let j = 0; j < k; j++) {
     const index = sc.rows[sel.cand[j]];

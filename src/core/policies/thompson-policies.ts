@@ -4,7 +4,11 @@ import { randomPropensities } from './random-policy';
 import { makePropensities, type PropensityClasses, type SlatePropensities } from './slate-propensities';
 import { candidateItems, type InSlateDraws, type ScoredCandidates, type Selection } from './policy-types';
 import { type ThompsonTopK } from './thompson-sampler';
-import { conditionalServedPropensities } from './conditional-propensities';
+import {
+  conditionalServedPropensities,
+  conditionalSlateTsPropensities,
+  type SlateDraw,
+} from './conditional-propensities';
 
 /**
  * In-slate Thompson sampling (Eide, Leslie & Frigessi, FINN.no): k independent posterior draws, each
@@ -95,12 +99,32 @@ export function selectInSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Sel
   return { cand, score, draws: { tops, vals, known: lazy.known, extend: lazy.extend } };
 }
 
-/** Slate TS: one posterior draw, its k best in order; the score is the sampled score. */
+/**
+ * Slate TS: one posterior draw, its k best in order; the score is the sampled score. The sampler may draw more
+ * ranks than k (`sampler.k`, min(k + 1, n) for the one-draw conditional propensities): the slate is the draw's first
+ * k, and the whole draw is returned (`Selection.draw`).
+ */
 export function selectSlateTs(sampler: ThompsonTopK, k: number, rng: Rng): Selection {
-  const cand = new Int32Array(k);
-  const score = new Float64Array(k);
-  sampler.draw(new NormalStream(rng), cand, score, 0);
-  return { cand, score };
+  const kd = sampler.k;
+  if (kd < k) throw new RangeError(`selectSlateTs: the sampler draws ${kd} ranks, fewer than k = ${k}`);
+  const tops = new Int32Array(kd);
+  const vals = new Float64Array(kd);
+  sampler.draw(new NormalStream(rng), tops, vals, 0);
+  return { cand: tops.subarray(0, k), score: vals.subarray(0, k), draw: { tops, vals } };
+}
+
+/**
+ * True when a served slate of this policy and size gets the one-draw conditional propensities
+ * (`conditionalSlateTsPropensities`): slate_ts, and in_slate_ts of one item (the same policy: one draw, its best).
+ * Its sampler must then draw min(k + 1, n) ranks (`oneDrawRanks`).
+ */
+export function usesOneDrawConditional(policy: 'in_slate_ts' | 'slate_ts', k: number): boolean {
+  return policy === 'slate_ts' || k === 1;
+}
+
+/** The ranks a draw needs for the one-draw conditional propensities of k items from n candidates. */
+export function oneDrawRanks(k: number, n: number): number {
+  return Math.min(k + 1, n);
 }
 
 /**
@@ -153,11 +177,14 @@ function usesConditional(policy: 'in_slate_ts' | 'slate_ts', k: number, conditio
  * the result has explicit rows for the served items only: not a full matrix (no class rows, and every
  * other candidate reads 0).
  *
- * Serving in_slate_ts with k ≥ 2 (`servedOnly`, unless `options.conditional` is false) estimates the served
+ * Serving in_slate_ts with 2 … 12 items (`servedOnly`, unless `options.conditional` is false) estimates the served
  * items' rows by conditional Monte Carlo instead (`conditionalServedPropensities`): from the same draws, each
  * simulated slate contributes the exact probability of each position given the other candidates' scores,
  * and so do the served slate's own draws (`options.servedDraws`, the selection's; `options.servedWeight` their
  * weight, for measurements). Far less variance than the counts at the same S; no longer the full matrix's numbers.
+ * Serving slate_ts, and in_slate_ts of one item, does the same with one draw a slate
+ * (`conditionalSlateTsPropensities`; the served draw `options.servedDraw`); `sampler` must then draw
+ * min(k + 1, n) ranks (`oneDrawRanks`), and every other path needs exactly k.
  *
  * Exact instead when the candidates are exchangeable (`sampler.exchangeable`: every candidate has the
  * same score distribution, sd > 0, e.g. a cold catalogue at one prior): then both policies put every
@@ -180,12 +207,33 @@ export function thompsonPropensities(
     servedOnly?: boolean;
     conditional?: boolean;
     servedDraws?: InSlateDraws;
+    servedDraw?: SlateDraw;
     servedWeight?: number;
   } = {},
 ): SlatePropensities {
   const pool = options.pool !== false;
   const n = sc.n;
   if (sampler.exchangeable) return randomPropensities(sc, k); // the uniform policy's: 1/n everywhere
+  if (
+    options.servedOnly === true &&
+    served !== undefined &&
+    options.conditional !== false &&
+    usesOneDrawConditional(policy, k)
+  )
+    return conditionalSlateTsPropensities(
+      sc,
+      sampler,
+      k,
+      slatesOrDefault ?? CONDITIONAL_SLATES,
+      new NormalStream(rng),
+      served,
+      options.servedDraw,
+      options.servedWeight,
+    );
+  if (sampler.k !== k)
+    throw new RangeError(
+      `thompsonPropensities: counting needs a sampler of k = ${k} ranks, got ${sampler.k}`,
+    );
   const conditional =
     options.servedOnly === true &&
     served !== undefined &&
