@@ -86,6 +86,23 @@ export function conditionalServedPropensities(
       inSlate[j] += w * inServed[j];
     }
   }
+  return servedResult(sc, k, served, slates, w, at, inSlate);
+}
+
+/**
+ * The served items' rows from the sums of their conditional probabilities over `slates` simulated slates and the
+ * served one at weight w: each item's own position and its in-slate probability (its other positions read 0).
+ * Only a p̂ of exactly 0 (a normal tail underflowing) becomes 1/(S + 1): a logged propensity is never 0.
+ */
+function servedResult(
+  sc: ScoredCandidates,
+  k: number,
+  served: Int32Array,
+  slates: number,
+  w: number,
+  at: Float64Array,
+  inSlate: Float64Array,
+): SlatePropensities {
   const total = slates + w;
   const p = new Float64Array(k * k);
   const marginal = new Float64Array(k);
@@ -396,28 +413,7 @@ export function conditionalSlateTsPropensities(
     w = servedWeight;
     add(servedDraw.tops, servedDraw.vals, w);
   }
-  const total = slates + w;
-  const p = new Float64Array(k * k);
-  const marginal = new Float64Array(k);
-  const itemOf = new Int32Array(k);
-  const floor = 1 / (slates + 1);
-  for (let j = 0; j < k; j++) {
-    itemOf[j] = sc.rows[served[j]];
-    const pj = at[j] / total;
-    p[j * k + j] = pj > 0 ? pj : floor;
-    marginal[j] = Math.max(inSlate[j] / total, p[j * k + j]);
-  }
-  return makePropensities({
-    k,
-    kind: 'monte_carlo',
-    simulatedSlates: slates,
-    candidates: candidateItems(sc),
-    items: itemOf,
-    p,
-    marginal,
-    otherProbability: new Float64Array(k),
-    otherCount: n - k,
-  });
+  return servedResult(sc, k, served, slates, w, at, inSlate);
 }
 
 /**

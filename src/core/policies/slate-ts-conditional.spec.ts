@@ -7,6 +7,7 @@ import { resolveSlateRequest } from './slate-request';
 import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
 import { oneDrawRanks, selectSlateTs, thompsonPropensities } from './thompson-policies';
 import { bruteForceCounts } from './testing/brute-force';
+import { GivenServed } from './testing/given-served';
 import { snapshotFromScores, syntheticSnapshot } from './testing/synthetic-snapshot';
 
 /**
@@ -185,9 +186,7 @@ describe('slate_ts served propensities, conditional against counted', () => {
     const truth = bruteForce(means, vars, k, 200_000, 176);
     const req = resolveSlateRequest(snap, { size: k });
     const modes = ['simulation', 'served draw', 'counted'] as const;
-    const sum = modes.map(() => new Float64Array(means.length * k));
-    const sq = modes.map(() => new Float64Array(means.length * k));
-    const hits = new Float64Array(means.length * k);
+    const given = new GivenServed(modes.length, truth, 200_000);
     for (let seed = 0; seed < 6000; seed++) {
       const { sc, sampler } = scoreWithSampler(snap, req, true, oneDrawRanks(k, req.rows.length));
       const sel = selectSlateTs(sampler, k, new Rng(seed));
@@ -210,31 +209,18 @@ describe('slate_ts served propensities, conditional against counted', () => {
         );
         for (let j = 0; j < k; j++) {
           const item = sc.rows[sel.cand[j]];
-          const v = propensityAt(m, item, j);
-          sum[e][item * k + j] += v;
-          sq[e][item * k + j] += v * v;
+          given.add(e, item * k + j, propensityAt(m, item, j));
         }
       });
-      for (let j = 0; j < k; j++) hits[sc.rows[sel.cand[j]] * k + j]++;
+      for (let j = 0; j < k; j++) given.served(sc.rows[sel.cand[j]] * k + j);
     }
-    const z = (e: number, lift: (p: number) => number): number[] => {
-      const out: number[] = [];
-      for (let at = 0; at < hits.length; at++) {
-        if (hits[at] < 200) continue;
-        const mean = sum[e][at] / hits[at];
-        const se = Math.sqrt(Math.max(sq[e][at] / hits[at] - mean * mean, 1e-12) / hits[at]);
-        const sigma = Math.hypot(se, Math.sqrt((truth[at] * (1 - truth[at])) / 200_000));
-        out.push((mean - truth[at] - lift(truth[at])) / sigma);
-      }
-      return out;
-    };
     const countedLift = (p: number): number => (1 - p) / (S + 1);
-    expect(z(0, () => 0).length).toBeGreaterThanOrEqual(8);
-    expect(Math.max(...z(0, () => 0).map(Math.abs))).toBeLessThan(5);
-    expect(Math.min(...z(1, () => 0))).toBeGreaterThan(-5);
-    expect(Math.max(...z(1, countedLift))).toBeLessThan(-3);
-    expect(Math.max(...z(2, countedLift).map(Math.abs))).toBeLessThan(5);
-    expect(Math.max(...z(2, () => 0))).toBeGreaterThan(10); // the check has the power to see the counted lift
+    expect(given.z(0, () => 0).length).toBeGreaterThanOrEqual(8);
+    expect(Math.max(...given.z(0, () => 0).map(Math.abs))).toBeLessThan(5);
+    expect(Math.min(...given.z(1, () => 0))).toBeGreaterThan(-5);
+    expect(Math.max(...given.z(1, countedLift))).toBeLessThan(-3);
+    expect(Math.max(...given.z(2, countedLift).map(Math.abs))).toBeLessThan(5);
+    expect(Math.max(...given.z(2, () => 0))).toBeGreaterThan(10); // the check has the power to see the counted lift
   });
 
   it('64 conditional draws vary less than 256 counted ones, for the logged pairs', () => {
