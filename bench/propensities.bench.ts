@@ -1,6 +1,6 @@
 /**
- * npm run bench:propensities [-- --policy in_slate_ts|slate_ts --items 10000 --cold 0.01,0.5,0.9 --slates 60
- *   --truth 20000 --json] [--ips USERS --ips-slates 5000 --ips-items 1000]
+ * npm run bench:propensities [-- --policy in_slate_ts|slate_ts --items 10000 --size 10 --cold 0.01,0.5,0.9
+ *   --slates 60 --truth 20000 --json] [--ips USERS --ips-slates 5000 --ips-items 1000]
  *
  * How close the logged Monte Carlo propensities of in_slate_ts (or, `--policy slate_ts`, of slate_ts: the one-draw
  * conditional estimate, `conditionalSlateTsPropensities`) come to the true ones, and what each estimator
@@ -8,7 +8,8 @@
  * (Propensities).
  *
  * Per catalogue (`--cold`: the fraction of items still at their group's prior; synthetic, as bench:serve-ab), `--slates`
- * served slates of 10 items for different users. For each served (item, position) pair:
+ * served slates of `--size` items (10) for different users. For each served (item, position) pair (in_slate_ts past
+ * 12 items, where serving counts, the conditional rows show what that estimate would give):
  * - the truth: the conditional estimate from `--truth` simulated slates, as two independent halves whose
  *   disagreement is printed (the truth's own relative error) so that it can be checked to be far below the errors
  *   measured against it (the estimator is unbiased and tested against brute force in conditional-propensities.spec.ts);
@@ -32,7 +33,10 @@ import type { ResolvedRequest } from '../src/core/policies/slate-request';
 import type { ServingSnapshot } from '../src/core/model/serving-snapshot';
 import type { Selection } from '../src/core/policies/policy-types';
 import type { ThompsonTopK } from '../src/core/policies/thompson-sampler';
+import { conditionalServedPropensities } from '../src/core/policies/conditional-propensities';
 import {
+  CONDITIONAL_MAX_K,
+  conditionalSlates,
   oneDrawRanks,
   selectInSlateTs,
   selectSlateTs,
@@ -40,7 +44,7 @@ import {
   usesOneDrawConditional,
 } from '../src/core/policies/thompson-policies';
 import { syntheticSnapshot } from '../src/core/policies/testing/synthetic-snapshot';
-import { Rng } from '../src/core/random';
+import { NormalStream, Rng } from '../src/core/random';
 import { emit, flagValue, formatTable, hasFlag, log, machine, median, quantile } from './lib/report';
 
 interface Estimator {
@@ -121,6 +125,19 @@ function estimateServed(
   rng: Rng,
 ): ReturnType<typeof thompsonPropensities> {
   const window = e.servedWeight !== 0;
+  const k = sel.cand.length;
+  // Past CONDITIONAL_MAX_K items serving counts; the conditional rows then show what the estimate would be.
+  if (policy === 'in_slate_ts' && e.conditional && k > CONDITIONAL_MAX_K)
+    return conditionalServedPropensities(
+      sc,
+      sampler,
+      k,
+      slates,
+      new NormalStream(rng),
+      sel.cand,
+      window ? sel.draws : undefined,
+      e.servedWeight,
+    );
   return thompsonPropensities(sc, sampler, sel.cand.length, policy, slates, rng, sel.cand, {
     servedOnly: true,
     conditional: e.conditional,
@@ -225,10 +242,11 @@ function main(): void {
   const nSlates = Number(flagValue('slates', '60'));
   const truthSlates = Number(flagValue('truth', '20000'));
   const warmup = 5;
-  const size = 10;
+  const size = Number(flagValue('size', '10'));
   const dim = 32;
   for (const [name, v] of [
     ['items', items],
+    ['size', size],
     ['slates', nSlates],
     ['truth', truthSlates],
   ] as const)
@@ -274,7 +292,7 @@ function main(): void {
       let currentConditional = true;
       const k = sel!.cand.length;
       if (k !== size || current!.sampler.exchangeable)
-        throw new Error('expected a 10-item slate of distinct posteriors');
+        throw new Error(`expected a ${size}-item slate of distinct posteriors`);
       const served = sel!.cand;
       // The estimate alone is timed: a rescore for a sampler of other ranks (slate_ts: counting) is not.
       let spent = 0;
@@ -407,6 +425,13 @@ function main(): void {
       `a slate's scoring and selection (for scale): ` +
         truthError.map((t) => `${t.cold} cold ${t.rest_cpu_ms.toFixed(3)} ms`).join(', '),
       'p̂/p over the served (item, position) pairs; CPU: process time of the estimate alone, per slate.',
+      `what serving logs at this size: ${
+        policy === 'slate_ts'
+          ? 'conditional, 64 + served draw'
+          : size <= CONDITIONAL_MAX_K
+            ? `conditional, ${conditionalSlates(size)} + served window`
+            : 'counts, 256 + served'
+      } (the rows labelled default are the default up to 12 items).`,
       ...(ips.length > 0
         ? [
             '',

@@ -119,6 +119,45 @@ describe('in_slate_ts conditional propensities agree with brute force', () => {
       expect(checked).toBeGreaterThanOrEqual(n * k);
       expect(worst).toBeLessThan(5);
     });
+  it('past 12 items (32 or 16 slates by default): 14 of 20 items, 20 repeats of 1,000 slates vs 10^5 brute-force slates, within 5 empirical σ', () => {
+    // Walks that go deep (14 of 20 items). σ from the repeats' spread: the counts' bound (above) is too loose here to
+    // see a wrong factor of the walk's formula.
+    const r = new Rng(81);
+    const means = Array.from({ length: 20 }, () => 0.3 * r.normal());
+    const vars = Array.from({ length: 20 }, () => 0.05 + 0.3 * r.next());
+    const k = 14;
+    const B = 100_000;
+    const R = 20;
+    const snap = snapshotFromScores(means, vars);
+    const truth = bruteForce(means, vars, k, B, 82);
+    let worst = 0;
+    for (const q of [0, 7])
+      for (let g = 0; g * k < means.length; g++) {
+        const items = Array.from({ length: k }, (_, j) => (g * k + ((j + q) % k)) % means.length);
+        const sum = new Float64Array(2 * k);
+        const sq = new Float64Array(2 * k);
+        for (let rep = 0; rep < R; rep++) {
+          const m = estimateFor(snap, k, items, 1000, 83 + 1000 * rep + 10 * g + q);
+          items.forEach((i, j) => {
+            const v = [propensityAt(m, i, j), inSlateProbability(m, i)];
+            for (let e = 0; e < 2; e++) {
+              sum[2 * j + e] += v[e];
+              sq[2 * j + e] += v[e] * v[e];
+            }
+          });
+        }
+        items.forEach((i, j) => {
+          let inSlate = 0;
+          for (let j2 = 0; j2 < k; j2++) inSlate += truth[i * k + j2];
+          [truth[i * k + j], inSlate].forEach((p, e) => {
+            const mean = sum[2 * j + e] / R;
+            const se2 = Math.max(sq[2 * j + e] / R - mean * mean, 0) / (R - 1);
+            worst = Math.max(worst, Math.abs(mean - p) / Math.sqrt(se2 + Math.max(p * (1 - p), 1e-9) / B));
+          });
+        });
+      }
+    expect(worst).toBeLessThan(5);
+  });
 });
 
 describe('in_slate_ts served propensities, conditional against counted', () => {
@@ -267,17 +306,17 @@ describe('in_slate_ts conditional propensities of a narrow posterior', () => {
 
 describe('which estimator a served slate gets, and its default slates', () => {
   const snap = syntheticSnapshot({ items: 500, dim: 8, seed: 78, coldFraction: 0.3 });
-  it('in_slate_ts: conditional with 64 slates for 1 … 12 items (one item: the one-draw estimate); counted with 256 (and the served) for 13 or more', () => {
+  it('in_slate_ts: conditional for 1 … 32 items (one item: the one-draw estimate), with 64 slates up to 12, 32 up to 20, 16 up to 32; counted with 256 (and the served) past 32', () => {
     const policy = parsePolicyConfig({ name: 'in_slate_ts' });
-    const got = [1, 2, 12, 13, 30].map(
+    const got = [1, 2, 12, 13, 20, 21, 32, 33, 60].map(
       (size) => serveSlate(snap, policy, { size }, new Rng(79)).simulatedSlates,
     );
-    expect(got).toEqual([64, 64, 64, 257, 257]);
+    expect(got).toEqual([64, 64, 64, 32, 32, 16, 16, 257, 257]);
     // Given explicitly, the count is the policy's own for either estimator.
     const explicit = parsePolicyConfig({ name: 'in_slate_ts', propensitySlates: 100 });
-    expect([10, 13].map((size) => serveSlate(snap, explicit, { size }, new Rng(80)).simulatedSlates)).toEqual(
-      [100, 101],
-    );
+    expect(
+      [10, 32, 33].map((size) => serveSlate(snap, explicit, { size }, new Rng(80)).simulatedSlates),
+    ).toEqual([100, 100, 101]);
     // The full matrix (off-policy evaluation) always counts: 256 by default.
     expect(serveSlate(snap, policy, { size: 10 }, new Rng(81), { withMatrix: true }).simulatedSlates).toBe(
       257,

@@ -17,13 +17,13 @@ const propensitySlates = z
 export const inSlateTsConfigSchema = z
   .object({
     name: z.literal('in_slate_ts'),
-    // Unset: chosen by the estimator (`thompsonPropensities`): 64 for the conditional
-    // estimate of a served slate of up to 12 items, else 256 counted.
+    // Unset: chosen by the estimator (`thompsonPropensities`): for the conditional estimate of a
+    // served slate 64 up to 12 items, 32 up to 20, 16 up to 32; else 256 counted.
     propensitySlates: propensitySlates
       .optional()
       .describe(
-        'Simulated slates used to estimate the propensities: default 64 for served slates of 1 to 12 items ' +
-          '(conditional Monte Carlo), else 256 (counts)',
+        'Simulated slates used to estimate the propensities: for served slates (conditional Monte Carlo) ' +
+          'default 64 up to 12 items, 32 up to 20, 16 up to 32; else 256 (counts)',
       ),
   })
   .strict();

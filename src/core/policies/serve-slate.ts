@@ -45,7 +45,7 @@ export interface ServedSlate {
   /** Requested candidate indices skipped because the item is inactive (report them as warnings). */
   readonly inactiveCandidates: readonly number[];
   /**
-   * 'exact' closed form, or 'monte_carlo' from `simulatedSlates` slates (slate_ts, and in_slate_ts of 1–12 items:
+   * 'exact' closed form, or 'monte_carlo' from `simulatedSlates` slates (slate_ts, and in_slate_ts of 1–32 items:
    * conditional Monte Carlo over the simulated slates and the served slate's own draws; otherwise counts, the served
    * slate included as one of them).
    */

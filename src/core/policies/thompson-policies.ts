@@ -130,13 +130,24 @@ export function oneDrawRanks(k: number, n: number): number {
 /**
  * Served slates of in_slate_ts with 2 … `CONDITIONAL_MAX_K` items get conditional Monte Carlo propensities
  * (conditional-propensities.ts). Its cost grows as k² a simulated slate (k walks of ≈ k steps) against the
- * counts' k, so past about a dozen items counting 4 times as many slates is the cheaper way to the same
- * precision (bench: `docs/serving.md`).
+ * counts' k, so the default number of simulated slates falls with k (`conditionalSlates`), keeping the estimate's
+ * cost near the counts' at 256 slates; past 32 items even 16 cost several times that (at 100 items 24 ms a slate
+ * against the counts' 4 and the slate's own 2.3, bench:propensities), so larger slates count. At 13–32 items 32
+ * or 16 conditional slates are still far more precise than 256 counted ones, whose upper tail is the served
+ * slate's lift (docs/serving.md).
  */
-export const CONDITIONAL_MAX_K = 12;
-/** Default simulated slates (a policy's `propensitySlates` unset): for the conditional estimate, and for counts. */
+export const CONDITIONAL_MAX_K = 32;
+/** Default simulated slates (a policy's `propensitySlates` unset): for the conditional estimates up to 12 items, and for counts. */
 export const CONDITIONAL_SLATES = 64;
 export const COUNTED_SLATES = 256;
+
+/**
+ * The conditional estimate's default simulated slates for a served in_slate_ts slate of k items: 64 up to 12 items,
+ * 32 up to 20, 16 up to `CONDITIONAL_MAX_K` (the schema's minimum).
+ */
+export function conditionalSlates(k: number): number {
+  return k <= 12 ? CONDITIONAL_SLATES : k <= 20 ? 32 : 16;
+}
 
 /** True when a served slate of this policy and size gets conditional propensities (`conditional`: not turned off). */
 function usesConditional(policy: 'in_slate_ts' | 'slate_ts', k: number, conditional: boolean): boolean {
@@ -145,7 +156,7 @@ function usesConditional(policy: 'in_slate_ts' | 'slate_ts', k: number, conditio
 
 /**
  * Monte Carlo propensities of a Thompson policy from `slatesOrDefault` simulated slates (unset: 64 for the
- * conditional estimate below, 256 for counts), plus the served one, when given, as one more sample (all S + 1
+ * conditional estimates below, 32 or 16 for in_slate_ts slates of 13–32 items, 256 for counts), plus the served one, when given, as one more sample (all S + 1
  * are iid draws of the policy, so the estimate stays
  * unbiased over the randomness and a served (item, position) never gets 0).
  *
@@ -177,7 +188,7 @@ function usesConditional(policy: 'in_slate_ts' | 'slate_ts', k: number, conditio
  * the result has explicit rows for the served items only: not a full matrix (no class rows, and every
  * other candidate reads 0).
  *
- * Serving in_slate_ts with 2 … 12 items (`servedOnly`, unless `options.conditional` is false) estimates the served
+ * Serving in_slate_ts with 2 … 32 items (`servedOnly`, unless `options.conditional` is false) estimates the served
  * items' rows by conditional Monte Carlo instead (`conditionalServedPropensities`): from the same draws, each
  * simulated slate contributes the exact probability of each position given the other candidates' scores,
  * and so do the served slate's own draws (`options.servedDraws`, the selection's; `options.servedWeight` their
@@ -239,7 +250,7 @@ export function thompsonPropensities(
     served !== undefined &&
     usesConditional(policy, k, options.conditional !== false);
   // Unset (a policy's `propensitySlates` left out): the default of the estimator that applies.
-  const slates = slatesOrDefault ?? (conditional ? CONDITIONAL_SLATES : COUNTED_SLATES);
+  const slates = slatesOrDefault ?? (conditional ? conditionalSlates(k) : COUNTED_SLATES);
   if (conditional)
     return conditionalServedPropensities(
       sc,
