@@ -138,8 +138,11 @@ function above(o: number, m: number, s: number): number {
   return s > 0 ? normalSf((o - m) / s) : o < m ? 1 : 0;
 }
 
-/** Draws up to which the tail-probability cache has a slot per draw (≈ 6.5 MB at k = 12). */
-const RING_DRAWS = 4096;
+/**
+ * Entries (a draw's k served items × k − 1 ranks each) up to which the tail-probability cache has a slot per draw:
+ * 4096 draws at k = 12, ≈ 6.5 MB of scratch whatever k (it is kept for the thread's life).
+ */
+const SLOT_PER_DRAW_ENTRIES = 4096 * 12 * 11;
 
 function walkSlates(
   sc: ScoredCandidates,
@@ -157,11 +160,11 @@ function walkSlates(
   const { mean, sd } = sc;
   const known = lazy.known;
   // F(d, ρ, r) and the others' entry (r, d) for served item ρ and every rank r a walk reads, NaN until computed: a slot per draw up
-  // to RING_DRAWS draws; past that a ring of 2k slots (slot d mod 2k: a draw is in the k windows from its own
+  // to SLOT_PER_DRAW_ENTRIES entries; past that a ring of 2k slots (slot d mod 2k: a draw is in the k windows from its own
   // back), so the cache does not grow with S. A window's draws are k consecutive ones, so their slots differ,
   // except in the k − 1 windows that wrap around D, which then compute without the cache.
   const R = k - 1; // every rank a walk reads (0 … k − 2)
-  const M = D <= RING_DRAWS ? D : 2 * k;
+  const M = D * k * R <= SLOT_PER_DRAW_ENTRIES ? D : 2 * k;
   const cacheF = scratchFloat64('conditional.F', M * k * R); // a slot is reset when a draw takes it (below)
   const cacheItem = scratchInt32('conditional.item', M * k * R);
   const slotDraw = scratchInt32('conditional.slotDraw', M).fill(-1, 0, M);
