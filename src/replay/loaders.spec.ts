@@ -126,6 +126,31 @@ describe('loadRecoJsonl', () => {
     expect(l.rejected.examples.map((e) => e.line)).toEqual([2, 3, 4, 5, 6]);
   });
 
+  it('reads a probability that rounded a hair above 1 (a sum of probabilities, as logged before the cap) as 1; rejects one clearly above', async () => {
+    const p = write(
+      'rounded.jsonl',
+      [
+        imp({
+          items: [
+            { item: 'a', position: 1, propensity: 0.5, inSlateProbability: 67 / 257 + 165 / 257 + 25 / 257 },
+            { item: 'b', position: 2, propensity: 0.25, inSlateProbability: 0.5 },
+          ],
+        }),
+        imp({
+          slateId: 's2',
+          items: [{ item: 'a', position: 1, propensity: 0.5, inSlateProbability: 1.001 }],
+        }),
+        imp({ slateId: 's3', items: [{ item: 'a', position: 1, propensity: 1.000001 }], clicks: [] }),
+      ].join('\n'),
+    );
+    expect(67 / 257 + 165 / 257 + 25 / 257).toBeGreaterThan(1);
+    const l = await loadRecoJsonl(p);
+    expect(l.log.nSlates).toBe(1);
+    expect(l.rejected.examples.map((e) => e.line)).toEqual([2, 3]);
+    expect(l.rejected.examples[0].detail).toMatch(/inSlateProbability: must be at most 1/);
+    expect(l.rejected.byReason['propensity outside (0,1]']).toBe(1);
+  });
+
   it('rejects unknown items when a catalogue is given', async () => {
     const l = await loadRecoJsonl(path, { catalogue: ['a', 'b'] });
     expect(l.rejected.byReason['unknown item']).toBe(1);

@@ -5,6 +5,18 @@ import { z } from 'zod';
  * an impression with the slate served, the behaviour propensities logged at serving time, and the
  * clicks joined to it.
  */
+/**
+ * A logged probability in (0, 1]. Up to 1 + 1e-9 is accepted and read as 1: a probability that is a sum of others
+ * can round a hair above 1 in doubles (67/257 + 165/257 + 25/257 = 1.0000000000000002), and the service logged such
+ * in-slate probabilities before it capped them (the eighteenth session); such slates were valid.
+ */
+const probability = () =>
+  z
+    .number()
+    .gt(0, 'must be > 0')
+    .max(1 + 1e-9, 'must be at most 1')
+    .transform((x) => (x < 1 ? x : 1));
+
 export const recoSlotSchema = z
   .object({
     /** External item id. */
@@ -12,11 +24,11 @@ export const recoSlotSchema = z
     /** 1-based position in the slate. */
     position: z.number().int().min(1),
     /** Marginal propensity μ(item at position | context) logged by the serving policy. */
-    propensity: z.number().gt(0).max(1),
+    propensity: probability(),
     /** Optional: μ(items at positions 1..position | context), when the policy can compute it. */
-    cascadePropensity: z.number().gt(0).max(1).optional(),
+    cascadePropensity: probability().optional(),
     /** Optional: P(item anywhere in the slate | context), as served (`reco export` writes it). */
-    inSlateProbability: z.number().gt(0).max(1).optional(),
+    inSlateProbability: probability().optional(),
   })
   .strict();
 

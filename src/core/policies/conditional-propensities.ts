@@ -110,9 +110,10 @@ function servedResult(
   const floor = 1 / (slates + 1);
   for (let j = 0; j < k; j++) {
     itemOf[j] = sc.rows[served[j]];
-    const pj = at[j] / total;
+    // Sums of probabilities, each ≤ 1, can round a hair above it: clamped, as every logged probability is ≤ 1.
+    const pj = Math.min(1, at[j] / total);
     p[j * k + j] = pj > 0 ? pj : floor;
-    marginal[j] = Math.max(inSlate[j] / total, p[j * k + j]);
+    marginal[j] = Math.min(1, Math.max(inSlate[j] / total, p[j * k + j]));
   }
   return makePropensities({
     k,

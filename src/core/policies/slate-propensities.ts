@@ -21,7 +21,7 @@ export interface SlatePropensities {
   readonly items: Int32Array;
   /** p[r·k + j] = P(items[r] at position j). */
   readonly p: Float64Array;
-  /** marginal[r] = Σ_j p[r·k + j]: probability that items[r] is in the slate. */
+  /** marginal[r] = Σ_j p[r·k + j], capped at 1 (the sum can round a hair above it): probability that items[r] is in the slate. */
   readonly marginal: Float64Array;
   /** Probability at each position of any candidate without an explicit row (each of them). */
   readonly otherProbability: Float64Array;
@@ -61,7 +61,7 @@ export function inSlateProbability(m: SlatePropensities, item: number): number {
   const row = g >= 0 ? m.classes!.p.subarray(g * m.k, g * m.k + m.k) : m.otherProbability;
   let s = 0;
   for (let j = 0; j < m.k; j++) s += row[j];
-  return s;
+  return s < 1 ? s : 1; // a sum of probabilities can round above 1 (67/257 + 165/257 + 25/257)
 }
 
 /**
@@ -125,7 +125,7 @@ export function makePropensities(
     for (let r = 0; r < items.length; r++) {
       let s = 0;
       for (let j = 0; j < k; j++) s += p[r * k + j];
-      marginal[r] = s;
+      marginal[r] = s < 1 ? s : 1; // a sum of probabilities can round above 1 (67/257 + 165/257 + 25/257)
     }
   }
   return { ...fields, marginal };
