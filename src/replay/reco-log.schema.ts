@@ -1,11 +1,6 @@
 import { z } from 'zod';
 
 /**
- * One line of a reco JSONL impression log (`reco export` writes these; docs/ope.md documents them):
- * an impression with the slate served, the behaviour propensities logged at serving time, and the
- * clicks joined to it.
- */
-/**
  * A logged probability in (0, 1]. Up to 1 + 1e-9 is accepted and read as 1: a probability that is a sum of others
  * can round a hair above 1 in doubles (67/257 + 165/257 + 25/257 = 1.0000000000000002), and the service logged such
  * in-slate probabilities before it capped them (the eighteenth session); such slates were valid.
@@ -17,6 +12,11 @@ const probability = () =>
     .max(1 + 1e-9, 'must be at most 1')
     .transform((x) => (x < 1 ? x : 1));
 
+/**
+ * One line of a reco JSONL impression log (`reco export` writes these; docs/ope.md documents them):
+ * an impression with the slate served, the behaviour propensities logged at serving time, and the
+ * clicks joined to it.
+ */
 export const recoSlotSchema = z
   .object({
     /** External item id. */

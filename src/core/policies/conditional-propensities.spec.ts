@@ -1,12 +1,11 @@
-import type { ServingSnapshot } from '../model/serving-snapshot';
-import { NormalStream, Rng } from '../random';
+import { Rng } from '../random';
 import { parsePolicyConfig } from './policy-config.schema';
 import { scoreWithSampler, serveSlate } from './serve-slate';
 import { resolveSlateRequest } from './slate-request';
-import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
+import { inSlateProbability, propensityAt } from './slate-propensities';
 import { oneDrawRanks, selectInSlateTs, selectSlateTs, thompsonPropensities } from './thompson-policies';
-import { bruteForceCounts } from './testing/brute-force';
-import { GivenServed } from './testing/given-served';
+import { bruteForceProbabilities } from './testing/brute-force';
+import { estimateAsServed, GivenServed } from './testing/given-served';
 import { snapshotFromScores, syntheticSnapshot } from './testing/synthetic-snapshot';
 
 /**
@@ -15,44 +14,6 @@ import { snapshotFromScores, syntheticSnapshot } from './testing/synthetic-snaps
  * part unbiased and the served slate's own window lifting it less than a counted sample does; less variance than
  * counting four times as many slates; and the served window keeping a narrow posterior's estimate from collapsing.
  */
-
-/** `items` (item indices, k of them) estimated as if served, from `slates` slates. */
-function estimateFor(
-  snap: ServingSnapshot,
-  k: number,
-  items: readonly number[],
-  slates: number,
-  seed: number,
-  conditional = true,
-): SlatePropensities {
-  const req = resolveSlateRequest(snap, { size: k });
-  const { sc, sampler } = scoreWithSampler(snap, req);
-  const candOf = new Map<number, number>();
-  for (let c = 0; c < sc.n; c++) candOf.set(sc.rows[c], c);
-  const served = Int32Array.from(items, (i) => candOf.get(i)!);
-  return thompsonPropensities(sc, sampler, k, 'in_slate_ts', slates, new Rng(seed), served, {
-    servedOnly: true,
-    conditional,
-  });
-}
-
-/**
- * Brute-force P(item at position), `[item · k + j]`, on the float32-rounded scores the policy sees: in_slate_ts (k
- * draws a slate), or slate_ts with `draws` 1.
- */
-function bruteForce(
-  means: number[],
-  vars: number[],
-  k: number,
-  B: number,
-  seed: number,
-  draws = k,
-): Float64Array {
-  const mf = Float64Array.from(means, (x) => Math.fround(x));
-  const sf = Float64Array.from(vars, (x) => Math.sqrt(Math.fround(x)));
-  const counts = bruteForceCounts(mf, sf, k, draws, B, new NormalStream(new Rng(seed)));
-  return counts.map((c) => c / B);
-}
 
 describe('in_slate_ts conditional propensities agree with brute force', () => {
   // Learned items only (walk-mode sampler); learned items and a class of 20 identical cold ones plus two with sd 0
@@ -101,7 +62,7 @@ describe('in_slate_ts conditional propensities agree with brute force', () => {
     it(`${label}: ${S} conditional slates a rotation vs ${B} brute-force slates, within 5σ`, () => {
       const n = means.length;
       const snap = snapshotFromScores(means, vars);
-      const truth = bruteForce(means, vars, k, B, 72);
+      const truth = bruteForceProbabilities(means, vars, k, k, B, 72);
       let worst = 0;
       let checked = 0;
       // Every item k at a time (the last group wraps around), as if served, in each of k rotations: every item
@@ -114,7 +75,7 @@ describe('in_slate_ts conditional propensities agree with brute force', () => {
       for (let g = 0; g * k < n; g++)
         for (let q = 0; q < k; q++) {
           const items = Array.from({ length: k }, (_, j) => (g * k + ((j + q) % k)) % n);
-          const m = estimateFor(snap, k, items, S, 73 + g * k + q);
+          const m = estimateAsServed(snap, 'in_slate_ts', k, items, S, 73 + g * k + q);
           expect(m.kind).toBe('monte_carlo');
           expect(m.simulatedSlates).toBe(S);
           items.forEach((i, j) => {
@@ -138,7 +99,7 @@ describe('in_slate_ts conditional propensities agree with brute force', () => {
     const B = 100_000;
     const R = 20;
     const snap = snapshotFromScores(means, vars);
-    const truth = bruteForce(means, vars, k, B, 82);
+    const truth = bruteForceProbabilities(means, vars, k, k, B, 82);
     let worst = 0;
     for (const q of [0, 7])
       for (let g = 0; g * k < means.length; g++) {
@@ -146,7 +107,7 @@ describe('in_slate_ts conditional propensities agree with brute force', () => {
         const sum = new Float64Array(2 * k);
         const sq = new Float64Array(2 * k);
         for (let rep = 0; rep < R; rep++) {
-          const m = estimateFor(snap, k, items, 1000, 83 + 1000 * rep + 10 * g + q);
+          const m = estimateAsServed(snap, 'in_slate_ts', k, items, 1000, 83 + 1000 * rep + 10 * g + q);
           items.forEach((i, j) => {
             const v = [propensityAt(m, i, j), inSlateProbability(m, i)];
             for (let e = 0; e < 2; e++) {
@@ -176,7 +137,7 @@ describe('in_slate_ts served propensities, conditional against counted', () => {
     const k = 3;
     const S = 16;
     const snap = snapshotFromScores(means, vars);
-    const truth = bruteForce(means, vars, k, 200_000, 74);
+    const truth = bruteForceProbabilities(means, vars, k, k, 200_000, 74);
     const req = resolveSlateRequest(snap, { size: k });
     const modes = ['simulation', 'served window', 'counted'] as const;
     const given = new GivenServed(modes.length, truth, 200_000);
@@ -222,7 +183,7 @@ describe('in_slate_ts served propensities, conditional against counted', () => {
       const sum = new Float64Array(2 * k);
       const sq = new Float64Array(2 * k);
       for (let seed = 0; seed < runs; seed++) {
-        const m = estimateFor(snap, k, items, slates, 1000 + seed, conditional);
+        const m = estimateAsServed(snap, 'in_slate_ts', k, items, slates, 1000 + seed, conditional);
         items.forEach((item, j) => {
           const v = [propensityAt(m, item, j), inSlateProbability(m, item)];
           for (let e = 0; e < 2; e++) {
@@ -260,7 +221,7 @@ describe('in_slate_ts served propensities, conditional against counted', () => {
   it('a served (item, position) the simulation never gives any probability gets 1/(S + 1), never 0', () => {
     // Item 5 has sd 0 and a mean below every other item's reach: given the others, it is never first.
     const snap = snapshotFromScores([1, 0.8, 0.5, 0.3, 0.1, -50], [0.3, 0.3, 0.3, 0.3, 0.3, 0]);
-    const m = estimateFor(snap, 3, [5, 0, 1], 32, 77);
+    const m = estimateAsServed(snap, 'in_slate_ts', 3, [5, 0, 1], 32, 77);
     expect(propensityAt(m, 5, 0)).toBe(1 / 33);
     expect(inSlateProbability(m, 5)).toBe(1 / 33);
     expect(propensityAt(m, 0, 1)).toBeGreaterThan(0);
@@ -281,7 +242,7 @@ describe('conditional propensities of a narrow posterior', () => {
   for (const name of ['in_slate_ts', 'slate_ts'] as const)
     it(`${name}: from the simulation alone can fall orders of magnitude below p; with the served slate as one more window, they do not`, () => {
       const snap = snapshotFromScores(means, vars);
-      const p = bruteForce(means, vars, k, 400_000, 90, name === 'in_slate_ts' ? k : 1)[0];
+      const p = bruteForceProbabilities(means, vars, k, name === 'in_slate_ts' ? k : 1, 400_000, 90)[0];
       expect(p).toBeGreaterThan(0.01);
       const req = resolveSlateRequest(snap, { size: k });
       const bare: number[] = [];

@@ -1,9 +1,9 @@
 import type { NormalStream } from '../random';
 import { normalSf } from './internal/gaussian';
 import { nextStamp, scratchFloat64, scratchInt32 } from './internal/scratch';
-import { candidateItems, type InSlateDraws, type ScoredCandidates } from './policy-types';
+import { candidateItems, type InSlateDraws, type ScoredCandidates, type SlateDraw } from './policy-types';
 import { makePropensities, type SlatePropensities } from './slate-propensities';
-import { assembleInSlate, lazyDraws, type LazyDraws } from './thompson-policies';
+import { assembleInSlate, lazyDraws, oneDrawRanks, type LazyDraws } from './thompson-policies';
 import type { ThompsonTopK } from './thompson-sampler';
 
 /**
@@ -342,12 +342,6 @@ function servedNumbers(
   inSlate[rho] += some;
 }
 
-/** A slate_ts slate's one posterior draw: its top `sampler.k` candidates, best first, and their sampled scores. */
-export interface SlateDraw {
-  readonly tops: Int32Array;
-  readonly vals: Float64Array;
-}
-
 /**
  * The served items' propensities under slate Thompson sampling (one posterior draw, its top k in order), and so
  * under in-slate TS of one item (the same policy), by conditional Monte Carlo as above. One draw decides the
@@ -376,9 +370,9 @@ export function conditionalSlateTsPropensities(
 ): SlatePropensities {
   const n = sc.n;
   const kd = sampler.k;
-  if (kd < Math.min(k + 1, n) || kd > n)
+  if (kd < oneDrawRanks(k, n) || kd > n)
     throw new RangeError(
-      `slate_ts conditional propensities need a sampler of min(k + 1, n) = ${Math.min(k + 1, n)} ranks, got ${kd}`,
+      `slate_ts conditional propensities need a sampler of min(k + 1, n) = ${oneDrawRanks(k, n)} ranks, got ${kd}`,
     );
   const at = new Float64Array(k); // Σ P(served item ρ at position ρ)
   const inSlate = new Float64Array(k); // Σ P(served item ρ in the slate)

@@ -28,6 +28,12 @@ export interface InSlateDraws {
   extend(d: number): void;
 }
 
+/** A slate_ts slate's one posterior draw: its top `sampler.k` candidates, best first, and their sampled scores. */
+export interface SlateDraw {
+  readonly tops: Int32Array;
+  readonly vals: Float64Array;
+}
+
 /** What a policy chose: candidate positions (into `ScoredCandidates`) in slot order, and their scores. */
 export interface Selection {
   /** cand[j] = candidate at position j. */
@@ -37,7 +43,7 @@ export interface Selection {
   /** in_slate_ts: the draws the slate came from (its propensities condition on them, conditional-propensities.ts). */
   readonly draws?: InSlateDraws;
   /** slate_ts: the draw the slate came from, all the ranks the sampler drew (its first k are the slate). */
-  readonly draw?: { readonly tops: Int32Array; readonly vals: Float64Array };
+  readonly draw?: SlateDraw;
 }
 
 export function withSd(m: ScoreMoments): ScoredCandidates {

@@ -59,9 +59,14 @@ export function inSlateProbability(m: SlatePropensities, item: number): number {
   const g = classOf(m, item);
   if (g < 0 && !isCandidate(m, item)) return 0;
   const row = g >= 0 ? m.classes!.p.subarray(g * m.k, g * m.k + m.k) : m.otherProbability;
+  return inSlateSum(row, 0, m.k);
+}
+
+/** Σ_j row[from + j] over k positions, capped at 1: a sum of probabilities can round above it (67/257 + 165/257 + 25/257). */
+function inSlateSum(row: Float64Array, from: number, k: number): number {
   let s = 0;
-  for (let j = 0; j < m.k; j++) s += row[j];
-  return s < 1 ? s : 1; // a sum of probabilities can round above 1 (67/257 + 165/257 + 25/257)
+  for (let j = 0; j < k; j++) s += row[from + j];
+  return s < 1 ? s : 1;
 }
 
 /**
@@ -123,9 +128,7 @@ export function makePropensities(
   if (!marginal) {
     marginal = new Float64Array(items.length);
     for (let r = 0; r < items.length; r++) {
-      let s = 0;
-      for (let j = 0; j < k; j++) s += p[r * k + j];
-      marginal[r] = s < 1 ? s : 1; // a sum of probabilities can round above 1 (67/257 + 165/257 + 25/257)
+      marginal[r] = inSlateSum(p, r * k, k);
     }
   }
   return { ...fields, marginal };

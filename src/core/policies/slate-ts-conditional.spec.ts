@@ -1,12 +1,11 @@
-import type { ServingSnapshot } from '../model/serving-snapshot';
-import { NormalStream, Rng } from '../random';
+import { Rng } from '../random';
 import { parsePolicyConfig } from './policy-config.schema';
 import { scoreWithSampler, serveSlate } from './serve-slate';
 import { resolveSlateRequest } from './slate-request';
-import { inSlateProbability, propensityAt, type SlatePropensities } from './slate-propensities';
+import { inSlateProbability, propensityAt } from './slate-propensities';
 import { oneDrawRanks, selectSlateTs, thompsonPropensities } from './thompson-policies';
-import { bruteForceCounts } from './testing/brute-force';
-import { GivenServed } from './testing/given-served';
+import { bruteForceProbabilities } from './testing/brute-force';
+import { estimateAsServed, GivenServed } from './testing/given-served';
 import { snapshotFromScores, syntheticSnapshot } from './testing/synthetic-snapshot';
 
 /**
@@ -16,40 +15,6 @@ import { snapshotFromScores, syntheticSnapshot } from './testing/synthetic-snaps
  * four times as many draws; and the slates served with the sampler of k + 1 ranks still the policy's. (A narrow
  * posterior's estimate kept from collapsing by the served draw: conditional-propensities.spec.ts, for both policies.)
  */
-
-/** `items` (item indices, k of them) estimated as if served by `policy`, from `slates` draws. */
-function estimateFor(
-  snap: ServingSnapshot,
-  policy: 'slate_ts' | 'in_slate_ts',
-  k: number,
-  items: readonly number[],
-  slates: number,
-  seed: number,
-  conditional = true,
-): SlatePropensities {
-  const req = resolveSlateRequest(snap, { size: k });
-  const { sc, sampler } = scoreWithSampler(
-    snap,
-    req,
-    true,
-    conditional ? oneDrawRanks(k, req.rows.length) : k,
-  );
-  const candOf = new Map<number, number>();
-  for (let c = 0; c < sc.n; c++) candOf.set(sc.rows[c], c);
-  const served = Int32Array.from(items, (i) => candOf.get(i)!);
-  return thompsonPropensities(sc, sampler, k, policy, slates, new Rng(seed), served, {
-    servedOnly: true,
-    conditional,
-  });
-}
-
-/** Brute-force slate_ts P(item at position), `[item · k + j]`, on the float32-rounded scores the policy sees. */
-function bruteForce(means: number[], vars: number[], k: number, B: number, seed: number): Float64Array {
-  const mf = Float64Array.from(means, (x) => Math.fround(x));
-  const sf = Float64Array.from(vars, (x) => Math.sqrt(Math.fround(x)));
-  const counts = bruteForceCounts(mf, sf, k, 1, B, new NormalStream(new Rng(seed)));
-  return counts.map((c) => c / B);
-}
 
 describe('slate_ts one-draw conditional propensities agree with brute force', () => {
   const r = new Rng(171);
@@ -114,7 +79,7 @@ describe('slate_ts one-draw conditional propensities agree with brute force', ()
     it(`${label}: ${S} conditional draws vs ${B} brute-force slates, within 5σ`, () => {
       const n = means.length;
       const snap = snapshotFromScores(means, vars);
-      const truth = bruteForce(means, vars, k, B, 172);
+      const truth = bruteForceProbabilities(means, vars, k, 1, B, 172);
       const z = (est: number, p0: number): number => {
         const p = (p0 + est) / 2;
         // The counts' σ: conditioning only lowers the variance.
@@ -127,7 +92,7 @@ describe('slate_ts one-draw conditional propensities agree with brute force', ()
       for (let g = 0; g * k < n; g++)
         for (let q = 0; q < k; q++) {
           const items = Array.from({ length: k }, (_, j) => (g * k + ((j + q) % k)) % n);
-          const m = estimateFor(snap, policy, k, items, S, 173 + g * k + q);
+          const m = estimateAsServed(snap, policy, k, items, S, 173 + g * k + q);
           expect(m.kind).toBe('monte_carlo');
           expect(m.simulatedSlates).toBe(S);
           items.forEach((i, j) => {
@@ -146,7 +111,7 @@ describe('slate_ts one-draw conditional propensities agree with brute force', ()
   it('serves the policy: slates drawn with the sampler of k + 1 ranks agree with brute force (4·10^4 each, 5σ)', () => {
     const k = 5;
     const snap = snapshotFromScores(mixedMeans, mixedVars);
-    const truth = bruteForce(mixedMeans, mixedVars, k, 40_000, 174);
+    const truth = bruteForceProbabilities(mixedMeans, mixedVars, k, 1, 40_000, 174);
     const counts = new Float64Array(mixedMeans.length * k);
     const req = resolveSlateRequest(snap, { size: k });
     const N = 40_000;
@@ -182,7 +147,7 @@ describe('slate_ts served propensities, conditional against counted', () => {
     const k = 3;
     const S = 16;
     const snap = snapshotFromScores(means, vars);
-    const truth = bruteForce(means, vars, k, 200_000, 176);
+    const truth = bruteForceProbabilities(means, vars, k, 1, 200_000, 176);
     const req = resolveSlateRequest(snap, { size: k });
     const modes = ['simulation', 'served draw', 'counted'] as const;
     const given = new GivenServed(modes.length, truth, 200_000);
@@ -236,7 +201,7 @@ describe('slate_ts served propensities, conditional against counted', () => {
       const sum = new Float64Array(2 * k);
       const sq = new Float64Array(2 * k);
       for (let seed = 0; seed < runs; seed++) {
-        const m = estimateFor(snap, 'slate_ts', k, items, slates, 2000 + seed, conditional);
+        const m = estimateAsServed(snap, 'slate_ts', k, items, slates, 2000 + seed, conditional);
         items.forEach((item, j) => {
           const v = [propensityAt(m, item, j), inSlateProbability(m, item)];
           for (let e = 0; e < 2; e++) {

@@ -2,13 +2,15 @@ import { NormalStream, type Rng } from '../random';
 import { clearedInt32, scratchFloat64, scratchInt32, zeroedInt32, zeroedUint8 } from './internal/scratch';
 import { randomPropensities } from './random-policy';
 import { makePropensities, type PropensityClasses, type SlatePropensities } from './slate-propensities';
-import { candidateItems, type InSlateDraws, type ScoredCandidates, type Selection } from './policy-types';
-import { type ThompsonTopK } from './thompson-sampler';
 import {
-  conditionalServedPropensities,
-  conditionalSlateTsPropensities,
+  candidateItems,
+  type InSlateDraws,
+  type ScoredCandidates,
+  type Selection,
   type SlateDraw,
-} from './conditional-propensities';
+} from './policy-types';
+import { type ThompsonTopK } from './thompson-sampler';
+import { conditionalServedPropensities, conditionalSlateTsPropensities } from './conditional-propensities';
 
 /**
  * In-slate Thompson sampling (Eide, Leslie & Frigessi, FINN.no): k independent posterior draws, each
@@ -149,9 +151,9 @@ export function conditionalSlates(k: number): number {
   return k <= 12 ? CONDITIONAL_SLATES : k <= 20 ? 32 : 16;
 }
 
-/** True when a served slate of this policy and size gets conditional propensities (`conditional`: not turned off). */
-function usesConditional(policy: 'in_slate_ts' | 'slate_ts', k: number, conditional: boolean): boolean {
-  return conditional && policy === 'in_slate_ts' && k >= 2 && k <= CONDITIONAL_MAX_K;
+/** True when a served in_slate_ts slate of this size gets the walk's conditional propensities. */
+function usesInSlateConditional(policy: 'in_slate_ts' | 'slate_ts', k: number): boolean {
+  return policy === 'in_slate_ts' && k >= 2 && k <= CONDITIONAL_MAX_K;
 }
 
 /**
@@ -225,19 +227,17 @@ export function thompsonPropensities(
   const pool = options.pool !== false;
   const n = sc.n;
   if (sampler.exchangeable) return randomPropensities(sc, k); // the uniform policy's: 1/n everywhere
-  if (
-    options.servedOnly === true &&
-    served !== undefined &&
-    options.conditional !== false &&
-    usesOneDrawConditional(policy, k)
-  )
+  // A served slate's own propensities, unless counting is asked for: conditional where an estimator applies.
+  const servedConditional =
+    options.servedOnly === true && served !== undefined && options.conditional !== false;
+  if (servedConditional && usesOneDrawConditional(policy, k))
     return conditionalSlateTsPropensities(
       sc,
       sampler,
       k,
       slatesOrDefault ?? CONDITIONAL_SLATES,
       new NormalStream(rng),
-      served,
+      served!,
       options.servedDraw,
       options.servedWeight,
     );
@@ -245,10 +245,7 @@ export function thompsonPropensities(
     throw new RangeError(
       `thompsonPropensities: counting needs a sampler of k = ${k} ranks, got ${sampler.k}`,
     );
-  const conditional =
-    options.servedOnly === true &&
-    served !== undefined &&
-    usesConditional(policy, k, options.conditional !== false);
+  const conditional = servedConditional && usesInSlateConditional(policy, k);
   // Unset (a policy's `propensitySlates` left out): the default of the estimator that applies.
   const slates = slatesOrDefault ?? (conditional ? conditionalSlates(k) : COUNTED_SLATES);
   if (conditional)

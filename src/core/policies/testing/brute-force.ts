@@ -1,4 +1,4 @@
-import type { NormalStream } from '../../random';
+import { NormalStream, Rng } from '../../random';
 
 /**
  * Brute-force in-slate Thompson sampling for tests: every item of every draw sampled, no pruning, no
@@ -52,4 +52,22 @@ export function bruteForceCounts(
       }
   }
   return counts;
+}
+
+/**
+ * Brute-force P(item at position), `[item · k + j]`, from B slates of `draws` draws each (in_slate_ts: k; slate_ts,
+ * and in_slate_ts of one item: 1), on the float32-rounded means and standard deviations the policy sees.
+ */
+export function bruteForceProbabilities(
+  means: readonly number[],
+  vars: readonly number[],
+  k: number,
+  draws: number,
+  B: number,
+  seed: number,
+): Float64Array {
+  const mf = Float64Array.from(means, (x) => Math.fround(x));
+  const sf = Float64Array.from(vars, (x) => Math.sqrt(Math.fround(x)));
+  const counts = bruteForceCounts(mf, sf, k, draws, B, new NormalStream(new Rng(seed)));
+  return counts.map((c) => c / B);
 }

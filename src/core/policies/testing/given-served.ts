@@ -1,3 +1,36 @@
+import type { ServingSnapshot } from '../../model/serving-snapshot';
+import { Rng } from '../../random';
+import { scoreWithSampler } from '../serve-slate';
+import { resolveSlateRequest } from '../slate-request';
+import type { SlatePropensities } from '../slate-propensities';
+import { oneDrawRanks, thompsonPropensities, usesOneDrawConditional } from '../thompson-policies';
+
+/**
+ * `items` (item indices, k of them) estimated as if `policy` had served them in that order, from `slates` simulated
+ * slates: the conditional estimate (with the sampler of the ranks it needs, as serving builds it) or, with
+ * `conditional` false, the counts.
+ */
+export function estimateAsServed(
+  snap: ServingSnapshot,
+  policy: 'in_slate_ts' | 'slate_ts',
+  k: number,
+  items: readonly number[],
+  slates: number,
+  seed: number,
+  conditional = true,
+): SlatePropensities {
+  const req = resolveSlateRequest(snap, { size: k });
+  const oneDraw = conditional && usesOneDrawConditional(policy, k);
+  const { sc, sampler } = scoreWithSampler(snap, req, true, oneDraw ? oneDrawRanks(k, req.rows.length) : k);
+  const candOf = new Map<number, number>();
+  for (let c = 0; c < sc.n; c++) candOf.set(sc.rows[c], c);
+  const served = Int32Array.from(items, (i) => candOf.get(i)!);
+  return thompsonPropensities(sc, sampler, k, policy, slates, new Rng(seed), served, {
+    servedOnly: true,
+    conditional,
+  });
+}
+
 /**
  * Means given that a pair was served, for the propensity tests: per (item, position) cell, each estimator's logged
  * values summed over the slates that served that pair, and the z of their mean against a brute-force truth.
