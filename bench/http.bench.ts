@@ -1,6 +1,6 @@
 /**
  * npm run bench:http [-- --seconds 30 --items 10000 --connections 16 --learn-rate 2000 --json --database-url URL
- *   --policy '{"name":"random"}' --interleave 6 --slice 5 --client autocannon|wrk]
+ *   --policy '{"name":"random"}' --interleave 6 --slice 5 --client autocannon|wrk --no-model]
  *
  * `reco serve` as a child process on a throwaway PostgreSQL database (every served slate is logged), then
  * autocannon (in this process) against POST /v1/slates and, in the same run, against GET /v1/ping on the same
@@ -15,6 +15,10 @@
  * `--client wrk` generates the load with wrk (installed separately, e.g. Debian's package) instead of autocannon:
  * the same requests, from a process of its own that took about half of autocannon's CPU per request here, which
  * matters where client, service and database share two cores (see docs/benchmarks.md).
+ *
+ * `--no-model` serves every slate with the policy's work removed (bench/lib/no-model-slates.ts: a uniform slate that
+ * reads no model, exact propensities), the rest of the slate path unchanged: its ratio is the ceiling this machine
+ * allows any policy (what the HTTP request, the worker hop and logging the impression cost against the ping).
  *
  * `--policy JSON` sets the service's DEFAULT_POLICY (the service validates it; default in_slate_ts). The service
  * takes the rest of its configuration from this environment: e.g. `SERVING_THREADS=1` chooses slates on a worker
@@ -212,6 +216,28 @@ async function load(opts: autocannon.Options, meters: CpuMeters): Promise<Run> {
   };
 }
 
+/**
+ * `--no-model`: one slate, to check that the preload took effect (its slates are uniform with exact propensities 1/n;
+ * the service's own default is Monte Carlo). A ratio measured without it would be labelled as the ceiling wrongly.
+ */
+async function checkNoModel(baseUrl: string, items: number): Promise<void> {
+  const r = await fetch(`${baseUrl}/v1/slates`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userId: 'no-model-check', size: 10 }),
+  });
+  const body = (await r.json()) as { propensityKind?: string; items?: { propensity: number }[] };
+  const uniform =
+    r.ok &&
+    body.propensityKind === 'exact' &&
+    body.items?.length === 10 &&
+    body.items.every((i) => i.propensity === 1 / items);
+  if (!uniform)
+    throw new Error(
+      `--no-model: the preload did not take effect (a slate came back as ${JSON.stringify(body).slice(0, 300)})`,
+    );
+}
+
 async function main(): Promise<void> {
   const json = hasFlag('json');
   const seconds = Number(flagValue('seconds', '30'));
@@ -229,18 +255,24 @@ async function main(): Promise<void> {
   // The service's DEFAULT_POLICY: --policy, else whatever the environment sets, else the service's default.
   const policyFlag = flagValue('policy', '');
   const policyEnv = policyFlag || process.env.DEFAULT_POLICY;
-  const policy = policyEnv ?? 'in_slate_ts (default)';
+  const noModel = hasFlag('no-model');
+  const policy = noModel
+    ? 'none (--no-model: a uniform slate that reads no model)'
+    : (policyEnv ?? 'in_slate_ts (default)');
   // PostgreSQL's CPU can only be read when it runs on this machine.
   const dbHost = new URL(adminUrl).hostname;
   const localDb = ['', 'localhost', '127.0.0.1', '[::1]'].includes(dbHost);
   if (!localDb) log(`database on ${dbHost}: postgres CPU not measured`);
   const db = await tempDatabase(adminUrl, 'reco_bench_http');
-  const svc = await startService({
-    DATABASE_URL: db.url,
-    LOG_LEVEL: 'warn',
-    MODEL_REFRESH_MS: '200',
-    ...(policyEnv === undefined ? {} : { DEFAULT_POLICY: policyEnv }),
-  }).catch(async (e) => {
+  const svc = await startService(
+    {
+      DATABASE_URL: db.url,
+      LOG_LEVEL: 'warn',
+      MODEL_REFRESH_MS: '200',
+      ...(policyEnv === undefined ? {} : { DEFAULT_POLICY: policyEnv }),
+    },
+    noModel ? ['--require', join(__dirname, 'lib', 'no-model-slates.js')] : [],
+  ).catch(async (e) => {
     await db.drop();
     throw e;
   });
@@ -266,6 +298,7 @@ async function main(): Promise<void> {
       duration: seconds,
       requests: users.map((userId) => ({ body: JSON.stringify({ userId, size: 10 }) })),
     };
+    if (noModel) await checkNoModel(svc.baseUrl, items);
     log('warm-up (3 s each)');
     await load({ ...slateOpts, duration: 3 }, meters);
     await load({ url: `${svc.baseUrl}/v1/ping`, connections, duration: 3 }, meters);

@@ -153,13 +153,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** `reco serve` from dist/ as a child process, as in production; resolves once /health/live answers. */
-export async function startService(env: Record<string, string>): Promise<Service> {
+/**
+ * `reco serve` from dist/ as a child process, as in production; resolves once /health/live answers. `nodeArgs`: more
+ * options for its `node` (e.g. a `--require` preload).
+ */
+export async function startService(env: Record<string, string>, nodeArgs: string[] = []): Promise<Service> {
   const cli = join(__dirname, '..', '..', 'src', 'cli.js');
   const port = await freePort();
   // BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the service, not the bench.
-  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--port', String(port)], {
+  const args = [...(process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean), ...nodeArgs];
+  const child = spawn(process.execPath, [...args, cli, 'serve', '--port', String(port)], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
