@@ -217,8 +217,9 @@ async function load(opts: autocannon.Options, meters: CpuMeters): Promise<Run> {
 }
 
 /**
- * `--no-model`: one slate, to check that the preload took effect (its slates are uniform with exact propensities 1/n;
- * the service's own default is Monte Carlo). A ratio measured without it would be labelled as the ceiling wrongly.
+ * `--no-model`: one slate, to check that the preload took effect: its items all score 0, where any policy's score is a
+ * posterior mean or draw (its propensities, exactly 1/n, do not tell: on the cold catalogue this runs on, in_slate_ts's
+ * are exactly 1/n too). A ratio measured without it would be labelled as the ceiling wrongly.
  */
 async function checkNoModel(baseUrl: string, items: number): Promise<void> {
   const r = await fetch(`${baseUrl}/v1/slates`, {
@@ -226,12 +227,9 @@ async function checkNoModel(baseUrl: string, items: number): Promise<void> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ userId: 'no-model-check', size: 10 }),
   });
-  const body = (await r.json()) as { propensityKind?: string; items?: { propensity: number }[] };
+  const body = (await r.json()) as { items?: { score: number; propensity: number }[] };
   const uniform =
-    r.ok &&
-    body.propensityKind === 'exact' &&
-    body.items?.length === 10 &&
-    body.items.every((i) => i.propensity === 1 / items);
+    r.ok && body.items?.length === 10 && body.items.every((i) => i.score === 0 && i.propensity === 1 / items);
   if (!uniform)
     throw new Error(
       `--no-model: the preload did not take effect (a slate came back as ${JSON.stringify(body).slice(0, 300)})`,

@@ -5,8 +5,9 @@
  * slate path is the service's own: the HTTP request and its validation, the user's fold-in, the hop to the slate
  * worker and back, the response, the impression logged to PostgreSQL and learned from. So bench:http's ratio with
  * it is what that path allows with the policy's work removed, the ceiling for any policy on the machine it runs on
- * (docs/benchmarks.md). Candidates, exclusions and inactive items are ignored (bench:http sends none). Never loaded by
- * the service itself.
+ * (docs/benchmarks.md): if anything a little high, since its numbers (score 0, propensities 1/n) are shorter in the
+ * response and the log than a policy's. Candidates, exclusions and inactive items are ignored (bench:http sends none).
+ * Never loaded by the service itself.
  */
 import Module from 'node:module';
 import type { PolicyConfig } from '../../src/core/policies/policy-config.schema';
