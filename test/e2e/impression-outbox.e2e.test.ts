@@ -134,6 +134,32 @@ describe('the impression outbox (real PostgreSQL)', () => {
     expect(await outboxRows(b)).toEqual([]);
   });
 
+  it('delivers each entry once in a pass even when a sink takes longer than IMPRESSION_REDELIVER_MS', async () => {
+    // The pass claims the entries due (pushing each back by IMPRESSION_REDELIVER_MS) and delivers them; a sink
+    // slower than that must not make the same pass claim and deliver them again before their delete.
+    const t = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '100' });
+    apps.push(t);
+    await importTestItems(t);
+    const seen = new Map<string, number>();
+    const delivery = t.reco.app.get(ImpressionDeliveryService);
+    delivery.addSink(async (batch) => {
+      for (const i of batch) seen.set(i.slateId, (seen.get(i.slateId) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 400));
+    });
+    // Stored with entries due at once and not offered to the lane, as a crash leaves them: the passes deliver them.
+    const repo = t.reco.app.get(ImpressionsRepository);
+    const ids: string[] = [];
+    for (const n of [3, 2]) {
+      const batch = slates(n, `slow-${ids.length}`);
+      await repo.insertMany(batch, { dueInMs: 0 });
+      ids.push(...batch.map((i) => i.slateId));
+    }
+    await waitFor('the outbox to empty', async () => (await outboxRows(t)).length === 0, 30_000);
+    await delivery.settled();
+    expect([...seen.keys()].sort()).toEqual([...ids].sort());
+    expect([...seen.values()]).toEqual(ids.map(() => 1));
+  });
+
   it('claims an entry once and pushes its next try back, doubling', async () => {
     const t = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '3600000' });
     apps.push(t);

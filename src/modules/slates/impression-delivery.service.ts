@@ -202,9 +202,19 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
     let slates = 0;
     const { redeliverMs } = this.config.serving;
     while (!this.passes.stopped) {
+      // What was delivered goes first: a claim pushes an entry back by only redeliverMs, so an entry delivered
+      // more slowly than that (a slow sink, a first publish to a new topic) is due again, and would be delivered
+      // again, in this very pass. An entry whose delete failed waits in toDelete, delivered: skipped below.
+      await this.deleteDelivered();
       const entries = await this.repo.claimDue(CLAIM_BATCHES, redeliverMs, MAX_RETRY_MS);
       if (entries.length === 0) break;
-      for (const entry of entries) slates += await this.redeliverEntry(entry);
+      let fresh = 0;
+      for (const entry of entries) {
+        if (this.toDelete.includes(entry.id)) continue;
+        fresh++;
+        slates += await this.redeliverEntry(entry);
+      }
+      if (fresh === 0) break; // only entries waiting for their delete: the next pass
     }
     await this.deleteDelivered();
     const backlog = await this.repo.outboxBacklog();
