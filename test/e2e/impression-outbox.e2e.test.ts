@@ -160,6 +160,33 @@ describe('the impression outbox (real PostgreSQL)', () => {
     expect([...seen.values()]).toEqual(ids.map(() => 1));
   });
 
+  it('leaves a live batch still waiting in the delivery lane to the lane, not to a pass', async () => {
+    // Served slates are offered to the lane as they are stored; their entries come due IMPRESSION_REDELIVER_MS later.
+    // A pass that claims an entry whose batch is still queued behind a slow sink must leave it to the lane.
+    const t = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '100' });
+    apps.push(t);
+    await importTestItems(t);
+    t.reco.app.get(ModelService).rebuild();
+    const seen = new Map<string, number>();
+    const delivery = t.reco.app.get(ImpressionDeliveryService);
+    delivery.addSink(async (batch) => {
+      for (const i of batch) seen.set(i.slateId, (seen.get(i.slateId) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 300));
+    });
+    const log = t.reco.app.get(ImpressionLogService);
+    const ids: string[] = [];
+    for (let b = 0; b < 4; b++) {
+      const r = await t.http.post('/v1/slates').send({ userId: `lane-${b}`, size: 2 });
+      expect(r.status).toBe(200);
+      ids.push((r.body as { slateId: string }).slateId);
+      await log.flush(); // one stored batch (and entry) a slate
+    }
+    await waitFor('the outbox to empty', async () => (await outboxRows(t)).length === 0, 30_000);
+    await delivery.settled();
+    expect([...seen.keys()].sort()).toEqual([...ids].sort());
+    expect([...seen.values()]).toEqual(ids.map(() => 1));
+  });
+
   it('claims an entry once and pushes its next try back, doubling', async () => {
     const t = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '3600000' });
     apps.push(t);

@@ -48,6 +48,8 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
   /** The lane: each delivery starts once the one before it settled. */
   private lane: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  /** Outbox entries of live batches offered to the lane and not yet settled there: the passes leave them to it. */
+  private readonly inLane = new Set<string>();
   private readonly passes = new PeriodicPass(
     () => this.redeliver(),
     (e) => this.logger.warn({ err: e }, 'redelivering stored slates failed'),
@@ -181,7 +183,13 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
       return;
     }
     this.queued++;
-    this.lane = this.lane.then(() => this.deliver(batch, outboxIds)).finally(() => this.queued--);
+    for (const id of outboxIds) this.inLane.add(id);
+    this.lane = this.lane
+      .then(() => this.deliver(batch, outboxIds))
+      .finally(() => {
+        this.queued--;
+        for (const id of outboxIds) this.inLane.delete(id);
+      });
   }
 
   /** Resolves once every delivery offered so far has settled and its entry is deleted (tests and shutdown). */
@@ -204,17 +212,19 @@ export class ImpressionDeliveryService implements OnApplicationBootstrap, Before
     while (!this.passes.stopped) {
       // What was delivered goes first: a claim pushes an entry back by only redeliverMs, so an entry delivered
       // more slowly than that (a slow sink, a first publish to a new topic) is due again, and would be delivered
-      // again, in this very pass. An entry whose delete failed waits in toDelete, delivered: skipped below.
+      // again, in this very pass. Skipped below: an entry whose delete failed (in toDelete, delivered), and one
+      // whose live batch still waits in the lane (its entry came due while the sinks were slow): the lane delivers
+      // it, and if that fails the entry stays for a later pass (this claim pushed it back).
       await this.deleteDelivered();
       const entries = await this.repo.claimDue(CLAIM_BATCHES, redeliverMs, MAX_RETRY_MS);
       if (entries.length === 0) break;
       let fresh = 0;
       for (const entry of entries) {
-        if (this.toDelete.includes(entry.id)) continue;
+        if (this.inLane.has(entry.id) || this.toDelete.includes(entry.id)) continue;
         fresh++;
         slates += await this.redeliverEntry(entry);
       }
-      if (fresh === 0) break; // only entries waiting for their delete: the next pass
+      if (fresh === 0) break; // only entries the lane has, or that wait for their delete: the next pass
     }
     await this.deleteDelivered();
     const backlog = await this.repo.outboxBacklog();
