@@ -84,6 +84,29 @@ async function leftByACrash(
   return { a, ids };
 }
 
+/**
+ * A service with IMPRESSION_REDELIVER_MS = 100 and our catalogue, plus a sink that counts each slate it is handed and
+ * takes `delayMs` a batch (longer than the redelivery interval).
+ */
+async function withSlowSink(delayMs: number): Promise<{ t: TestApp; seen: Map<string, number> }> {
+  const t = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '100' });
+  await importTestItems(t);
+  const seen = new Map<string, number>();
+  t.reco.app.get(ImpressionDeliveryService).addSink(async (batch) => {
+    for (const i of batch) seen.set(i.slateId, (seen.get(i.slateId) ?? 0) + 1);
+    await new Promise((r) => setTimeout(r, delayMs));
+  });
+  return { t, seen };
+}
+
+/** Once the outbox is empty and the deliveries settled: the sink saw every one of `ids`, each exactly once. */
+async function expectEachDeliveredOnce(t: TestApp, seen: Map<string, number>, ids: string[]): Promise<void> {
+  await waitFor('the outbox to empty', async () => (await outboxRows(t)).length === 0, 30_000);
+  await t.reco.app.get(ImpressionDeliveryService).settled();
+  expect([...seen.keys()].sort()).toEqual([...ids].sort());
+  expect([...seen.values()]).toEqual(ids.map(() => 1));
+}
+
 describe('the impression outbox (real PostgreSQL)', () => {
   const apps: TestApp[] = [];
   afterAll(async () => {
@@ -137,15 +160,8 @@ describe('the impression outbox (real PostgreSQL)', () => {
   it('delivers each entry once in a pass even when a sink takes longer than IMPRESSION_REDELIVER_MS', async () => {
     // The pass claims the entries due (pushing each back by IMPRESSION_REDELIVER_MS) and delivers them; a sink
     // slower than that must not make the same pass claim and deliver them again before their delete.
-    const t = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '100' });
+    const { t, seen } = await withSlowSink(400);
     apps.push(t);
-    await importTestItems(t);
-    const seen = new Map<string, number>();
-    const delivery = t.reco.app.get(ImpressionDeliveryService);
-    delivery.addSink(async (batch) => {
-      for (const i of batch) seen.set(i.slateId, (seen.get(i.slateId) ?? 0) + 1);
-      await new Promise((r) => setTimeout(r, 400));
-    });
     // Stored with entries due at once and not offered to the lane, as a crash leaves them: the passes deliver them.
     const repo = t.reco.app.get(ImpressionsRepository);
     const ids: string[] = [];
@@ -154,25 +170,15 @@ describe('the impression outbox (real PostgreSQL)', () => {
       await repo.insertMany(batch, { dueInMs: 0 });
       ids.push(...batch.map((i) => i.slateId));
     }
-    await waitFor('the outbox to empty', async () => (await outboxRows(t)).length === 0, 30_000);
-    await delivery.settled();
-    expect([...seen.keys()].sort()).toEqual([...ids].sort());
-    expect([...seen.values()]).toEqual(ids.map(() => 1));
+    await expectEachDeliveredOnce(t, seen, ids);
   });
 
   it('leaves a live batch still waiting in the delivery lane to the lane, not to a pass', async () => {
     // Served slates are offered to the lane as they are stored; their entries come due IMPRESSION_REDELIVER_MS later.
     // A pass that claims an entry whose batch is still queued behind a slow sink must leave it to the lane.
-    const t = await startTestApp({ ...ENV, IMPRESSION_REDELIVER_MS: '100' });
+    const { t, seen } = await withSlowSink(300);
     apps.push(t);
-    await importTestItems(t);
     t.reco.app.get(ModelService).rebuild();
-    const seen = new Map<string, number>();
-    const delivery = t.reco.app.get(ImpressionDeliveryService);
-    delivery.addSink(async (batch) => {
-      for (const i of batch) seen.set(i.slateId, (seen.get(i.slateId) ?? 0) + 1);
-      await new Promise((r) => setTimeout(r, 300));
-    });
     const log = t.reco.app.get(ImpressionLogService);
     const ids: string[] = [];
     for (let b = 0; b < 4; b++) {
@@ -181,10 +187,7 @@ describe('the impression outbox (real PostgreSQL)', () => {
       ids.push((r.body as { slateId: string }).slateId);
       await log.flush(); // one stored batch (and entry) a slate
     }
-    await waitFor('the outbox to empty', async () => (await outboxRows(t)).length === 0, 30_000);
-    await delivery.settled();
-    expect([...seen.keys()].sort()).toEqual([...ids].sort());
-    expect([...seen.values()]).toEqual(ids.map(() => 1));
+    await expectEachDeliveredOnce(t, seen, ids);
   });
 
   it('claims an entry once and pushes its next try back, doubling', async () => {
